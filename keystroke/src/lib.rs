@@ -1,0 +1,1 @@
+//! keystroke reconstructor (in progress)

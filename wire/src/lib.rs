@@ -1,0 +1,173 @@
+//! Approval protocol v1: the messages a proxy and an approver exchange.
+//!
+//! This crate is the seam between the proxy and its approvers, so that neither depends on the
+//! other. The same [`ApprovalRequest`] and [`Decision`] travel as JSON text frames over a
+//! WebSocket (see `DESIGN.md` section 6) or, in-process, through an mpsc channel as
+//! [`InProcessMessage`]. Unknown fields are ignored when parsing; anything that does not parse is
+//! never an approval.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+/// The protocol version this crate speaks, sent in [`ProxyFrame::Hello`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What the operator asked the target to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    /// A line submitted in an interactive shell.
+    Shell,
+    /// An exec request (`ssh host 'cmd'`).
+    Exec,
+    /// A subsystem request such as `sftp`.
+    Subsystem,
+}
+
+impl std::fmt::Display for RequestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RequestKind::Shell => "shell",
+            RequestKind::Exec => "exec",
+            RequestKind::Subsystem => "subsystem",
+        })
+    }
+}
+
+/// One command held by the proxy until an approver decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    /// Unique per request; the decision and any cancel name it.
+    pub id: String,
+    /// The proxy's id for the SSH connection the command came from.
+    pub session: String,
+    pub kind: RequestKind,
+    /// The command as the proxy reconstructed it.
+    pub command: String,
+    /// The user the operator authenticated as.
+    pub user: String,
+    /// The operator's address, `ip:port`.
+    pub client: String,
+    /// The target, `host:port`.
+    pub target: String,
+    /// False when the proxy cannot be sure that `command` is what will run (TAB completion,
+    /// history recall, keys it cannot model): the approver must not treat it as exact.
+    pub certain: bool,
+    /// Recent lines of the operator's screen, oldest first.
+    #[serde(default)]
+    pub context: Vec<String>,
+}
+
+/// An approver's answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub id: String,
+    pub approve: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Decision {
+    pub fn approve(id: impl Into<String>) -> Self {
+        Decision {
+            id: id.into(),
+            approve: true,
+            reason: None,
+        }
+    }
+
+    pub fn deny(id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Decision {
+            id: id.into(),
+            approve: false,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// Frames the proxy sends to the approver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ProxyFrame {
+    Hello { protocol: u32, agent: String },
+    Request(ApprovalRequest),
+    Cancel { id: String, reason: String },
+}
+
+/// Frames the approver sends to the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ApproverFrame {
+    Decision(Decision),
+}
+
+impl ProxyFrame {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("wire frames always serialize")
+    }
+}
+
+impl ApproverFrame {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("wire frames always serialize")
+    }
+}
+
+/// What travels through the in-process approver channel: the same request and cancel as on
+/// the wire, with a oneshot in place of the request id for the answer. Dropping `reply`
+/// unanswered means deny.
+#[derive(Debug)]
+pub enum InProcessMessage {
+    Request {
+        request: ApprovalRequest,
+        reply: oneshot::Sender<Decision>,
+    },
+    Cancel {
+        id: String,
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> ApprovalRequest {
+        ApprovalRequest {
+            id: "r1".into(),
+            session: "s1".into(),
+            kind: RequestKind::Shell,
+            command: "echo hi".into(),
+            user: "alice".into(),
+            client: "127.0.0.1:5000".into(),
+            target: "127.0.0.1:22".into(),
+            certain: true,
+            context: vec![],
+        }
+    }
+
+    #[test]
+    fn request_frame_matches_the_documented_shape() {
+        let json: serde_json::Value =
+            serde_json::from_str(&ProxyFrame::Request(request()).to_json()).unwrap();
+        assert_eq!(json["type"], "request");
+        assert_eq!(json["kind"], "shell");
+        assert_eq!(json["command"], "echo hi");
+        assert_eq!(json["certain"], true);
+    }
+
+    #[test]
+    fn decision_parses_with_unknown_fields_and_without_reason() {
+        let frame: ApproverFrame = serde_json::from_str(
+            r#"{"type":"decision","id":"r1","approve":true,"extra":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(frame, ApproverFrame::Decision(Decision::approve("r1")));
+    }
+
+    #[test]
+    fn unknown_type_and_missing_approve_do_not_parse() {
+        assert!(serde_json::from_str::<ApproverFrame>(r#"{"type":"approve","id":"r1"}"#).is_err());
+        assert!(serde_json::from_str::<ApproverFrame>(r#"{"type":"decision","id":"r1"}"#).is_err());
+    }
+}
