@@ -1,1 +1,35 @@
-//! proxy
+//! sshgate: the reference SSH approval proxy.
+//!
+//! An operator connects to sshgate over SSH; sshgate connects to the target on their behalf
+//! and holds every command (a line typed in a shell, an exec request, a subsystem) until an
+//! approver decides. A denied command never reaches the target.
+//!
+//! Layout, from the operator inwards:
+//! - [`server`]: the SSH server the operator connects to, its authentication, and one
+//!   [`bridge`] task per channel.
+//! - [`bridge`]: joins an operator channel to a target channel; exec and subsystem requests
+//!   wait there for their decision, shell input goes through the [`gate`].
+//! - [`gate`]: sans-IO; decides what of the typed input may pass, using the keystroke
+//!   reconstructor of the `sshgate-keystroke` crate to find submits and the line they run.
+//! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
+//!   fail-closed time-out.
+//! - [`target`]: the SSH client connection to the target and its host-key check.
+//! - [`credentials`]: host key, authorized_keys, identity and known_hosts handling.
+//! - [`config`]: flags and the TOML file.
+
+pub mod approval;
+pub mod bridge;
+pub mod config;
+pub mod credentials;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod gate;
+pub mod server;
+pub mod target;
+
+pub use server::{run, ClientAuth, Settings};
+
+/// Sent in the approval protocol's hello frame.
+pub const AGENT: &str = concat!("sshgate/", env!("CARGO_PKG_VERSION"));
+/// The SSH identification string operators see.
+pub const SSH_VERSION: &str = concat!("SSH-2.0-sshgate_", env!("CARGO_PKG_VERSION"));

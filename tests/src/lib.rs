@@ -1,1 +1,10 @@
-//! end-to-end tests live in tests/
+//! Shared support for the end-to-end tests: an operator client, the pass-through control
+//! proxy, a helper that starts target, approver and proxy together in-process, and one that
+//! starts the built binaries as processes.
+//!
+//! The tests themselves live in `tests/tests/`; this library is test code only.
+
+pub mod operator;
+pub mod passthrough;
+pub mod process;
+pub mod stack;

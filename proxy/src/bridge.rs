@@ -1,0 +1,343 @@
+//! The target bridge: one task per operator channel, joining it to a channel on the target.
+//!
+//! The russh handler only accepts the channel and hands it here; everything that waits (the
+//! target connection, approvals, window space) waits in this task, so one slow channel never
+//! stalls the connection. Invariant: nothing the operator sends reaches the target before the
+//! channel's kind is known, exec and subsystem requests reach it only after an approval, and
+//! shell input passes through the [`ShellGate`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use russh::server::Msg;
+use russh::{Channel, ChannelId, ChannelMsg, ChannelWriteHalf};
+use sshgate_wire::{ApprovalRequest, Decision, RequestKind};
+
+use crate::approval::ApprovalPath;
+use crate::gate::{GateAction, ShellGate, HELD_INPUT_LIMIT};
+use crate::target::TargetLink;
+
+/// Who is on the other end, for approval requests.
+pub struct ChannelContext {
+    pub session: String,
+    pub user: String,
+    pub client: String,
+    pub approval: ApprovalPath,
+    pub target: Arc<TargetLink>,
+    pub server: russh::server::Handle,
+    pub request_ids: Arc<std::sync::atomic::AtomicU64>,
+}
+
+type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
+
+/// What the operator's channel has asked for so far.
+enum Mode {
+    /// No shell, exec or subsystem yet: input is held.
+    Opening,
+    /// An exec or subsystem waiting for its decision: input is held.
+    Awaiting(Held),
+    /// An interactive shell: input goes through the gate.
+    Shell(Box<ShellGate>),
+    /// An approved exec or subsystem: input flows as it is.
+    Open,
+    /// Denied: the channel is closing.
+    Closed,
+}
+
+enum Held {
+    Exec(Vec<u8>),
+    Subsystem(String),
+}
+
+struct Bridge {
+    context: ChannelContext,
+    client_id: ChannelId,
+    client: ChannelWriteHalf<Msg>,
+    target: ChannelWriteHalf<russh::client::Msg>,
+    mode: Mode,
+    /// Input held until the mode is known or a decision arrives (bounded by HELD_INPUT_LIMIT).
+    held_input: Vec<u8>,
+    client_eof: bool,
+    decision: Option<(String, PendingDecision)>,
+}
+
+/// Serve one operator channel until either side closes it.
+pub async fn run(context: ChannelContext, client: Channel<Msg>) {
+    let client_id = client.id();
+    let (mut client_rx, client_tx) = client.split();
+    let target = match context.target.open_session().await {
+        Ok(target) => target,
+        Err(reason) => {
+            tracing::warn!(%reason, "cannot open a target channel");
+            refuse(&client_tx, &format!("sshgate: {reason}")).await;
+            return;
+        }
+    };
+    let (mut target_rx, target_tx) = target.split();
+    let mut bridge = Bridge {
+        context,
+        client_id,
+        client: client_tx,
+        target: target_tx,
+        mode: Mode::Opening,
+        held_input: Vec::new(),
+        client_eof: false,
+        decision: None,
+    };
+    loop {
+        let result = tokio::select! {
+            message = client_rx.wait() => match message {
+                Some(message) => bridge.from_client(message).await,
+                None => Err(()),
+            },
+            message = target_rx.wait() => match message {
+                Some(message) => bridge.from_target(message).await,
+                None => Err(()),
+            },
+            decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
+        };
+        if result.is_err() || matches!(bridge.mode, Mode::Closed) {
+            break;
+        }
+    }
+    let _ = bridge.target.close().await;
+    let _ = bridge.client.close().await;
+}
+
+/// Resolves with the pending decision, or never when there is none.
+async fn next_decision(pending: &mut Option<(String, PendingDecision)>) -> Decision {
+    match pending {
+        Some((_, future)) => {
+            let decision = future.await;
+            *pending = None;
+            decision
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// End a channel with a message on stderr and a failing exit status.
+async fn refuse(client: &ChannelWriteHalf<Msg>, message: &str) {
+    let _ = client
+        .extended_data(1, format!("{message}\r\n").as_bytes())
+        .await;
+    let _ = client.exit_status(1).await;
+    let _ = client.eof().await;
+    let _ = client.close().await;
+}
+
+type Step = Result<(), ()>;
+
+impl Bridge {
+    async fn from_client(&mut self, message: ChannelMsg) -> Step {
+        match message {
+            ChannelMsg::Data { data } => self.client_data(&data).await,
+            ChannelMsg::RequestPty {
+                term,
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+                terminal_modes,
+                ..
+            } => {
+                self.target
+                    .request_pty(
+                        false,
+                        &term,
+                        col_width,
+                        row_height,
+                        pix_width,
+                        pix_height,
+                        &terminal_modes,
+                    )
+                    .await
+                    .map_err(drop)
+            }
+            ChannelMsg::SetEnv {
+                variable_name,
+                variable_value,
+                ..
+            } => self
+                .target
+                .set_env(false, variable_name, variable_value)
+                .await
+                .map_err(drop),
+            ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+            } => self
+                .target
+                .window_change(col_width, row_height, pix_width, pix_height)
+                .await
+                .map_err(drop),
+            ChannelMsg::Signal { signal } => self.target.signal(signal).await.map_err(drop),
+            ChannelMsg::RequestShell { .. } => self.start_shell().await,
+            ChannelMsg::Exec { command, .. } => {
+                let text = String::from_utf8_lossy(&command).into_owned();
+                self.ask(RequestKind::Exec, text, true);
+                self.mode = Mode::Awaiting(Held::Exec(command));
+                Ok(())
+            }
+            ChannelMsg::RequestSubsystem { name, .. } => {
+                self.ask(RequestKind::Subsystem, name.clone(), true);
+                self.mode = Mode::Awaiting(Held::Subsystem(name));
+                Ok(())
+            }
+            ChannelMsg::Eof => {
+                self.client_eof = true;
+                self.forward_eof_when_idle().await
+            }
+            ChannelMsg::Close => Err(()),
+            // X11 and agent forwarding are refused by the handler; nothing else is expected.
+            _ => Ok(()),
+        }
+    }
+
+    async fn from_target(&mut self, message: ChannelMsg) -> Step {
+        match message {
+            ChannelMsg::Data { data } => {
+                if let Mode::Shell(gate) = &mut self.mode {
+                    gate.target_output(&data);
+                }
+                self.client.data(&data[..]).await.map_err(drop)
+            }
+            ChannelMsg::ExtendedData { data, ext } => {
+                self.client.extended_data(ext, &data[..]).await.map_err(drop)
+            }
+            ChannelMsg::Eof => self.client.eof().await.map_err(drop),
+            ChannelMsg::ExitStatus { exit_status } => {
+                self.client.exit_status(exit_status).await.map_err(drop)
+            }
+            ChannelMsg::ExitSignal {
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            } => self
+                .context
+                .server
+                .exit_signal_request(
+                    self.client_id,
+                    signal_name,
+                    core_dumped,
+                    error_message,
+                    lang_tag,
+                )
+                .await,
+            ChannelMsg::Close => Err(()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn client_data(&mut self, data: &[u8]) -> Step {
+        match &mut self.mode {
+            Mode::Shell(gate) => {
+                let actions = gate.client_input(data);
+                self.carry_out(actions).await
+            }
+            Mode::Open => self.target.data(data).await.map_err(drop),
+            Mode::Opening | Mode::Awaiting(_) => {
+                let room = HELD_INPUT_LIMIT.saturating_sub(self.held_input.len());
+                self.held_input.extend_from_slice(&data[..data.len().min(room)]);
+                Ok(())
+            }
+            Mode::Closed => Ok(()),
+        }
+    }
+
+    async fn start_shell(&mut self) -> Step {
+        self.target.request_shell(true).await.map_err(drop)?;
+        self.mode = Mode::Shell(Box::default());
+        let early = std::mem::take(&mut self.held_input);
+        self.client_data(&early).await
+    }
+
+    /// Send a request to the approver; its decision arrives in [`Bridge::decided`].
+    fn ask(&mut self, kind: RequestKind, command: String, certain: bool) {
+        let number = self
+            .context
+            .request_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}-{number}", self.context.session);
+        let request = ApprovalRequest {
+            id: id.clone(),
+            session: self.context.session.clone(),
+            kind,
+            command,
+            user: self.context.user.clone(),
+            client: self.context.client.clone(),
+            target: self.context.target.address().to_string(),
+            certain,
+            context: Vec::new(),
+        };
+        tracing::info!(%id, kind = %kind, command = %request.command, certain, "asking approver");
+        self.decision = Some((id, Box::pin(self.context.approval.decide(request))));
+    }
+
+    async fn decided(&mut self, decision: Decision) -> Step {
+        let reason = decision.reason.clone().unwrap_or_default();
+        match std::mem::replace(&mut self.mode, Mode::Open) {
+            Mode::Shell(mut gate) => {
+                let actions = gate.decided(decision.approve, &reason);
+                self.mode = Mode::Shell(gate);
+                self.carry_out(actions).await?;
+                self.forward_eof_when_idle().await
+            }
+            Mode::Awaiting(held) if decision.approve => {
+                match held {
+                    Held::Exec(command) => self.target.exec(true, command).await,
+                    Held::Subsystem(name) => self.target.request_subsystem(true, name).await,
+                }
+                .map_err(drop)?;
+                let early = std::mem::take(&mut self.held_input);
+                self.target.data(&early[..]).await.map_err(drop)?;
+                self.forward_eof_when_idle().await
+            }
+            Mode::Awaiting(_) => {
+                self.mode = Mode::Closed;
+                refuse(&self.client, &format!("sshgate: denied: {reason}")).await;
+                Ok(())
+            }
+            other => {
+                self.mode = other;
+                Ok(())
+            }
+        }
+    }
+
+    async fn carry_out(&mut self, actions: Vec<GateAction>) -> Step {
+        for action in actions {
+            match action {
+                GateAction::ToTarget(bytes) => self.target.data(&bytes[..]).await.map_err(drop)?,
+                GateAction::ToClient(bytes) => self.client.data(&bytes[..]).await.map_err(drop)?,
+                GateAction::Ask(submit) => self.ask(RequestKind::Shell, submit.line, submit.certain),
+                GateAction::Cancel => {
+                    if let Some((id, _)) = self.decision.take() {
+                        tracing::info!(%id, "cancelled by Ctrl+C");
+                        self.context.approval.cancel(&id, "cancelled by the operator (Ctrl+C)");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The operator's EOF reaches the target only once nothing is held back, so it cannot
+    /// overtake input still waiting for a decision.
+    async fn forward_eof_when_idle(&mut self) -> Step {
+        let idle = match &self.mode {
+            Mode::Shell(gate) => !gate.is_pending(),
+            Mode::Open => true,
+            _ => false,
+        };
+        if self.client_eof && idle {
+            self.client_eof = false;
+            self.target.eof().await.map_err(drop)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,329 @@
+//! Configuration: command-line flags and the TOML file, merged and checked into [`ProxyConfig`].
+//!
+//! Every flag is also a key of the file, with the same name (`--host-key` is `host-key`);
+//! a flag given on the command line wins over the file. Invariant: a `ProxyConfig` only exists
+//! when every file it names has been read and every choice is unambiguous; otherwise the
+//! [`ConfigError`] names the flag or key at fault, in one line.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::credentials::{self, AuthorizedKeySet, CredentialError, TargetKeyPolicy};
+use crate::server::{ClientAuth, Settings};
+use crate::target::TargetSettings;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
+pub const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--config {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+}
+
+/// sshgate: an SSH approval proxy. Every command an operator runs through it, typed in a shell
+/// or sent as an exec request, waits for an approver's decision before it reaches the target.
+#[derive(Debug, Parser)]
+#[command(name = "sshgate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+    #[command(flatten)]
+    pub flags: ProxyFlags,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CliCommand {
+    /// Try sshgate in one terminal: a mock target, and you approve each command here.
+    Demo {
+        /// Where the demo proxy listens.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: String,
+    },
+}
+
+/// The proxy's settings, as flags and as keys of the `--config` file.
+#[derive(Debug, Default, clap::Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProxyFlags {
+    /// A TOML file with any of these settings (flag names without the dashes).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address for operators to connect to [default: 127.0.0.1:2222].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The SSH server behind the proxy, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub target: Option<String>,
+    /// The approver's WebSocket URL, ws://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    pub approver: Option<String>,
+    /// The proxy's host key; generated (ed25519) and saved there if the file does not exist.
+    /// Without it a new key is made at every start.
+    #[arg(long, value_name = "FILE")]
+    pub host_key: Option<PathBuf>,
+    /// OpenSSH authorized_keys file listing the operators' keys.
+    #[arg(long, value_name = "FILE")]
+    pub authorized_keys: Option<PathBuf>,
+    /// Let anyone log in without a key (tests and demos only).
+    #[arg(long)]
+    #[serde(default)]
+    pub insecure_accept_any_client: bool,
+    /// User name on the target [default: the operator's user name].
+    #[arg(long, value_name = "NAME")]
+    pub target_user: Option<String>,
+    /// Private key the proxy logs in to the target with [default: the `none` method].
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// known_hosts file to verify the target's host key against.
+    #[arg(long, value_name = "FILE")]
+    pub target_known_hosts: Option<PathBuf>,
+    /// Pinned SHA256 fingerprint of the target's host key (as `ssh-keygen -lf` prints it).
+    #[arg(long, value_name = "SHA256:...")]
+    pub target_fingerprint: Option<String>,
+    /// Do not verify the target's host key (tests only).
+    #[arg(long)]
+    #[serde(default)]
+    pub insecure_accept_any_target_key: bool,
+    /// Seconds to wait for a decision before denying [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    pub approval_timeout: Option<u64>,
+}
+
+/// A checked configuration, ready to serve.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub listen: String,
+    pub approver: String,
+    pub approval_timeout: Duration,
+    pub settings: Settings,
+}
+
+impl ProxyFlags {
+    /// Read `--config` if given and fill in what the command line left out.
+    pub fn merged_with_file(self) -> Result<ProxyFlags, ConfigError> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::File {
+            path: path.clone(),
+            message: error.to_string(),
+        })?;
+        let file: ProxyFlags = toml::from_str(&text).map_err(|error| ConfigError::File {
+            path: path.clone(),
+            message: error.message().to_string(),
+        })?;
+        Ok(ProxyFlags {
+            config: Some(path),
+            listen: self.listen.or(file.listen),
+            target: self.target.or(file.target),
+            approver: self.approver.or(file.approver),
+            host_key: self.host_key.or(file.host_key),
+            authorized_keys: self.authorized_keys.or(file.authorized_keys),
+            insecure_accept_any_client: self.insecure_accept_any_client
+                || file.insecure_accept_any_client,
+            target_user: self.target_user.or(file.target_user),
+            identity: self.identity.or(file.identity),
+            target_known_hosts: self.target_known_hosts.or(file.target_known_hosts),
+            target_fingerprint: self.target_fingerprint.or(file.target_fingerprint),
+            insecure_accept_any_target_key: self.insecure_accept_any_target_key
+                || file.insecure_accept_any_target_key,
+            approval_timeout: self.approval_timeout.or(file.approval_timeout),
+        })
+    }
+
+    /// Check the settings and load every file they name.
+    pub fn resolve(self) -> Result<ProxyConfig, ConfigError> {
+        let flags = self.merged_with_file()?;
+        let target = flags.target.ok_or_else(|| {
+            ConfigError::Invalid("--target is required: the SSH server behind the proxy".into())
+        })?;
+        let approver = flags.approver.ok_or_else(|| {
+            ConfigError::Invalid("--approver is required: the approver's ws:// URL".into())
+        })?;
+        if !approver.starts_with("ws://") {
+            return Err(ConfigError::Invalid(format!(
+                "--approver {approver:?}: expected a ws://HOST:PORT URL"
+            )));
+        }
+        let approval_timeout = match flags.approval_timeout {
+            Some(0) => {
+                return Err(ConfigError::Invalid(
+                    "--approval-timeout must be at least 1 second".into(),
+                ))
+            }
+            Some(seconds) => Duration::from_secs(seconds),
+            None => Duration::from_secs(DEFAULT_APPROVAL_TIMEOUT_SECS),
+        };
+        let host_key = match &flags.host_key {
+            Some(path) => credentials::load_or_generate_host_key(path)?,
+            None => {
+                tracing::warn!("no --host-key: using a new host key for this run only");
+                credentials::generate_host_key()
+            }
+        };
+        let client_auth = match (&flags.authorized_keys, flags.insecure_accept_any_client) {
+            (Some(_), true) => {
+                return Err(ConfigError::Invalid(
+                    "--authorized-keys and --insecure-accept-any-client exclude each other".into(),
+                ))
+            }
+            (Some(path), false) => ClientAuth::AuthorizedKeys(AuthorizedKeySet::read(path)?),
+            (None, true) => ClientAuth::InsecureAcceptAny,
+            (None, false) => {
+                return Err(ConfigError::Invalid(
+                    "--authorized-keys is required (or --insecure-accept-any-client for tests)"
+                        .into(),
+                ))
+            }
+        };
+        let key_policy = target_key_policy(
+            flags.target_known_hosts.as_deref(),
+            flags.target_fingerprint.as_deref(),
+            flags.insecure_accept_any_target_key,
+        )?;
+        let identity = match &flags.identity {
+            Some(path) => Some(Arc::new(credentials::load_private_key(path)?)),
+            None => None,
+        };
+        let target = TargetSettings {
+            address: target,
+            user: flags.target_user,
+            identity,
+            key_policy,
+        };
+        target.host_and_port().map_err(|message| {
+            ConfigError::Invalid(format!("--target: {message}"))
+        })?;
+        Ok(ProxyConfig {
+            listen: flags.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+            approver,
+            approval_timeout,
+            settings: Settings {
+                host_key,
+                client_auth,
+                target,
+            },
+        })
+    }
+}
+
+fn target_key_policy(
+    known_hosts: Option<&Path>,
+    fingerprint: Option<&str>,
+    insecure: bool,
+) -> Result<TargetKeyPolicy, ConfigError> {
+    match (known_hosts, fingerprint, insecure) {
+        (Some(path), None, false) => {
+            std::fs::metadata(path).map_err(|error| {
+                ConfigError::Invalid(format!("--target-known-hosts {}: {error}", path.display()))
+            })?;
+            Ok(TargetKeyPolicy::KnownHosts(path.to_path_buf()))
+        }
+        (None, Some(text), false) => Ok(TargetKeyPolicy::fingerprint(text)?),
+        (None, None, true) => Ok(TargetKeyPolicy::InsecureAcceptAny),
+        (None, None, false) => Err(ConfigError::Invalid(
+            "the target's host key must be verified: give --target-known-hosts or \
+             --target-fingerprint (or --insecure-accept-any-target-key for tests)"
+                .into(),
+        )),
+        _ => Err(ConfigError::Invalid(
+            "--target-known-hosts, --target-fingerprint and --insecure-accept-any-target-key \
+             exclude each other"
+                .into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> ProxyFlags {
+        let mut argv = vec!["sshgate"];
+        argv.extend(args);
+        Cli::try_parse_from(argv).unwrap().flags
+    }
+
+    const MINIMAL: &[&str] = &[
+        "--target",
+        "127.0.0.1:22",
+        "--approver",
+        "ws://127.0.0.1:1",
+        "--insecure-accept-any-client",
+        "--insecure-accept-any-target-key",
+    ];
+
+    #[test]
+    fn minimal_flags_resolve_with_defaults() {
+        let config = flags(MINIMAL).resolve().unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN);
+        assert_eq!(config.approval_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn errors_name_the_flag_at_fault() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--approver", "ws://x:1"], "--target"),
+            (&["--target", "h:22"], "--approver"),
+            (&["--target", "h:22", "--approver", "http://x"], "--approver"),
+            (
+                &["--target", "h", "--approver", "ws://x:1", "--insecure-accept-any-client",
+                  "--insecure-accept-any-target-key"],
+                "--target",
+            ),
+            (
+                &["--target", "h:22", "--approver", "ws://x:1", "--insecure-accept-any-target-key"],
+                "--authorized-keys",
+            ),
+            (
+                &["--target", "h:22", "--approver", "ws://x:1", "--insecure-accept-any-client"],
+                "--target-known-hosts",
+            ),
+        ];
+        for (args, named) in cases {
+            let error = flags(args).resolve().unwrap_err().to_string();
+            assert!(error.contains(named), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn file_settings_fill_in_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sshgate.toml");
+        std::fs::write(
+            &path,
+            "target = \"10.0.0.1:22\"\napprover = \"ws://127.0.0.1:9\"\n\
+             insecure-accept-any-client = true\ninsecure-accept-any-target-key = true\n\
+             listen = \"127.0.0.1:0\"\napproval-timeout = 5\n",
+        )
+        .unwrap();
+        let config = flags(&["--config", path.to_str().unwrap(), "--target", "127.0.0.1:2200"])
+            .resolve()
+            .unwrap();
+        assert_eq!(config.settings.target.address, "127.0.0.1:2200");
+        assert_eq!(config.listen, "127.0.0.1:0");
+        assert_eq!(config.approval_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sshgate.toml");
+        std::fs::write(&path, "targt = \"x\"\n").unwrap();
+        let error = flags(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("targt"), "{error}");
+    }
+}

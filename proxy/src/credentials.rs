@@ -1,0 +1,259 @@
+//! Keys and trust: the proxy's host key, the operators' authorized keys, the identity the
+//! proxy presents to the target, and how the target's host key is verified.
+//!
+//! Invariant: nothing here trusts by default. An authorized_keys option the proxy cannot
+//! honour is an error, not a silently ignored line; the target's key is checked against a
+//! known_hosts file or a pinned fingerprint unless the operator asked for the insecure mode.
+
+use std::path::{Path, PathBuf};
+
+use russh::keys::ssh_key::{AuthorizedKeys, LineEnding};
+use russh::keys::{Algorithm, HashAlg, PrivateKey, PublicKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("--target-fingerprint {0:?}: expected SHA256:<base64>, as printed by ssh-keygen -lf")]
+    Fingerprint(String),
+}
+
+fn file_error(path: &Path, message: impl std::fmt::Display) -> CredentialError {
+    CredentialError::File {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Load the host key at `path`, or generate an ed25519 key and save it there when the file
+/// does not exist yet (so clients see the same key on every start).
+pub fn load_or_generate_host_key(path: &Path) -> Result<PrivateKey, CredentialError> {
+    if path.exists() {
+        return load_private_key(path);
+    }
+    let key = generate_host_key();
+    key.write_openssh_file(path, LineEnding::LF)
+        .map_err(|error| file_error(path, format!("cannot write a new host key: {error}")))?;
+    tracing::info!(path = %path.display(), "generated a new host key");
+    Ok(key)
+}
+
+pub fn generate_host_key() -> PrivateKey {
+    PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
+        .expect("ed25519 key generation does not fail")
+}
+
+/// Load an unencrypted OpenSSH private key.
+pub fn load_private_key(path: &Path) -> Result<PrivateKey, CredentialError> {
+    russh::keys::load_secret_key(path, None).map_err(|error| match error {
+        russh::keys::Error::KeyIsEncrypted => {
+            file_error(path, "the key is encrypted; sshgate needs an unencrypted key")
+        }
+        other => file_error(path, format!("cannot load the key: {other}")),
+    })
+}
+
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// Options that restrict what sshgate never allows anyway, so honouring them costs nothing.
+const HONOURED_OPTIONS: &[&str] = &[
+    "no-port-forwarding",
+    "no-agent-forwarding",
+    "no-X11-forwarding",
+    "no-user-rc",
+];
+
+/// The public keys allowed to log in to the proxy.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizedKeySet {
+    keys: Vec<PublicKey>,
+}
+
+impl AuthorizedKeySet {
+    pub fn new(keys: Vec<PublicKey>) -> Self {
+        AuthorizedKeySet { keys }
+    }
+
+    /// Read an OpenSSH authorized_keys file; an option other than the restrictions sshgate
+    /// enforces anyway (`from=`, `command=`, `restrict`, ...) is refused with its line number.
+    pub fn read(path: &Path) -> Result<Self, CredentialError> {
+        let text = std::fs::read_to_string(path).map_err(|error| file_error(path, error))?;
+        let mut keys = Vec::new();
+        let lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'));
+        for (index, line) in lines {
+            let entry = AuthorizedKeys::new(line)
+                .next()
+                .transpose()
+                .map_err(|error| file_error(path, format!("line {}: {error}", index + 1)))?;
+            let Some(entry) = entry else { continue };
+            for option in entry.config_opts().iter() {
+                let name = option.split('=').next().unwrap_or(option);
+                if !HONOURED_OPTIONS
+                    .iter()
+                    .any(|honoured| honoured.eq_ignore_ascii_case(name))
+                {
+                    return Err(file_error(
+                        path,
+                        format!(
+                            "line {}: option `{option}` is not supported by sshgate; \
+                             remove it or the key",
+                            index + 1
+                        ),
+                    ));
+                }
+            }
+            keys.push(entry.public_key().clone());
+        }
+        Ok(AuthorizedKeySet { keys })
+    }
+
+    pub fn allows(&self, key: &PublicKey) -> bool {
+        self.keys.iter().any(|allowed| allowed.key_data() == key.key_data())
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// How the target's host key is checked.
+#[derive(Debug, Clone)]
+pub enum TargetKeyPolicy {
+    KnownHosts(PathBuf),
+    /// `SHA256:<base64>` as printed by `ssh-keygen -lf`.
+    Fingerprint(String),
+    InsecureAcceptAny,
+}
+
+impl TargetKeyPolicy {
+    pub fn fingerprint(text: &str) -> Result<Self, CredentialError> {
+        let valid = text
+            .strip_prefix("SHA256:")
+            .is_some_and(|rest| !rest.is_empty());
+        if valid {
+            Ok(TargetKeyPolicy::Fingerprint(text.to_string()))
+        } else {
+            Err(CredentialError::Fingerprint(text.to_string()))
+        }
+    }
+
+    /// Ok when `key` is the target's key under this policy; Err says why not.
+    pub fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String> {
+        match self {
+            TargetKeyPolicy::InsecureAcceptAny => Ok(()),
+            TargetKeyPolicy::Fingerprint(expected) => {
+                let actual = fingerprint(key);
+                if &actual == expected {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "target host key {actual} does not match the pinned {expected}"
+                    ))
+                }
+            }
+            TargetKeyPolicy::KnownHosts(path) => {
+                match russh::keys::check_known_hosts_path(host, port, key, path) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(format!(
+                        "target {host}:{port} is not in {} (its key is {})",
+                        path.display(),
+                        fingerprint(key)
+                    )),
+                    Err(error) => Err(format!(
+                        "target {host}:{port} failed the check against {}: {error}",
+                        path.display()
+                    )),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn authorized_keys_file(lines: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(lines.as_bytes()).unwrap();
+        file
+    }
+
+    fn public_line(key: &PrivateKey) -> String {
+        key.public_key().to_openssh().unwrap()
+    }
+
+    #[test]
+    fn authorized_keys_allow_listed_keys_only() {
+        let listed = generate_host_key();
+        let other = generate_host_key();
+        let file = authorized_keys_file(&format!("# comment\n\n{}\n", public_line(&listed)));
+        let set = AuthorizedKeySet::read(file.path()).unwrap();
+        assert!(set.allows(listed.public_key()));
+        assert!(!set.allows(other.public_key()));
+    }
+
+    #[test]
+    fn authorized_keys_refuse_options_they_cannot_honour() {
+        let key = generate_host_key();
+        let file = authorized_keys_file(&format!(
+            "from=\"10.0.0.1\" {}\n",
+            public_line(&key)
+        ));
+        let error = AuthorizedKeySet::read(file.path()).unwrap_err().to_string();
+        assert!(error.contains("line 1"), "{error}");
+        assert!(error.contains("from="), "{error}");
+    }
+
+    #[test]
+    fn authorized_keys_honour_restrictions_sshgate_enforces_anyway() {
+        let key = generate_host_key();
+        let file = authorized_keys_file(&format!(
+            "no-port-forwarding,no-agent-forwarding {}\n",
+            public_line(&key)
+        ));
+        assert!(AuthorizedKeySet::read(file.path())
+            .unwrap()
+            .allows(key.public_key()));
+    }
+
+    #[test]
+    fn host_key_is_generated_once_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host_key");
+        let first = load_or_generate_host_key(&path).unwrap();
+        let second = load_or_generate_host_key(&path).unwrap();
+        assert_eq!(first.public_key(), second.public_key());
+    }
+
+    #[test]
+    fn pinned_fingerprint_accepts_only_that_key() {
+        let key = generate_host_key();
+        let other = generate_host_key();
+        let policy = TargetKeyPolicy::fingerprint(&fingerprint(key.public_key())).unwrap();
+        assert!(policy.verify("h", 22, key.public_key()).is_ok());
+        assert!(policy.verify("h", 22, other.public_key()).is_err());
+        assert!(TargetKeyPolicy::fingerprint("MD5:aa").is_err());
+    }
+
+    #[test]
+    fn known_hosts_accepts_only_the_listed_host_and_key() {
+        let key = generate_host_key();
+        let other = generate_host_key();
+        let file = authorized_keys_file(&format!("[127.0.0.1]:2200 {}\n", public_line(&key)));
+        let policy = TargetKeyPolicy::KnownHosts(file.path().to_path_buf());
+        assert!(policy.verify("127.0.0.1", 2200, key.public_key()).is_ok());
+        assert!(policy.verify("127.0.0.1", 2200, other.public_key()).is_err());
+        assert!(policy.verify("127.0.0.1", 2201, key.public_key()).is_err());
+    }
+}

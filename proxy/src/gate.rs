@@ -1,0 +1,282 @@
+//! The shell gate: decides, byte by byte, what of the operator's input may reach the target.
+//!
+//! Sans-IO: the bridge feeds it client input, target output and decisions, and carries out the
+//! [`GateAction`]s it returns. Invariant: a byte the reconstructor calls a submit never reaches
+//! the target before an approval for that line; while a decision is pending, no input reaches
+//! the target at all except the Ctrl+C that cancels it.
+
+use std::collections::VecDeque;
+
+use sshgate_keystroke::{ByteAction, Reconstructor, Submit};
+
+/// Input held while a decision is pending. Beyond this, keys are dropped and the operator
+/// hears a bell: a person typing ahead never gets near it, a runaway paste does.
+pub const HELD_INPUT_LIMIT: usize = 64 * 1024;
+
+const CTRL_C: u8 = 0x03;
+const BELL: &[u8] = b"\x07";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateAction {
+    /// Send these bytes to the target's shell.
+    ToTarget(Vec<u8>),
+    /// Show these bytes to the operator.
+    ToClient(Vec<u8>),
+    /// Ask the approver about this line; call [`ShellGate::decided`] with the answer.
+    Ask(Submit),
+    /// The pending request was cancelled (Ctrl+C); tell the approver.
+    Cancel,
+}
+
+/// A submit held until its decision: the byte that would run the line.
+struct Pending {
+    byte: u8,
+}
+
+pub struct ShellGate {
+    reconstructor: Reconstructor,
+    pending: Option<Pending>,
+    held: VecDeque<u8>,
+    paste_mode: PasteModeWatch,
+}
+
+impl Default for ShellGate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ShellGate {
+    pub fn new() -> Self {
+        ShellGate {
+            reconstructor: Reconstructor::new(),
+            pending: None,
+            held: VecDeque::new(),
+            paste_mode: PasteModeWatch::default(),
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Bytes the operator typed.
+    pub fn client_input(&mut self, data: &[u8]) -> Vec<GateAction> {
+        let mut actions = Vec::new();
+        self.input(data, &mut actions);
+        actions
+    }
+
+    /// Bytes the target printed: watched for the bracketed paste mode switch, which decides
+    /// whether a newline inside a paste runs the line.
+    pub fn target_output(&mut self, data: &[u8]) {
+        if let Some(enabled) = self.paste_mode.feed(data) {
+            self.reconstructor.set_bracketed_paste(enabled);
+        }
+    }
+
+    /// The approver's answer to the last [`GateAction::Ask`].
+    pub fn decided(&mut self, approve: bool, reason: &str) -> Vec<GateAction> {
+        let mut actions = Vec::new();
+        let Some(pending) = self.pending.take() else {
+            return actions;
+        };
+        if approve {
+            actions.push(GateAction::ToTarget(vec![pending.byte]));
+            self.reconstructor.accepted();
+        } else {
+            actions.push(GateAction::ToClient(
+                format!("\r\n[sshgate] denied: {reason}\r\n").into_bytes(),
+            ));
+            actions.push(GateAction::ToTarget(self.reconstructor.denied().to_vec()));
+        }
+        let held: Vec<u8> = self.held.drain(..).collect();
+        self.input(&held, &mut actions);
+        actions
+    }
+
+    fn input(&mut self, data: &[u8], actions: &mut Vec<GateAction>) {
+        if self.pending.is_some() {
+            self.hold(data, actions);
+            return;
+        }
+        let mut forward = Vec::new();
+        for (index, &byte) in data.iter().enumerate() {
+            match self.reconstructor.push(byte) {
+                ByteAction::Forward | ByteAction::Interrupt => forward.push(byte),
+                ByteAction::Submit(submit) if submit.certain && submit.line.trim().is_empty() => {
+                    // Nothing to run: an empty line needs no approver.
+                    forward.push(byte);
+                    self.reconstructor.accepted();
+                }
+                ByteAction::Submit(submit) => {
+                    if !forward.is_empty() {
+                        actions.push(GateAction::ToTarget(std::mem::take(&mut forward)));
+                    }
+                    self.pending = Some(Pending { byte });
+                    actions.push(GateAction::Ask(submit));
+                    self.hold(&data[index + 1..], actions);
+                    return;
+                }
+            }
+        }
+        if !forward.is_empty() {
+            actions.push(GateAction::ToTarget(forward));
+        }
+    }
+
+    /// Input while a decision is pending: held, except that Ctrl+C cancels the request and
+    /// discards the line together with everything typed since the submit.
+    fn hold(&mut self, data: &[u8], actions: &mut Vec<GateAction>) {
+        if let Some(position) = data.iter().position(|&byte| byte == CTRL_C) {
+            self.pending = None;
+            self.held.clear();
+            self.reconstructor.interrupted();
+            actions.push(GateAction::Cancel);
+            actions.push(GateAction::ToTarget(vec![CTRL_C]));
+            self.input(&data[position + 1..], actions);
+            return;
+        }
+        let room = HELD_INPUT_LIMIT.saturating_sub(self.held.len());
+        self.held.extend(&data[..data.len().min(room)]);
+        if data.len() > room {
+            actions.push(GateAction::ToClient(BELL.to_vec()));
+        }
+    }
+}
+
+/// Follows the target's `ESC [ ? 2004 h` / `ESC [ ? 2004 l` across chunk boundaries.
+#[derive(Default)]
+struct PasteModeWatch {
+    matched: usize,
+}
+
+impl PasteModeWatch {
+    const PREFIX: &'static [u8] = b"\x1b[?2004";
+
+    /// The last switch seen in `data`, if any.
+    fn feed(&mut self, data: &[u8]) -> Option<bool> {
+        let mut last = None;
+        for &byte in data {
+            if self.matched == Self::PREFIX.len() {
+                self.matched = 0;
+                match byte {
+                    b'h' => last = Some(true),
+                    b'l' => last = Some(false),
+                    _ => {}
+                }
+            }
+            if byte == Self::PREFIX[self.matched] {
+                self.matched += 1;
+            } else {
+                self.matched = usize::from(byte == 0x1b);
+            }
+        }
+        last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn to_target(actions: &[GateAction]) -> Vec<u8> {
+        actions
+            .iter()
+            .flat_map(|action| match action {
+                GateAction::ToTarget(bytes) => bytes.clone(),
+                _ => vec![],
+            })
+            .collect()
+    }
+
+    fn asked(actions: &[GateAction]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|action| match action {
+                GateAction::Ask(submit) => Some(submit.line.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn submit_is_held_until_approved() {
+        let mut gate = ShellGate::new();
+        let actions = gate.client_input(b"echo hi\r");
+        assert_eq!(to_target(&actions), b"echo hi");
+        assert_eq!(asked(&actions), ["echo hi"]);
+        assert_eq!(to_target(&gate.decided(true, "")), b"\r");
+        assert!(!gate.is_pending());
+    }
+
+    #[test]
+    fn input_while_pending_is_held_then_replayed() {
+        let mut gate = ShellGate::new();
+        let first = gate.client_input(b"echo a\recho b");
+        assert_eq!(to_target(&first), b"echo a");
+        assert!(to_target(&gate.client_input(b"\r")).is_empty());
+        let after = gate.decided(true, "");
+        assert_eq!(to_target(&after), b"\recho b");
+        assert_eq!(asked(&after), ["echo b"]);
+    }
+
+    #[test]
+    fn deny_discards_the_whole_line_and_tells_the_operator() {
+        let mut gate = ShellGate::new();
+        gate.client_input(b"echo DENY\x1b[D\x1b[D\r");
+        let actions = gate.decided(false, "blocked");
+        assert_eq!(to_target(&actions), b"\x05\x15");
+        assert!(actions.iter().any(|action| matches!(action,
+            GateAction::ToClient(bytes) if String::from_utf8_lossy(bytes).contains("denied: blocked"))));
+    }
+
+    #[test]
+    fn empty_line_after_deny_passes_without_asking() {
+        let mut gate = ShellGate::new();
+        gate.client_input(b"echo DENY\r");
+        gate.decided(false, "blocked");
+        let actions = gate.client_input(b"\r");
+        assert_eq!(to_target(&actions), b"\r");
+        assert!(asked(&actions).is_empty());
+    }
+
+    #[test]
+    fn ctrl_c_cancels_the_pending_request_and_drops_held_input() {
+        let mut gate = ShellGate::new();
+        gate.client_input(b"echo DENY\r");
+        let actions = gate.client_input(b"junk\x03ls\r");
+        assert!(actions.contains(&GateAction::Cancel));
+        assert_eq!(to_target(&actions), b"\x03ls");
+        assert_eq!(asked(&actions), ["ls"]);
+    }
+
+    #[test]
+    fn held_input_is_bounded_with_a_bell() {
+        let mut gate = ShellGate::new();
+        gate.client_input(b"x\r");
+        let actions = gate.client_input(&vec![b'a'; HELD_INPUT_LIMIT + 1]);
+        assert!(actions.contains(&GateAction::ToClient(BELL.to_vec())));
+        assert_eq!(gate.held.len(), HELD_INPUT_LIMIT);
+    }
+
+    #[test]
+    fn paste_mode_switch_is_found_across_chunks() {
+        let mut watch = PasteModeWatch::default();
+        assert_eq!(watch.feed(b"$ \x1b[?20"), None);
+        assert_eq!(watch.feed(b"04h"), Some(true));
+        assert_eq!(watch.feed(b"\x1b\x1b[?2004l"), Some(false));
+        assert_eq!(watch.feed(b"\x1b[?2005h"), None);
+    }
+
+    #[test]
+    fn pasted_newline_runs_only_without_bracketed_paste_mode() {
+        let paste = b"\x1b[200~echo a\recho b\x1b[201~";
+        let mut plain = ShellGate::new();
+        assert_eq!(asked(&plain.client_input(paste)), ["echo a"]);
+
+        let mut bracketed = ShellGate::new();
+        bracketed.target_output(b"\x1b[?2004h$ ");
+        assert!(asked(&bracketed.client_input(paste)).is_empty());
+    }
+}

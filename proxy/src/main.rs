@@ -1,0 +1,68 @@
+//! The `sshgate` binary: parses flags, then hands over to the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use sshgate::approval::{ApprovalPath, WebSocketApprover};
+use sshgate::config::{Cli, CliCommand, ProxyConfig};
+
+/// Exit status for usage and configuration errors, as documented.
+const EXIT_USAGE: u8 = 2;
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(EXIT_FAILURE, format!("cannot start the runtime: {error}")),
+    };
+    match cli.command {
+        None => match cli.flags.resolve() {
+            Ok(config) => runtime.block_on(serve(config)),
+            Err(error) => fail(EXIT_USAGE, error),
+        },
+        #[cfg(feature = "demo")]
+        Some(CliCommand::Demo { listen }) => runtime.block_on(sshgate::demo::run(&listen)),
+        #[cfg(not(feature = "demo"))]
+        Some(CliCommand::Demo { .. }) => fail(
+            EXIT_USAGE,
+            "this sshgate was built without the demo (cargo feature `demo`)",
+        ),
+    }
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("sshgate: {message}");
+    ExitCode::from(code)
+}
+
+async fn serve(config: ProxyConfig) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => return fail(EXIT_FAILURE, format!("--listen {}: {error}", config.listen)),
+    };
+    let address = match listener.local_addr() {
+        Ok(address) => address,
+        Err(error) => return fail(EXIT_FAILURE, error),
+    };
+    println!("sshgate listening on {address}");
+    let _ = std::io::stdout().flush();
+    let approver = WebSocketApprover::spawn(config.approver.clone());
+    let approval = ApprovalPath::new(Arc::new(approver), config.approval_timeout);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match sshgate::run(config.settings, listener, approval, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(EXIT_FAILURE, error),
+    }
+}

@@ -1,0 +1,311 @@
+//! The operator side: the SSH server, its authentication, and the hand-off of each channel
+//! to its own [`bridge`](crate::bridge) task.
+//!
+//! Handler methods only answer the protocol (accept, refuse, acknowledge a request) and never
+//! wait for an approval; the waiting happens in the bridge task of the channel concerned.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::PrivateKey;
+use russh::server::{Auth, Msg, PublicKeyOffer, Server as _, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+
+use crate::approval::ApprovalPath;
+use crate::bridge::{self, ChannelContext};
+use crate::credentials::{fingerprint, AuthorizedKeySet};
+use crate::target::{TargetLink, TargetSettings};
+
+/// Who may connect to the proxy.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    AuthorizedKeys(AuthorizedKeySet),
+    /// Any client, any method: for tests and demos only, and logged as such.
+    InsecureAcceptAny,
+}
+
+/// Everything the proxy needs to serve, already loaded and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host_key: PrivateKey,
+    pub client_auth: ClientAuth,
+    pub target: TargetSettings,
+}
+
+struct Shared {
+    settings: Settings,
+    target: Arc<TargetSettings>,
+    approval: ApprovalPath,
+}
+
+#[derive(Clone)]
+struct ProxyServer {
+    shared: Arc<Shared>,
+}
+
+impl russh::server::Server for ProxyServer {
+    type Handler = ClientConnection;
+
+    fn new_client(&mut self, peer: Option<SocketAddr>) -> ClientConnection {
+        ClientConnection {
+            shared: self.shared.clone(),
+            peer,
+            session: random_id(),
+            user: String::new(),
+            target: None,
+            request_ids: Arc::new(AtomicU64::new(1)),
+        }
+    }
+}
+
+fn random_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// One operator connection.
+pub struct ClientConnection {
+    shared: Arc<Shared>,
+    peer: Option<SocketAddr>,
+    session: String,
+    user: String,
+    target: Option<Arc<TargetLink>>,
+    request_ids: Arc<AtomicU64>,
+}
+
+impl ClientConnection {
+    fn accept_any(&self) -> bool {
+        matches!(self.shared.settings.client_auth, ClientAuth::InsecureAcceptAny)
+    }
+
+    fn key_allowed(&self, key: &russh::keys::PublicKey) -> bool {
+        match &self.shared.settings.client_auth {
+            ClientAuth::InsecureAcceptAny => true,
+            ClientAuth::AuthorizedKeys(keys) => keys.allows(key),
+        }
+    }
+
+    fn only_public_keys() -> Auth {
+        Auth::Reject {
+            proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey][..])),
+            partial_success: false,
+        }
+    }
+
+    fn authenticated(&mut self, user: &str, method: &str) -> Auth {
+        tracing::info!(session = %self.session, user, method, peer = ?self.peer, "operator authenticated");
+        self.user = user.to_string();
+        Auth::Accept
+    }
+}
+
+impl russh::server::Handler for ClientConnection {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        if self.accept_any() {
+            return Ok(self.authenticated(user, "none (insecure-accept-any-client)"));
+        }
+        Ok(Self::only_public_keys())
+    }
+
+    async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        if self.accept_any() {
+            return Ok(self.authenticated(user, "password (insecure-accept-any-client)"));
+        }
+        Ok(Self::only_public_keys())
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        _user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if self.key_allowed(offer.public_key) {
+            Ok(Auth::Accept)
+        } else {
+            Ok(Self::only_public_keys())
+        }
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if self.key_allowed(key.public_key) {
+            let method = format!("publickey {}", fingerprint(key.public_key));
+            Ok(self.authenticated(user, &method))
+        } else {
+            tracing::warn!(user, key = %fingerprint(key.public_key), "key not authorized");
+            Ok(Self::only_public_keys())
+        }
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let target = self
+            .target
+            .get_or_insert_with(|| {
+                Arc::new(TargetLink::new(self.shared.target.clone(), &self.user))
+            })
+            .clone();
+        let context = ChannelContext {
+            session: self.session.clone(),
+            user: self.user.clone(),
+            client: self.peer.map(|peer| peer.to_string()).unwrap_or_default(),
+            approval: self.shared.approval.clone(),
+            target,
+            server: session.handle(),
+            request_ids: self.request_ids.clone(),
+        };
+        reply.accept().await;
+        tokio::spawn(bridge::run(context, channel));
+        Ok(())
+    }
+
+    // Requests the bridge carries out are acknowledged at once: the answer to an exec or a
+    // subsystem comes later as output and exit status, never by stalling the connection.
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        _value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _command: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_success(channel)
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _protocol: &str,
+        _cookie: &str,
+        _screen: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::info!(session = %self.session, "X11 forwarding refused");
+        session.channel_failure(channel)
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        address: &str,
+        port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        tracing::info!(session = %self.session, address, port = *port, "remote port forwarding refused");
+        Ok(false)
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        _channel: Channel<Msg>,
+        host: &str,
+        port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::info!(session = %self.session, host, port, "local port forwarding refused");
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+}
+
+/// Serve operators on `listener` until `shutdown` completes.
+pub async fn run(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    approval: ApprovalPath,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let accept_any = matches!(settings.client_auth, ClientAuth::InsecureAcceptAny);
+    if accept_any {
+        tracing::warn!("--insecure-accept-any-client: any client can log in without a key");
+    }
+    tracing::info!(
+        fingerprint = %fingerprint(settings.host_key.public_key()),
+        "host key"
+    );
+    let mut methods = vec![MethodKind::PublicKey];
+    if accept_any {
+        methods.extend([MethodKind::None, MethodKind::Password]);
+    }
+    let config = Arc::new(russh::server::Config {
+        server_id: russh::SshId::Standard(crate::SSH_VERSION.into()),
+        methods: MethodSet::from(&methods[..]),
+        keys: vec![settings.host_key.clone()],
+        auth_rejection_time: Duration::from_millis(200),
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        inactivity_timeout: None,
+        nodelay: true,
+        ..Default::default()
+    });
+    let target = Arc::new(settings.target.clone());
+    let mut server = ProxyServer {
+        shared: Arc::new(Shared {
+            settings,
+            target,
+            approval,
+        }),
+    };
+    let running = server.run_on_socket(config, &listener);
+    let handle = running.handle();
+    tokio::select! {
+        result = running => result,
+        () = shutdown => {
+            handle.shutdown("sshgate is shutting down".into());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The target side: one SSH client connection per operator connection, made on first use.
+//!
+//! Invariant: no channel is opened to a target whose host key failed the configured policy,
+//! and the proxy authenticates with its own identity (or `none`), never with anything the
+//! operator sent.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+
+use crate::credentials::TargetKeyPolicy;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where and how to reach the target.
+#[derive(Debug, Clone)]
+pub struct TargetSettings {
+    /// `host:port`.
+    pub address: String,
+    /// The user on the target; `None` means the operator's own user name.
+    pub user: Option<String>,
+    /// The proxy's key for the target; `None` tries the `none` method.
+    pub identity: Option<Arc<PrivateKey>>,
+    pub key_policy: TargetKeyPolicy,
+}
+
+impl TargetSettings {
+    /// Split `address` into host and port (`[v6]:port` too).
+    pub fn host_and_port(&self) -> Result<(String, u16), String> {
+        let (host, port) = self
+            .address
+            .rsplit_once(':')
+            .ok_or_else(|| format!("target {:?} is not HOST:PORT", self.address))?;
+        let port = port
+            .parse()
+            .map_err(|_| format!("target {:?} has no valid port", self.address))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Ok((host.to_string(), port))
+    }
+}
+
+/// Checks the target's host key during the handshake and keeps the reason for a refusal,
+/// which russh would otherwise reduce to "unknown key".
+struct HostKeyCheck {
+    host: String,
+    port: u16,
+    policy: TargetKeyPolicy,
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for HostKeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let key = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            PublicKeyOrCertificate::Certificate(certificate) => certificate.public_key(),
+        };
+        let key = russh::keys::PublicKey::from(key.clone());
+        match self.policy.verify(&self.host, self.port, &key) {
+            Ok(()) => Ok(true),
+            Err(refusal) => {
+                tracing::warn!(%refusal, "target host key refused");
+                *self.refusal.lock().expect("refusal lock") = Some(refusal);
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The target connection of one operator connection.
+pub struct TargetLink {
+    settings: Arc<TargetSettings>,
+    user: String,
+    // A tokio mutex: the first channel connects while later ones wait for the same link.
+    handle: tokio::sync::Mutex<Option<Arc<client::Handle<HostKeyCheck>>>>,
+}
+
+pub type TargetChannel = russh::Channel<client::Msg>;
+
+impl TargetLink {
+    pub fn new(settings: Arc<TargetSettings>, operator_user: &str) -> Self {
+        let user = settings
+            .user
+            .clone()
+            .unwrap_or_else(|| operator_user.to_string());
+        TargetLink {
+            settings,
+            user,
+            handle: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        &self.settings.address
+    }
+
+    /// Open a session channel on the target, connecting first if needed. The error is a
+    /// sentence for the operator.
+    pub async fn open_session(&self) -> Result<TargetChannel, String> {
+        let mut slot = self.handle.lock().await;
+        if slot.as_ref().is_none_or(|handle| handle.is_closed()) {
+            *slot = Some(Arc::new(self.connect().await?));
+        }
+        let handle = slot.as_ref().expect("connected above");
+        handle
+            .channel_open_session()
+            .await
+            .map_err(|error| format!("the target refused a session channel: {error}"))
+    }
+
+    async fn connect(&self) -> Result<client::Handle<HostKeyCheck>, String> {
+        let (host, port) = self.settings.host_and_port()?;
+        let refusal = Arc::new(Mutex::new(None));
+        let check = HostKeyCheck {
+            host: host.clone(),
+            port,
+            policy: self.settings.key_policy.clone(),
+            refusal: refusal.clone(),
+        };
+        let config = Arc::new(client::Config {
+            nodelay: true,
+            ..Default::default()
+        });
+        let address = self.settings.address.as_str();
+        let connecting = client::connect(config, (host.as_str(), port), check);
+        let mut handle = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Err(_) => return Err(format!("target {address} did not answer within {CONNECT_TIMEOUT:?}")),
+            Ok(Err(error)) => {
+                let refused = refusal.lock().expect("refusal lock").take();
+                return Err(refused.unwrap_or_else(|| format!("cannot reach target {address}: {error}")));
+            }
+            Ok(Ok(handle)) => handle,
+        };
+        let user = self.user.as_str();
+        let outcome = match &self.settings.identity {
+            Some(key) => {
+                let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+                handle
+                    .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+                    .await
+            }
+            None => handle.authenticate_none(user).await,
+        };
+        match outcome {
+            Ok(result) if result.success() => Ok(handle),
+            Ok(_) => Err(format!("target {address} refused authentication as {user:?}")),
+            Err(error) => Err(format!("authentication to target {address} failed: {error}")),
+        }
+    }
+}

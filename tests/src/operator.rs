@@ -1,0 +1,205 @@
+//! The operator's side in tests: a russh client that connects to a proxy, runs exec requests
+//! and drives an interactive PTY shell.
+//!
+//! Reads wait on the channel with a deadline, never with sleeps; a time-out is an error that
+//! shows what arrived so far.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::client::{self, Msg};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{Channel, ChannelMsg};
+use tokio::time::Instant;
+
+/// How long any single wait in a test may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Accepts any host key: these tests check the proxy's gating, and the OpenSSH test checks
+/// host-key verification with a real known_hosts file.
+pub struct AnyHostKey;
+
+impl client::Handler for AnyHostKey {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, _: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+pub struct Operator {
+    handle: client::Handle<AnyHostKey>,
+}
+
+/// What an exec request produced.
+#[derive(Debug, Default)]
+pub struct ExecOutcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_status: Option<u32>,
+}
+
+impl Operator {
+    /// Connect as `user`, with `key` if given, else with the `none` method.
+    pub async fn connect(
+        address: std::net::SocketAddr,
+        user: &str,
+        key: Option<&PrivateKey>,
+    ) -> Result<Operator, String> {
+        let config = Arc::new(client::Config::default());
+        let mut handle = client::connect(config, address, AnyHostKey)
+            .await
+            .map_err(|error| format!("connect to {address}: {error}"))?;
+        let result = match key {
+            Some(key) => {
+                let key = PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None);
+                handle.authenticate_publickey(user, key).await
+            }
+            None => handle.authenticate_none(user).await,
+        }
+        .map_err(|error| format!("authenticate: {error}"))?;
+        if !result.success() {
+            return Err(format!("authentication refused: {result:?}"));
+        }
+        Ok(Operator { handle })
+    }
+
+    pub async fn channel(&self) -> Result<Channel<Msg>, String> {
+        self.handle
+            .channel_open_session()
+            .await
+            .map_err(|error| format!("open session: {error}"))
+    }
+
+    /// Run `command` as an exec request and collect everything until the channel closes.
+    pub async fn exec(&self, command: &str) -> Result<ExecOutcome, String> {
+        let mut channel = self.channel().await?;
+        channel
+            .exec(true, command)
+            .await
+            .map_err(|error| format!("exec: {error}"))?;
+        collect(&mut channel).await
+    }
+
+    /// Open a PTY shell of 80x24.
+    pub async fn shell(&self) -> Result<Shell, String> {
+        let channel = self.channel().await?;
+        channel
+            .request_pty(true, "xterm", 80, 24, 0, 0, &[])
+            .await
+            .map_err(|error| format!("pty: {error}"))?;
+        channel
+            .request_shell(true)
+            .await
+            .map_err(|error| format!("shell: {error}"))?;
+        Ok(Shell {
+            channel,
+            output: Vec::new(),
+            exit_status: None,
+            closed: false,
+        })
+    }
+
+    /// Request a subsystem and return its channel.
+    pub async fn subsystem(&self, name: &str) -> Result<Channel<Msg>, String> {
+        let channel = self.channel().await?;
+        channel
+            .request_subsystem(true, name)
+            .await
+            .map_err(|error| format!("subsystem: {error}"))?;
+        Ok(channel)
+    }
+
+    /// Ask for a direct-tcpip channel (local port forwarding).
+    pub async fn forward(&self, host: &str, port: u32) -> Result<Channel<Msg>, russh::Error> {
+        self.handle
+            .channel_open_direct_tcpip(host, port, "127.0.0.1", 40000)
+            .await
+    }
+}
+
+/// Read an exec-like channel to its end.
+pub async fn collect(channel: &mut Channel<Msg>) -> Result<ExecOutcome, String> {
+    let mut outcome = ExecOutcome::default();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let message = tokio::time::timeout_at(deadline, channel.wait())
+            .await
+            .map_err(|_| format!("channel did not close in time; so far {outcome:?}"))?;
+        match message {
+            Some(ChannelMsg::Data { data }) => outcome.stdout += &String::from_utf8_lossy(&data),
+            Some(ChannelMsg::ExtendedData { data, .. }) => {
+                outcome.stderr += &String::from_utf8_lossy(&data)
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => outcome.exit_status = Some(exit_status),
+            Some(ChannelMsg::Close) | None => return Ok(outcome),
+            Some(_) => {}
+        }
+    }
+}
+
+/// An interactive shell channel and everything it has shown so far.
+pub struct Shell {
+    pub channel: Channel<Msg>,
+    pub output: Vec<u8>,
+    pub exit_status: Option<u32>,
+    pub closed: bool,
+}
+
+impl Shell {
+    pub async fn send(&self, bytes: &[u8]) -> Result<(), String> {
+        self.channel
+            .data(bytes)
+            .await
+            .map_err(|error| format!("send: {error}"))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output).into_owned()
+    }
+
+    /// Read until the output contains `needle` (anywhere since the shell opened).
+    pub async fn expect(&mut self, needle: &str) -> Result<(), String> {
+        self.expect_any(&[needle]).await.map(drop)
+    }
+
+    /// Read until the output contains one of `needles`; returns which.
+    pub async fn expect_any(&mut self, needles: &[&str]) -> Result<usize, String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.text();
+            if let Some(found) = needles.iter().position(|needle| text.contains(needle)) {
+                return Ok(found);
+            }
+            if !self.read_one(deadline).await? {
+                return Err(format!("closed before any of {needles:?} appeared; output {text:?}"));
+            }
+        }
+    }
+
+    /// Read until the channel closes.
+    pub async fn expect_close(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + WAIT;
+        while self.read_one(deadline).await? {}
+        Ok(())
+    }
+
+    /// One message; false once the channel is closed.
+    async fn read_one(&mut self, deadline: Instant) -> Result<bool, String> {
+        if self.closed {
+            return Ok(false);
+        }
+        let message = tokio::time::timeout_at(deadline, self.channel.wait())
+            .await
+            .map_err(|_| format!("timed out; output so far {:?}", self.text()))?;
+        match message {
+            Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
+                self.output.extend_from_slice(&data)
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => self.exit_status = Some(exit_status),
+            Some(ChannelMsg::Close) | None => self.closed = true,
+            Some(_) => {}
+        }
+        Ok(!self.closed)
+    }
+}

@@ -1,0 +1,65 @@
+//! The built binaries as separate processes: start one, wait for its readiness line, and
+//! stop it when the handle is dropped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// Path of a binary of this workspace, built by `cargo test --workspace`.
+pub fn binary(name: &str) -> PathBuf {
+    let path = assert_cmd::cargo::cargo_bin(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo test --workspace` (or `cargo build --workspace`) first",
+        path.display()
+    );
+    path
+}
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    /// What followed "listening on " in its readiness line.
+    pub address: String,
+}
+
+impl Server {
+    /// Start `name` with `args` and wait for the line `<name> listening on ADDRESS`.
+    pub fn start(name: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(binary(name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the readiness line");
+        let prefix = format!("{name} listening on ");
+        let Some(address) = line.trim_end().strip_prefix(&prefix) else {
+            let mut stderr = String::new();
+            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
+            panic!("{name} printed {line:?} instead of its readiness line; stderr: {stderr}");
+        };
+        let address = address.to_string();
+        // Keep draining both pipes so that the server never blocks on a full one.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Server { child, address }
+    }
+
+    /// The port of the address, for `ws://HOST:PORT` too.
+    pub fn port(&self) -> u16 {
+        let port = self.address.rsplit(':').next().unwrap_or_default();
+        port.parse()
+            .unwrap_or_else(|_| panic!("no port in {:?}", self.address))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,131 @@
+//! A whole chain in one process: mock target, mock approver, and a proxy between them (sshgate
+//! or the pass-through control), each on 127.0.0.1:0.
+//!
+//! Everything stops when the [`Stack`] is dropped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mock_approver::{ApproverLog, Behaviour, InProcessApprover};
+use mock_target::{EventLog, MockTarget};
+use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
+use sshgate::credentials::{generate_host_key, TargetKeyPolicy};
+use sshgate::target::TargetSettings;
+use sshgate::{ClientAuth, Settings};
+use sshgate_wire::InProcessMessage;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::operator::Operator;
+use crate::passthrough::PassThrough;
+
+/// Which proxy sits between the operator and the mock target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    Sshgate,
+    PassThrough,
+}
+
+pub struct Stack {
+    pub target: MockTarget,
+    /// What the mock approver saw and answered (empty with [`Approvals::Manual`]).
+    pub approvals: ApproverLog,
+    /// With [`Approvals::Manual`]: the requests, for the test to answer itself.
+    pub manual: Option<mpsc::Receiver<InProcessMessage>>,
+    pub proxy: SocketAddr,
+    _proxy_stop: ProxyStop,
+}
+
+/// Who answers approval requests.
+#[derive(Debug, Clone)]
+pub enum Approvals {
+    /// The mock approver with this behaviour.
+    Mock(Behaviour),
+    /// The test itself, through [`Stack::manual`].
+    Manual,
+}
+
+/// Requests waiting for a manual answer; a test never has more than a few.
+const MANUAL_CAPACITY: usize = 16;
+
+enum ProxyStop {
+    Sshgate(oneshot::Sender<()>),
+    PassThrough(PassThrough),
+}
+
+impl Stack {
+    pub async fn start(kind: ProxyKind) -> Stack {
+        Self::with(kind, Approvals::Mock(Behaviour::Rule), Duration::from_secs(60)).await
+    }
+
+    /// A stack whose requests go to `approvals` and whose proxy waits at most
+    /// `approval_timeout` for a decision.
+    pub async fn with(kind: ProxyKind, approvals: Approvals, approval_timeout: Duration) -> Stack {
+        let target = MockTarget::spawn().await.expect("mock target starts");
+        let (sender, log, manual) = match approvals {
+            Approvals::Mock(behaviour) => {
+                let approver =
+                    InProcessApprover::spawn(mock_approver::Config::with_behaviour(behaviour));
+                (approver.sender, approver.log, None)
+            }
+            Approvals::Manual => {
+                let (sender, receiver) = mpsc::channel(MANUAL_CAPACITY);
+                (sender, ApproverLog::default(), Some(receiver))
+            }
+        };
+        let (proxy, stop) = match kind {
+            ProxyKind::Sshgate => {
+                let approval =
+                    ApprovalPath::new(Arc::new(ChannelApprover::new(sender)), approval_timeout);
+                let (address, stop) = spawn_sshgate(target.addr, target.host_key(), approval).await;
+                (address, ProxyStop::Sshgate(stop))
+            }
+            ProxyKind::PassThrough => {
+                let relay = PassThrough::spawn(target.addr).await;
+                (relay.addr, ProxyStop::PassThrough(relay))
+            }
+        };
+        Stack {
+            target,
+            approvals: log,
+            manual,
+            proxy,
+            _proxy_stop: stop,
+        }
+    }
+
+    pub fn events(&self) -> &EventLog {
+        &self.target.events
+    }
+
+    pub async fn operator(&self) -> Operator {
+        Operator::connect(self.proxy, "alice", None)
+            .await
+            .expect("operator connects to the proxy")
+    }
+}
+
+/// Start sshgate in-process in front of `target`, pinning the target's host key.
+pub async fn spawn_sshgate(
+    target: SocketAddr,
+    target_key: &russh::keys::PublicKey,
+    approval: ApprovalPath,
+) -> (SocketAddr, oneshot::Sender<()>) {
+    let settings = Settings {
+        host_key: generate_host_key(),
+        client_auth: ClientAuth::InsecureAcceptAny,
+        target: TargetSettings {
+            address: target.to_string(),
+            user: None,
+            identity: None,
+            key_policy: TargetKeyPolicy::Fingerprint(sshgate::credentials::fingerprint(target_key)),
+        },
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(sshgate::run(settings, listener, approval, async {
+        let _ = stopped.await;
+    }));
+    (address, stop)
+}
