@@ -58,10 +58,11 @@ impl client::Handler for HostKeyCheck {
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         let key = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key,
-            PublicKeyOrCertificate::Certificate(certificate) => certificate.public_key(),
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            PublicKeyOrCertificate::Certificate(certificate) => {
+                russh::keys::PublicKey::from(certificate.public_key().clone())
+            }
         };
-        let key = russh::keys::PublicKey::from(key.clone());
         match self.policy.verify(&self.host, self.port, &key) {
             Ok(()) => Ok(true),
             Err(refusal) => {
