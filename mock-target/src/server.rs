@@ -1,0 +1,360 @@
+//! The russh side of the mock target: one [`Connection`] handler per client.
+//!
+//! Handler methods only translate SSH callbacks into [`TargetEvent`]s and calls on the pure
+//! [`Shell`]; they never wait on anything but russh itself. Invariant: every request is recorded
+//! in the [`EventLog`] before its effect (output, exit status) is sent, so a client that saw the
+//! effect can rely on the event being there.
+
+use std::collections::HashMap;
+
+use russh::keys::ssh_key::Certificate;
+use russh::server::{Auth, ChannelOpenHandle, Msg, Response, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, Pty, Sig};
+use tokio::sync::mpsc;
+
+use crate::events::{EventLog, TargetEvent};
+use crate::shell::{Shell, GREETING};
+
+/// Creates one [`Connection`] per accepted client.
+pub(crate) struct ConnectionFactory {
+    pub(crate) events: EventLog,
+    /// Cloned into every connection; see [`Connection::_alive`].
+    pub(crate) alive: mpsc::Sender<()>,
+}
+
+impl russh::server::Server for ConnectionFactory {
+    type Handler = Connection;
+
+    fn new_client(&mut self, peer: Option<std::net::SocketAddr>) -> Connection {
+        tracing::debug!(?peer, "client connected");
+        Connection {
+            events: self.events.clone(),
+            channels: HashMap::new(),
+            _alive: self.alive.clone(),
+        }
+    }
+
+    fn handle_session_error(&mut self, error: russh::Error) {
+        tracing::debug!("session ended with an error: {error}");
+    }
+}
+
+/// What a session channel has become.
+enum ChannelMode {
+    /// Opened; no shell, exec or subsystem yet.
+    Idle,
+    Shell(Box<Shell>),
+    /// Echoes data until EOF.
+    Subsystem,
+    /// Exec finished or the shell exited; further input is ignored.
+    Done,
+}
+
+struct ChannelState {
+    /// Terminal width from the last pty-req or window-change (0 until then).
+    cols: u32,
+    mode: ChannelMode,
+}
+
+/// The handler for one SSH connection.
+pub(crate) struct Connection {
+    events: EventLog,
+    channels: HashMap<ChannelId, ChannelState>,
+    /// Never sends: `run` waits for every clone of this sender to drop, which tells it that every
+    /// connection has ended (russh drops the handler when its session task finishes).
+    _alive: mpsc::Sender<()>,
+}
+
+impl Connection {
+    fn auth(&self, user: &str, method: &str) -> Auth {
+        self.events.push(TargetEvent::Auth {
+            user: user.to_string(),
+            method: method.to_string(),
+        });
+        Auth::Accept
+    }
+
+    /// Exit status, EOF and close: how every command on this target ends.
+    fn finish(
+        &mut self,
+        channel: ChannelId,
+        status: u32,
+        session: &mut Session,
+    ) -> Result<(), russh::Error> {
+        if let Some(state) = self.channels.get_mut(&channel) {
+            state.mode = ChannelMode::Done;
+        }
+        session.exit_status_request(channel, status)?;
+        session.eof(channel)?;
+        session.close(channel)
+    }
+}
+
+/// `exit N` (N a u32): the exec convention for a non-zero exit status.
+fn exit_code(command: &str) -> Option<u32> {
+    command.strip_prefix("exit ")?.trim().parse().ok()
+}
+
+fn signal_name(sig: &Sig) -> String {
+    match sig {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(name) => name,
+    }
+    .to_string()
+}
+
+impl russh::server::Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        Ok(self.auth(user, "none"))
+    }
+
+    async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
+        Ok(self.auth(user, "password"))
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        _key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.auth(user, "publickey"))
+    }
+
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        _certificate: &Certificate,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.auth(user, "publickey"))
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        _response: Option<Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.auth(user, "keyboard-interactive"))
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.channels.insert(
+            channel.id(),
+            ChannelState {
+                cols: 0,
+                mode: ChannelMode::Idle,
+            },
+        );
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        term: &str,
+        cols: u32,
+        rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::Pty {
+            term: term.to_string(),
+            cols,
+            rows,
+        });
+        if let Some(state) = self.channels.get_mut(&channel) {
+            state.cols = cols;
+        }
+        session.channel_success(channel)
+    }
+
+    async fn window_change_request(
+        &mut self,
+        channel: ChannelId,
+        cols: u32,
+        rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::WindowChange { cols, rows });
+        if let Some(state) = self.channels.get_mut(&channel) {
+            state.cols = cols;
+            if let ChannelMode::Shell(shell) = &mut state.mode {
+                shell.set_cols(cols);
+            }
+        }
+        session.channel_success(channel)
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::Env {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
+        session.channel_success(channel)
+    }
+
+    async fn signal(
+        &mut self,
+        _channel: ChannelId,
+        signal: Sig,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::Signal {
+            name: signal_name(&signal),
+        });
+        Ok(())
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::Shell);
+        let Some(state) = self.channels.get_mut(&channel) else {
+            return session.channel_failure(channel);
+        };
+        state.mode = ChannelMode::Shell(Box::new(Shell::new(state.cols)));
+        session.channel_success(channel)?;
+        session.data(channel, GREETING.as_bytes().to_vec())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let command = String::from_utf8_lossy(data).into_owned();
+        self.events.push(TargetEvent::Exec {
+            command: command.clone(),
+        });
+        session.channel_success(channel)?;
+        session.data(channel, format!("{command}:ok\r\n").into_bytes())?;
+        let status = match exit_code(&command) {
+            Some(code) => {
+                session.extended_data(channel, 1, format!("{command}:err\r\n").into_bytes())?;
+                code
+            }
+            None => 0,
+        };
+        self.finish(channel, status, session)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::Subsystem {
+            name: name.to_string(),
+        });
+        match self.channels.get_mut(&channel) {
+            Some(state) => {
+                state.mode = ChannelMode::Subsystem;
+                session.channel_success(channel)
+            }
+            None => session.channel_failure(channel),
+        }
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(state) = self.channels.get_mut(&channel) else {
+            return Ok(());
+        };
+        match &mut state.mode {
+            ChannelMode::Shell(shell) => {
+                self.events.push(TargetEvent::input(data));
+                let reaction = shell.feed(data);
+                for line in reaction.executed {
+                    self.events.push(TargetEvent::Executed { line });
+                }
+                if !reaction.output.is_empty() {
+                    session.data(channel, reaction.output)?;
+                }
+                if let Some(status) = reaction.exit {
+                    self.finish(channel, status, session)?;
+                }
+                Ok(())
+            }
+            ChannelMode::Subsystem => session.data(channel, data.to_vec()),
+            ChannelMode::Idle | ChannelMode::Done => Ok(()),
+        }
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::Eof);
+        let ends = matches!(
+            self.channels.get(&channel).map(|s| &s.mode),
+            Some(ChannelMode::Shell(_) | ChannelMode::Subsystem)
+        );
+        if ends {
+            // Like a shell reading a closed stdin, or a subsystem whose input is done.
+            self.finish(channel, 0, session)?;
+        }
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.events.push(TargetEvent::Close);
+        self.channels.remove(&channel);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_convention() {
+        assert_eq!(exit_code("exit 3"), Some(3));
+        assert_eq!(exit_code("exit 0"), Some(0));
+        assert_eq!(exit_code("exit"), None);
+        assert_eq!(exit_code("exit -1"), None);
+        assert_eq!(exit_code("echo exit 3"), None);
+    }
+}
