@@ -1,0 +1,116 @@
+//! The text of one command line and its cursor, with readline's cursor and word arithmetic.
+//!
+//! Invariant: `cursor <= text.len()` after every operation, whatever the input; operations that
+//! readline refuses (moving past an end, transposing at the start) leave the buffer unchanged,
+//! as readline does after ringing the bell.
+
+/// Characters readline's emacs word commands (M-b, M-f, M-d, M-DEL) treat as word characters:
+/// alphanumerics only, so `-`, `_`, `/` and `.` end a word.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Whitespace as readline's `unix-word-rubout` (C-w) sees it.
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LineBuffer {
+    text: Vec<char>,
+    cursor: usize,
+}
+
+impl LineBuffer {
+    pub(crate) fn text(&self) -> String {
+        self.text.iter().collect()
+    }
+
+    pub(crate) fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+        self.cursor = 0;
+    }
+
+    pub(crate) fn insert(&mut self, chars: &[char]) {
+        self.text
+            .splice(self.cursor..self.cursor, chars.iter().copied());
+        self.cursor += chars.len();
+    }
+
+    pub(crate) fn move_to(&mut self, pos: usize) {
+        self.cursor = pos.min(self.text.len());
+    }
+
+    pub(crate) fn left(&mut self) {
+        self.cursor = self.cursor.saturating_sub(1);
+    }
+
+    pub(crate) fn right(&mut self) {
+        self.move_to(self.cursor + 1);
+    }
+
+    /// Removes `from..to` (in either order), leaving the cursor at the start of the gap.
+    pub(crate) fn remove(&mut self, from: usize, to: usize) -> Vec<char> {
+        let (start, end) = (from.min(to), from.max(to).min(self.text.len()));
+        let start = start.min(end);
+        self.cursor = start;
+        self.text.drain(start..end).collect()
+    }
+
+    /// Where `forward-word` (M-f) lands: past any non-word characters, then past a word.
+    pub(crate) fn word_end(&self) -> usize {
+        let mut pos = self.cursor;
+        while pos < self.text.len() && !is_word_char(self.text[pos]) {
+            pos += 1;
+        }
+        while pos < self.text.len() && is_word_char(self.text[pos]) {
+            pos += 1;
+        }
+        pos
+    }
+
+    /// Where `backward-word` (M-b) lands: back over non-word characters, then over a word.
+    pub(crate) fn word_start(&self) -> usize {
+        let mut pos = self.cursor;
+        while pos > 0 && !is_word_char(self.text[pos - 1]) {
+            pos -= 1;
+        }
+        while pos > 0 && is_word_char(self.text[pos - 1]) {
+            pos -= 1;
+        }
+        pos
+    }
+
+    /// Where `unix-word-rubout` (C-w) stops: back over blanks, then over non-blanks.
+    pub(crate) fn blank_word_start(&self) -> usize {
+        let mut pos = self.cursor;
+        while pos > 0 && is_blank(self.text[pos - 1]) {
+            pos -= 1;
+        }
+        while pos > 0 && !is_blank(self.text[pos - 1]) {
+            pos -= 1;
+        }
+        pos
+    }
+
+    /// readline's `transpose-chars` (C-t): swaps the characters before and at the cursor and
+    /// moves right; at the end of the line it swaps the last two and stays at the end.
+    pub(crate) fn transpose(&mut self) {
+        if self.cursor == 0 || self.text.len() < 2 {
+            return;
+        }
+        if self.cursor == self.text.len() {
+            self.cursor -= 1;
+        }
+        self.text.swap(self.cursor - 1, self.cursor);
+        self.cursor += 1;
+    }
+}

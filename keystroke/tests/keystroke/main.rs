@@ -1,0 +1,9 @@
+//! Integration tests for the keystroke reconstructor, through its public API only.
+//! `support` holds the key notation and the replay helpers every module uses.
+
+mod bypass;
+mod editing;
+mod invariant;
+mod submit_keys;
+mod support;
+mod utf8;
