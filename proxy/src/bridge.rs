@@ -141,20 +141,19 @@ impl Bridge {
                 pix_height,
                 terminal_modes,
                 ..
-            } => {
-                self.target
-                    .request_pty(
-                        false,
-                        &term,
-                        col_width,
-                        row_height,
-                        pix_width,
-                        pix_height,
-                        &terminal_modes,
-                    )
-                    .await
-                    .map_err(drop)
-            }
+            } => self
+                .target
+                .request_pty(
+                    false,
+                    &term,
+                    col_width,
+                    row_height,
+                    pix_width,
+                    pix_height,
+                    &terminal_modes,
+                )
+                .await
+                .map_err(drop),
             ChannelMsg::SetEnv {
                 variable_name,
                 variable_value,
@@ -205,9 +204,11 @@ impl Bridge {
                 }
                 self.client.data(&data[..]).await.map_err(drop)
             }
-            ChannelMsg::ExtendedData { data, ext } => {
-                self.client.extended_data(ext, &data[..]).await.map_err(drop)
-            }
+            ChannelMsg::ExtendedData { data, ext } => self
+                .client
+                .extended_data(ext, &data[..])
+                .await
+                .map_err(drop),
             ChannelMsg::Eof => self.client.eof().await.map_err(drop),
             ChannelMsg::ExitStatus { exit_status } => {
                 self.client.exit_status(exit_status).await.map_err(drop)
@@ -217,17 +218,18 @@ impl Bridge {
                 core_dumped,
                 error_message,
                 lang_tag,
-            } => self
-                .context
-                .server
-                .exit_signal_request(
-                    self.client_id,
-                    signal_name,
-                    core_dumped,
-                    error_message,
-                    lang_tag,
-                )
-                .await,
+            } => {
+                self.context
+                    .server
+                    .exit_signal_request(
+                        self.client_id,
+                        signal_name,
+                        core_dumped,
+                        error_message,
+                        lang_tag,
+                    )
+                    .await
+            }
             ChannelMsg::Close => Err(()),
             _ => Ok(()),
         }
@@ -242,7 +244,8 @@ impl Bridge {
             Mode::Open => self.target.data(data).await.map_err(drop),
             Mode::Opening | Mode::Awaiting(_) => {
                 let room = HELD_INPUT_LIMIT.saturating_sub(self.held_input.len());
-                self.held_input.extend_from_slice(&data[..data.len().min(room)]);
+                self.held_input
+                    .extend_from_slice(&data[..data.len().min(room)]);
                 Ok(())
             }
             Mode::Closed => Ok(()),
@@ -314,11 +317,15 @@ impl Bridge {
             match action {
                 GateAction::ToTarget(bytes) => self.target.data(&bytes[..]).await.map_err(drop)?,
                 GateAction::ToClient(bytes) => self.client.data(&bytes[..]).await.map_err(drop)?,
-                GateAction::Ask(submit) => self.ask(RequestKind::Shell, submit.line, submit.certain),
+                GateAction::Ask(submit) => {
+                    self.ask(RequestKind::Shell, submit.line, submit.certain)
+                }
                 GateAction::Cancel => {
                     if let Some((id, _)) = self.decision.take() {
                         tracing::info!(%id, "cancelled by Ctrl+C");
-                        self.context.approval.cancel(&id, "cancelled by the operator (Ctrl+C)");
+                        self.context
+                            .approval
+                            .cancel(&id, "cancelled by the operator (Ctrl+C)");
                     }
                 }
             }

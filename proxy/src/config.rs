@@ -164,13 +164,6 @@ impl ProxyFlags {
             Some(seconds) => Duration::from_secs(seconds),
             None => Duration::from_secs(DEFAULT_APPROVAL_TIMEOUT_SECS),
         };
-        let host_key = match &flags.host_key {
-            Some(path) => credentials::load_or_generate_host_key(path)?,
-            None => {
-                tracing::warn!("no --host-key: using a new host key for this run only");
-                credentials::generate_host_key()
-            }
-        };
         let client_auth = match (&flags.authorized_keys, flags.insecure_accept_any_client) {
             (Some(_), true) => {
                 return Err(ConfigError::Invalid(
@@ -201,9 +194,17 @@ impl ProxyFlags {
             identity,
             key_policy,
         };
-        target.host_and_port().map_err(|message| {
-            ConfigError::Invalid(format!("--target: {message}"))
-        })?;
+        target
+            .host_and_port()
+            .map_err(|message| ConfigError::Invalid(format!("--target: {message}")))?;
+        // Last, so that a new key file is only written for an otherwise valid configuration.
+        let host_key = match &flags.host_key {
+            Some(path) => credentials::load_or_generate_host_key(path)?,
+            None => {
+                tracing::warn!("no --host-key: using a new host key for this run only");
+                credentials::generate_host_key()
+            }
+        };
         Ok(ProxyConfig {
             listen: flags.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
             approver,
@@ -275,18 +276,39 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&["--approver", "ws://x:1"], "--target"),
             (&["--target", "h:22"], "--approver"),
-            (&["--target", "h:22", "--approver", "http://x"], "--approver"),
             (
-                &["--target", "h", "--approver", "ws://x:1", "--insecure-accept-any-client",
-                  "--insecure-accept-any-target-key"],
+                &["--target", "h:22", "--approver", "http://x"],
+                "--approver",
+            ),
+            (
+                &[
+                    "--target",
+                    "h",
+                    "--approver",
+                    "ws://x:1",
+                    "--insecure-accept-any-client",
+                    "--insecure-accept-any-target-key",
+                ],
                 "--target",
             ),
             (
-                &["--target", "h:22", "--approver", "ws://x:1", "--insecure-accept-any-target-key"],
+                &[
+                    "--target",
+                    "h:22",
+                    "--approver",
+                    "ws://x:1",
+                    "--insecure-accept-any-target-key",
+                ],
                 "--authorized-keys",
             ),
             (
-                &["--target", "h:22", "--approver", "ws://x:1", "--insecure-accept-any-client"],
+                &[
+                    "--target",
+                    "h:22",
+                    "--approver",
+                    "ws://x:1",
+                    "--insecure-accept-any-client",
+                ],
                 "--target-known-hosts",
             ),
         ];
@@ -307,9 +329,14 @@ mod tests {
              listen = \"127.0.0.1:0\"\napproval-timeout = 5\n",
         )
         .unwrap();
-        let config = flags(&["--config", path.to_str().unwrap(), "--target", "127.0.0.1:2200"])
-            .resolve()
-            .unwrap();
+        let config = flags(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--target",
+            "127.0.0.1:2200",
+        ])
+        .resolve()
+        .unwrap();
         assert_eq!(config.settings.target.address, "127.0.0.1:2200");
         assert_eq!(config.listen, "127.0.0.1:0");
         assert_eq!(config.approval_timeout, Duration::from_secs(5));

@@ -46,9 +46,10 @@ pub fn generate_host_key() -> PrivateKey {
 /// Load an unencrypted OpenSSH private key.
 pub fn load_private_key(path: &Path) -> Result<PrivateKey, CredentialError> {
     russh::keys::load_secret_key(path, None).map_err(|error| match error {
-        russh::keys::Error::KeyIsEncrypted => {
-            file_error(path, "the key is encrypted; sshgate needs an unencrypted key")
-        }
+        russh::keys::Error::KeyIsEncrypted => file_error(
+            path,
+            "the key is encrypted; sshgate needs an unencrypted key",
+        ),
         other => file_error(path, format!("cannot load the key: {other}")),
     })
 }
@@ -113,7 +114,9 @@ impl AuthorizedKeySet {
     }
 
     pub fn allows(&self, key: &PublicKey) -> bool {
-        self.keys.iter().any(|allowed| allowed.key_data() == key.key_data())
+        self.keys
+            .iter()
+            .any(|allowed| allowed.key_data() == key.key_data())
     }
 
     pub fn len(&self) -> usize {
@@ -190,7 +193,7 @@ mod tests {
     }
 
     fn public_line(key: &PrivateKey) -> String {
-        key.public_key().to_openssh().unwrap()
+        key.public_key().to_openssh().unwrap() + " operator@example"
     }
 
     #[test]
@@ -206,10 +209,7 @@ mod tests {
     #[test]
     fn authorized_keys_refuse_options_they_cannot_honour() {
         let key = generate_host_key();
-        let file = authorized_keys_file(&format!(
-            "from=\"10.0.0.1\" {}\n",
-            public_line(&key)
-        ));
+        let file = authorized_keys_file(&format!("from=\"10.0.0.1\" {}\n", public_line(&key)));
         let error = AuthorizedKeySet::read(file.path()).unwrap_err().to_string();
         assert!(error.contains("line 1"), "{error}");
         assert!(error.contains("from="), "{error}");
@@ -253,7 +253,9 @@ mod tests {
         let file = authorized_keys_file(&format!("[127.0.0.1]:2200 {}\n", public_line(&key)));
         let policy = TargetKeyPolicy::KnownHosts(file.path().to_path_buf());
         assert!(policy.verify("127.0.0.1", 2200, key.public_key()).is_ok());
-        assert!(policy.verify("127.0.0.1", 2200, other.public_key()).is_err());
+        assert!(policy
+            .verify("127.0.0.1", 2200, other.public_key())
+            .is_err());
         assert!(policy.verify("127.0.0.1", 2201, key.public_key()).is_err());
     }
 }

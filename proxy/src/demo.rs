@@ -62,7 +62,9 @@ async fn serve(listen: &str) -> Result<(), String> {
         known_hosts.display(),
         address.ip()
     );
-    println!("then try `echo hi` (answer y here) and `echo DENY` (answer n). Ctrl+C stops the demo.");
+    println!(
+        "then try `echo hi` (answer y here) and `echo DENY` (answer n). Ctrl+C stops the demo."
+    );
     println!("sshgate host key: {}", fingerprint(host_key.public_key()));
     let _ = std::io::stdout().flush();
 
@@ -102,7 +104,10 @@ fn write_known_hosts(
         .public_key()
         .to_openssh()
         .map_err(|error| error.to_string())?;
-    std::fs::write(&path, format!("[{}]:{} {public}\n", address.ip(), address.port()))
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+    std::fs::write(
+        &path,
+        format!("[{}]:{} {public}\n", address.ip(), address.port()),
+    )
+    .map_err(|error| format!("{}: {error}", path.display()))?;
     Ok(path)
 }

@@ -15,7 +15,11 @@ const EXIT_FAILURE: u8 = 1;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo shares its terminal with the approval prompts: only warnings by default.
-    let default_filter = if cli.command.is_some() { "warn" } else { "info" };
+    let default_filter = if cli.command.is_some() {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

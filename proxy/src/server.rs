@@ -76,7 +76,10 @@ pub struct ClientConnection {
 
 impl ClientConnection {
     fn accept_any(&self) -> bool {
-        matches!(self.shared.settings.client_auth, ClientAuth::InsecureAcceptAny)
+        matches!(
+            self.shared.settings.client_auth,
+            ClientAuth::InsecureAcceptAny
+        )
     }
 
     fn key_allowed(&self, key: &russh::keys::PublicKey) -> bool {

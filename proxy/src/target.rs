@@ -131,17 +131,28 @@ impl TargetLink {
         let address = self.settings.address.as_str();
         let connecting = client::connect(config, (host.as_str(), port), check);
         let mut handle = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Err(_) => return Err(format!("target {address} did not answer within {CONNECT_TIMEOUT:?}")),
+            Err(_) => {
+                return Err(format!(
+                    "target {address} did not answer within {CONNECT_TIMEOUT:?}"
+                ))
+            }
             Ok(Err(error)) => {
                 let refused = refusal.lock().expect("refusal lock").take();
-                return Err(refused.unwrap_or_else(|| format!("cannot reach target {address}: {error}")));
+                return Err(
+                    refused.unwrap_or_else(|| format!("cannot reach target {address}: {error}"))
+                );
             }
             Ok(Ok(handle)) => handle,
         };
         let user = self.user.as_str();
         let outcome = match &self.settings.identity {
             Some(key) => {
-                let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+                let hash = handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten();
                 handle
                     .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
                     .await
@@ -150,8 +161,12 @@ impl TargetLink {
         };
         match outcome {
             Ok(result) if result.success() => Ok(handle),
-            Ok(_) => Err(format!("target {address} refused authentication as {user:?}")),
-            Err(error) => Err(format!("authentication to target {address} failed: {error}")),
+            Ok(_) => Err(format!(
+                "target {address} refused authentication as {user:?}"
+            )),
+            Err(error) => Err(format!(
+                "authentication to target {address} failed: {error}"
+            )),
         }
     }
 }

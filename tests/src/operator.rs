@@ -172,7 +172,9 @@ impl Shell {
                 return Ok(found);
             }
             if !self.read_one(deadline).await? {
-                return Err(format!("closed before any of {needles:?} appeared; output {text:?}"));
+                return Err(format!(
+                    "closed before any of {needles:?} appeared; output {text:?}"
+                ));
             }
         }
     }

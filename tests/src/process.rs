@@ -34,11 +34,16 @@ impl Server {
             .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the readiness line");
+        stdout
+            .read_line(&mut line)
+            .expect("read the readiness line");
         let prefix = format!("{name} listening on ");
         let Some(address) = line.trim_end().strip_prefix(&prefix) else {
             let mut stderr = String::new();
-            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
+            let _ = child
+                .stderr
+                .take()
+                .map(|mut e| e.read_to_string(&mut stderr));
             panic!("{name} printed {line:?} instead of its readiness line; stderr: {stderr}");
         };
         let address = address.to_string();

@@ -33,7 +33,8 @@ pub struct Stack {
     /// With [`Approvals::Manual`]: the requests, for the test to answer itself.
     pub manual: Option<mpsc::Receiver<InProcessMessage>>,
     pub proxy: SocketAddr,
-    _proxy_stop: ProxyStop,
+    /// Stops the proxy when dropped.
+    _proxy: Box<dyn std::any::Any + Send>,
 }
 
 /// Who answers approval requests.
@@ -48,14 +49,14 @@ pub enum Approvals {
 /// Requests waiting for a manual answer; a test never has more than a few.
 const MANUAL_CAPACITY: usize = 16;
 
-enum ProxyStop {
-    Sshgate(oneshot::Sender<()>),
-    PassThrough(PassThrough),
-}
-
 impl Stack {
     pub async fn start(kind: ProxyKind) -> Stack {
-        Self::with(kind, Approvals::Mock(Behaviour::Rule), Duration::from_secs(60)).await
+        Self::with(
+            kind,
+            Approvals::Mock(Behaviour::Rule),
+            Duration::from_secs(60),
+        )
+        .await
     }
 
     /// A stack whose requests go to `approvals` and whose proxy waits at most
@@ -78,11 +79,11 @@ impl Stack {
                 let approval =
                     ApprovalPath::new(Arc::new(ChannelApprover::new(sender)), approval_timeout);
                 let (address, stop) = spawn_sshgate(target.addr, target.host_key(), approval).await;
-                (address, ProxyStop::Sshgate(stop))
+                (address, Box::new(stop) as Box<dyn std::any::Any + Send>)
             }
             ProxyKind::PassThrough => {
                 let relay = PassThrough::spawn(target.addr).await;
-                (relay.addr, ProxyStop::PassThrough(relay))
+                (relay.addr, Box::new(relay) as Box<dyn std::any::Any + Send>)
             }
         };
         Stack {
@@ -90,7 +91,7 @@ impl Stack {
             approvals: log,
             manual,
             proxy,
-            _proxy_stop: stop,
+            _proxy: stop,
         }
     }
 

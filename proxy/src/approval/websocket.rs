@@ -133,7 +133,10 @@ impl ConnectionTask {
                 }
             }
             Ok(Err(error)) => Err(format!("{}: {error}", self.url)),
-            Err(_) => Err(format!("{}: no answer within {CONNECT_TIMEOUT:?}", self.url)),
+            Err(_) => Err(format!(
+                "{}: no answer within {CONNECT_TIMEOUT:?}",
+                self.url
+            )),
         };
         match result {
             Ok(socket) => {

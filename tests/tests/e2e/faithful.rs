@@ -64,12 +64,20 @@ async fn several_commands_in_a_row_each_ask_once() {
     let operator = stack.operator().await;
     let mut shell = operator.shell().await.unwrap();
     shell.expect("$ ").await.unwrap();
-    shell.send(b"echo one\recho two\r\recho three\r").await.unwrap();
+    shell
+        .send(b"echo one\recho two\r\recho three\r")
+        .await
+        .unwrap();
     shell.expect("echo three:ok").await.unwrap();
     assert_eq!(
         stack.events().executed_lines(),
         ["echo one", "echo two", "", "echo three"]
     );
-    let asked: Vec<_> = stack.approvals.requests().into_iter().map(|r| r.command).collect();
+    let asked: Vec<_> = stack
+        .approvals
+        .requests()
+        .into_iter()
+        .map(|r| r.command)
+        .collect();
     assert_eq!(asked, ["echo one", "echo two", "echo three"]);
 }

@@ -99,7 +99,9 @@ impl Gate {
                 deny_then(kind, b"echo DENY\x1b[D\x1b[D\x1b[D\r", b"\r").await
             }
             Gate::DenyThenEmptyEnterRunsNothing => deny_then(kind, b"echo DENY\r", b"\r").await,
-            Gate::DenyWordAssembledByEditing => shell_denied(kind, b"echo DNY\x1b[D\x1b[DE\r").await,
+            Gate::DenyWordAssembledByEditing => {
+                shell_denied(kind, b"echo DNY\x1b[D\x1b[DE\r").await
+            }
             Gate::ApproverTimeoutDenies => {
                 failing_approver(kind, Behaviour::NeverAnswer, "no decision within").await
             }
@@ -120,9 +122,10 @@ impl Gate {
 async fn exec_denied(kind: ProxyKind) -> Check {
     let stack = Stack::start(kind).await;
     let outcome = stack.operator().await.exec("echo DENY").await?;
-    ensure(outcome.exit_status.is_some_and(|status| status != 0), || {
-        format!("exit status {:?}, want non-zero", outcome.exit_status)
-    })?;
+    ensure(
+        outcome.exit_status.is_some_and(|status| status != 0),
+        || format!("exit status {:?}, want non-zero", outcome.exit_status),
+    )?;
     ensure(outcome.stderr.contains("denied: blocked"), || {
         format!("stderr {:?} does not give the reason", outcome.stderr)
     })?;
@@ -144,7 +147,10 @@ async fn settle(stack: &Stack, shell: &Shell) -> Check {
     shell.send(b"echo settled\r").await?;
     stack
         .events()
-        .wait_for(|event| matches!(event, TargetEvent::Executed { line } if line == "echo settled"), WAIT)
+        .wait_for(
+            |event| matches!(event, TargetEvent::Executed { line } if line == "echo settled"),
+            WAIT,
+        )
         .await
         .map(drop)
         .ok_or_else(|| "the line after the denial never ran".to_string())
@@ -171,8 +177,12 @@ async fn shell_denied(kind: ProxyKind, keys: &[u8]) -> Check {
     let input = stack.events().input_bytes();
     let start = input.windows(4).position(|w| w == b"echo").unwrap_or(0);
     let kill = input.iter().position(|&b| b == 0x15).unwrap_or(input.len());
-    let submitted = input[start..kill].iter().any(|b| matches!(b, b'\r' | b'\n'));
-    ensure(!submitted, || format!("the target received a submit for the denied line: {input:?}"))
+    let submitted = input[start..kill]
+        .iter()
+        .any(|b| matches!(b, b'\r' | b'\n'));
+    ensure(!submitted, || {
+        format!("the target received a submit for the denied line: {input:?}")
+    })
 }
 
 async fn deny_then(kind: ProxyKind, keys: &[u8], then: &[u8]) -> Check {
@@ -190,9 +200,10 @@ async fn deny_then(kind: ProxyKind, keys: &[u8], then: &[u8]) -> Check {
 async fn failing_approver(kind: ProxyKind, behaviour: Behaviour, reason: &str) -> Check {
     let stack = Stack::with(kind, Approvals::Mock(behaviour), Duration::from_millis(500)).await;
     let outcome = stack.operator().await.exec("echo hi").await?;
-    ensure(outcome.exit_status.is_some_and(|status| status != 0), || {
-        format!("exit status {:?}, want non-zero", outcome.exit_status)
-    })?;
+    ensure(
+        outcome.exit_status.is_some_and(|status| status != 0),
+        || format!("exit status {:?}, want non-zero", outcome.exit_status),
+    )?;
     ensure(outcome.stderr.contains(reason), || {
         format!("stderr {:?} does not say {reason:?}", outcome.stderr)
     })?;
@@ -204,7 +215,13 @@ async fn failing_approver(kind: ProxyKind, behaviour: Behaviour, reason: &str) -
 async fn next_request(
     stack: &mut Stack,
     line: &str,
-) -> Result<(sshgate_wire::ApprovalRequest, tokio::sync::oneshot::Sender<Decision>), String> {
+) -> Result<
+    (
+        sshgate_wire::ApprovalRequest,
+        tokio::sync::oneshot::Sender<Decision>,
+    ),
+    String,
+> {
     let events = stack.target.events.clone();
     let receiver = stack.manual.as_mut().expect("a manual stack");
     tokio::select! {
@@ -232,9 +249,16 @@ async fn ctrl_c_cancels(kind: ProxyKind) -> Check {
     let receiver = stack.manual.as_mut().expect("a manual stack");
     match tokio::time::timeout(WAIT, receiver.recv()).await {
         Ok(Some(InProcessMessage::Cancel { id, .. })) if id == request.id => {}
-        other => return Err(format!("the approver was not told of the cancel: {other:?}")),
+        other => {
+            return Err(format!(
+                "the approver was not told of the cancel: {other:?}"
+            ))
+        }
     }
-    settle(&stack, &shell).await?;
+    shell.send(b"echo settled\r").await?;
+    let (request, reply) = next_request(&mut stack, "echo settled").await?;
+    let _ = reply.send(Decision::approve(&request.id));
+    shell.expect("echo settled:ok").await?;
     let lines = stack.events().executed_lines();
     ensure(!lines.contains(&"echo hi".to_string()), || {
         format!("the cancelled line ran: {lines:?}")
@@ -248,16 +272,32 @@ async fn input_held_while_pending(kind: ProxyKind) -> Check {
     shell.expect("$ ").await?;
     shell.send(b"echo first\r").await?;
     let (request, reply) = next_request(&mut stack, "echo first").await?;
-    ensure(request.kind == RequestKind::Shell && request.command == "echo first", || {
-        format!("asked about {request:?}")
-    })?;
+    ensure(
+        request.kind == RequestKind::Shell && request.command == "echo first",
+        || format!("asked about {request:?}"),
+    )?;
     // Typed ahead while pending, then a resize: the resize must pass, and because the
     // channel is ordered, by the time the target sees it the proxy has the typed bytes.
     shell.send(b"typed-ahead").await?;
-    shell.channel.window_change(100, 30, 0, 0).await.map_err(|e| e.to_string())?;
+    shell
+        .channel
+        .window_change(100, 30, 0, 0)
+        .await
+        .map_err(|e| e.to_string())?;
     stack
         .events()
-        .wait_for(|event| matches!(event, TargetEvent::WindowChange { cols: 100, rows: 30 }), WAIT)
+        .wait_for(
+            |event| {
+                matches!(
+                    event,
+                    TargetEvent::WindowChange {
+                        cols: 100,
+                        rows: 30
+                    }
+                )
+            },
+            WAIT,
+        )
         .await
         .ok_or("the window change did not pass while pending")?;
     let input = String::from_utf8_lossy(&stack.events().input_bytes()).into_owned();
@@ -267,7 +307,10 @@ async fn input_held_while_pending(kind: ProxyKind) -> Check {
     let _ = reply.send(Decision::approve(&request.id));
     stack
         .events()
-        .wait_for(|event| matches!(event, TargetEvent::Executed { line } if line == "echo first"), WAIT)
+        .wait_for(
+            |event| matches!(event, TargetEvent::Executed { line } if line == "echo first"),
+            WAIT,
+        )
         .await
         .ok_or("the approved line did not run")?;
     shell.expect("echo first:ok").await?;
@@ -285,18 +328,22 @@ async fn subsystem_gated(kind: ProxyKind) -> Check {
     let operator = stack.operator().await;
     let mut channel = operator.subsystem("sftp").await?;
     let (request, reply) = next_request(&mut stack, "sftp").await?;
-    ensure(request.kind == RequestKind::Subsystem && request.command == "sftp", || {
-        format!("asked about {request:?}")
-    })?;
+    ensure(
+        request.kind == RequestKind::Subsystem && request.command == "sftp",
+        || format!("asked about {request:?}"),
+    )?;
     let _ = reply.send(Decision::deny(&request.id, "no file transfer"));
     let outcome = sshgate_tests::operator::collect(&mut channel).await?;
     ensure(outcome.stderr.contains("no file transfer"), || {
         format!("stderr {:?} does not give the reason", outcome.stderr)
     })?;
     let events = stack.events().snapshot();
-    ensure(!events.iter().any(|event| matches!(event, TargetEvent::Subsystem { .. })), || {
-        format!("the target started a subsystem: {events:?}")
-    })
+    ensure(
+        !events
+            .iter()
+            .any(|event| matches!(event, TargetEvent::Subsystem { .. })),
+        || format!("the target started a subsystem: {events:?}"),
+    )
 }
 
 async fn port_forwarding_refused(kind: ProxyKind) -> Check {
@@ -322,10 +369,16 @@ async fn approved_commands_run() {
     shell.send(b"echo hi\r").await.unwrap();
     shell.expect("echo hi:ok").await.unwrap();
     let requests = stack.approvals.requests();
-    let kinds: Vec<_> = requests.iter().map(|r| (r.kind, r.command.as_str(), r.certain)).collect();
+    let kinds: Vec<_> = requests
+        .iter()
+        .map(|r| (r.kind, r.command.as_str(), r.certain))
+        .collect();
     assert_eq!(
         kinds,
-        [(RequestKind::Exec, "echo hi", true), (RequestKind::Shell, "echo hi", true)]
+        [
+            (RequestKind::Exec, "echo hi", true),
+            (RequestKind::Shell, "echo hi", true)
+        ]
     );
     assert!(stack
         .approvals

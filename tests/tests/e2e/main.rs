@@ -1,7 +1,7 @@
 //! End-to-end tests: an operator client, a proxy, the mock target and an approver, all
 //! in-process on loopback, plus the real OpenSSH client and the built binaries.
 
-mod binaries;
+mod failures;
 mod faithful;
 mod gating;
 mod openssh;

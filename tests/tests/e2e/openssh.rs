@@ -47,26 +47,40 @@ impl BlackBox {
         let target = Server::start(
             "mock-target",
             &[
-                "--listen", "127.0.0.1:0",
-                "--host-key", path_str(&target_key_path),
-                "--events", path_str(&target_events),
+                "--listen",
+                "127.0.0.1:0",
+                "--host-key",
+                path_str(&target_key_path),
+                "--events",
+                path_str(&target_events),
             ],
         );
         let approver = Server::start(
             "mock-approver",
-            &["--listen", "127.0.0.1:0", "--events", path_str(&approver_events)],
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--events",
+                path_str(&approver_events),
+            ],
         );
         let approver_url = format!("ws://127.0.0.1:{}", approver.port());
         let target_fingerprint = fingerprint(target_key.public_key());
         let proxy = Server::start(
             "sshgate",
             &[
-                "--listen", "127.0.0.1:0",
-                "--target", &target.address,
-                "--approver", &approver_url,
-                "--host-key", path_str(&proxy_key_path),
-                "--authorized-keys", path_str(&dir.path().join("authorized_keys")),
-                "--target-fingerprint", &target_fingerprint,
+                "--listen",
+                "127.0.0.1:0",
+                "--target",
+                &target.address,
+                "--approver",
+                &approver_url,
+                "--host-key",
+                path_str(&proxy_key_path),
+                "--authorized-keys",
+                path_str(&dir.path().join("authorized_keys")),
+                "--target-fingerprint",
+                &target_fingerprint,
             ],
         );
         std::fs::write(
@@ -91,14 +105,22 @@ impl BlackBox {
         let dir = self.dir.path();
         let mut command = Command::new("ssh");
         command.args([
-            "-F", "/dev/null",
-            "-i", path_str(&dir.join("operator_key")),
-            "-o", "IdentitiesOnly=yes",
-            "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", &format!("UserKnownHostsFile={}", path_str(&dir.join("known_hosts"))),
-            "-o", "GlobalKnownHostsFile=/dev/null",
-            "-p", &self.proxy.port().to_string(),
+            "-F",
+            "/dev/null",
+            "-i",
+            path_str(&dir.join("operator_key")),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            &format!("UserKnownHostsFile={}", path_str(&dir.join("known_hosts"))),
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-p",
+            &self.proxy.port().to_string(),
         ]);
         command.args(extra);
         command.arg("operator@127.0.0.1");
@@ -118,7 +140,10 @@ impl BlackBox {
 
     fn target_ran(&self, event: &str, field: &str, needle: &str) -> bool {
         self.target_events().iter().any(|value| {
-            value["event"] == event && value[field].as_str().is_some_and(|text| text.contains(needle))
+            value["event"] == event
+                && value[field]
+                    .as_str()
+                    .is_some_and(|text| text.contains(needle))
         })
     }
 }

@@ -1,0 +1,70 @@
+//! Run-time failures: an unreachable target or approver, or a target with the wrong host key,
+//! is explained to the operator and nothing hangs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sshgate::approval::{ApprovalPath, WebSocketApprover};
+use sshgate_tests::operator::Operator;
+use sshgate_tests::stack::spawn_sshgate;
+
+/// A loopback port with nothing listening on it.
+async fn closed_port() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+#[tokio::test]
+async fn unreachable_target_is_explained_to_the_operator() {
+    let target = closed_port().await;
+    let approval = ApprovalPath::new(
+        Arc::new(WebSocketApprover::spawn("ws://127.0.0.1:1".into())),
+        Duration::from_secs(5),
+    );
+    let key = sshgate::credentials::generate_host_key();
+    let (proxy, _stop) = spawn_sshgate(target, key.public_key(), approval).await;
+    let operator = Operator::connect(proxy, "alice", None).await.unwrap();
+    let outcome = operator.exec("echo hi").await.unwrap();
+    assert_eq!(outcome.exit_status, Some(1));
+    assert!(
+        outcome.stderr.contains("cannot reach target"),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_approver_denies_with_a_reason() {
+    let target = mock_target::MockTarget::spawn().await.unwrap();
+    let approver = closed_port().await;
+    let approval = ApprovalPath::new(
+        Arc::new(WebSocketApprover::spawn(format!("ws://{approver}"))),
+        Duration::from_secs(5),
+    );
+    let (proxy, _stop) = spawn_sshgate(target.addr, target.host_key(), approval).await;
+    let operator = Operator::connect(proxy, "alice", None).await.unwrap();
+    let outcome = operator.exec("echo hi").await.unwrap();
+    assert_eq!(outcome.exit_status, Some(1));
+    assert!(
+        outcome.stderr.contains("approver unreachable"),
+        "{outcome:?}"
+    );
+    assert!(target.events.exec_commands().is_empty());
+}
+
+#[tokio::test]
+async fn target_with_another_host_key_is_refused() {
+    let target = mock_target::MockTarget::spawn().await.unwrap();
+    let approval = ApprovalPath::new(
+        Arc::new(WebSocketApprover::spawn("ws://127.0.0.1:1".into())),
+        Duration::from_secs(5),
+    );
+    let impostor = sshgate::credentials::generate_host_key();
+    let (proxy, _stop) = spawn_sshgate(target.addr, impostor.public_key(), approval).await;
+    let operator = Operator::connect(proxy, "alice", None).await.unwrap();
+    let outcome = operator.exec("echo hi").await.unwrap();
+    assert_eq!(outcome.exit_status, Some(1));
+    assert!(
+        outcome.stderr.contains("does not match the pinned"),
+        "{outcome:?}"
+    );
+}
