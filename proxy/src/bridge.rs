@@ -88,11 +88,11 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
     loop {
         let result = tokio::select! {
             message = client_rx.wait() => match message {
-                Some(message) => bridge.from_client(message).await,
+                Some(message) => bridge.on_client_message(message).await,
                 None => Err(()),
             },
             message = target_rx.wait() => match message {
-                Some(message) => bridge.from_target(message).await,
+                Some(message) => bridge.on_target_message(message).await,
                 None => Err(()),
             },
             decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
@@ -130,7 +130,7 @@ async fn refuse(client: &ChannelWriteHalf<Msg>, message: &str) {
 type Step = Result<(), ()>;
 
 impl Bridge {
-    async fn from_client(&mut self, message: ChannelMsg) -> Step {
+    async fn on_client_message(&mut self, message: ChannelMsg) -> Step {
         match message {
             ChannelMsg::Data { data } => self.client_data(&data).await,
             ChannelMsg::RequestPty {
@@ -196,7 +196,7 @@ impl Bridge {
         }
     }
 
-    async fn from_target(&mut self, message: ChannelMsg) -> Step {
+    async fn on_target_message(&mut self, message: ChannelMsg) -> Step {
         match message {
             ChannelMsg::Data { data } => {
                 if let Mode::Shell(gate) = &mut self.mode {
