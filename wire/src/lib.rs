@@ -158,10 +158,9 @@ mod tests {
 
     #[test]
     fn decision_parses_with_unknown_fields_and_without_reason() {
-        let frame: ApproverFrame = serde_json::from_str(
-            r#"{"type":"decision","id":"r1","approve":true,"extra":{"x":1}}"#,
-        )
-        .unwrap();
+        let frame: ApproverFrame =
+            serde_json::from_str(r#"{"type":"decision","id":"r1","approve":true,"extra":{"x":1}}"#)
+                .unwrap();
         assert_eq!(frame, ApproverFrame::Decision(Decision::approve("r1")));
     }
 

@@ -31,49 +31,41 @@ enum Gate {
     PortForwardingRefused,
 }
 
+/// Each gate against each proxy: sshgate must hold it, the pass-through must fail it.
 #[rstest]
-#[case::exec_denied(Gate::ExecDenied)]
-#[case::shell_denied_by_cr(Gate::ShellDeniedByCarriageReturn)]
-#[case::shell_denied_by_lf(Gate::ShellDeniedByLineFeed)]
-#[case::shell_denied_by_ctrl_o(Gate::ShellDeniedByCtrlO)]
-#[case::deny_with_cursor_moved_left(Gate::DenyWithCursorMovedLeftLeavesNothing)]
-#[case::deny_then_empty_enter(Gate::DenyThenEmptyEnterRunsNothing)]
-#[case::deny_word_assembled_by_editing(Gate::DenyWordAssembledByEditing)]
-#[case::approver_timeout(Gate::ApproverTimeoutDenies)]
-#[case::approver_disconnect(Gate::ApproverDisconnectDenies)]
-#[case::approver_malformed(Gate::ApproverMalformedAnswerDenies)]
-#[case::ctrl_c_cancels(Gate::CtrlCCancelsPending)]
-#[case::input_held_while_pending(Gate::InputHeldWhilePending)]
-#[case::subsystem_gated(Gate::SubsystemGated)]
-#[case::port_forwarding_refused(Gate::PortForwardingRefused)]
 #[tokio::test]
-async fn sshgate_holds(#[case] gate: Gate) {
-    if let Err(failure) = gate.check(ProxyKind::Sshgate).await {
-        panic!("{gate:?} against sshgate: {failure}");
+async fn each_gate_against_each_proxy(
+    #[values(
+        Gate::ExecDenied,
+        Gate::ShellDeniedByCarriageReturn,
+        Gate::ShellDeniedByLineFeed,
+        Gate::ShellDeniedByCtrlO,
+        Gate::DenyWithCursorMovedLeftLeavesNothing,
+        Gate::DenyThenEmptyEnterRunsNothing,
+        Gate::DenyWordAssembledByEditing,
+        Gate::ApproverTimeoutDenies,
+        Gate::ApproverDisconnectDenies,
+        Gate::ApproverMalformedAnswerDenies,
+        Gate::CtrlCCancelsPending,
+        Gate::InputHeldWhilePending,
+        Gate::SubsystemGated,
+        Gate::PortForwardingRefused
+    )]
+    gate: Gate,
+    #[values(ProxyKind::Sshgate, ProxyKind::PassThrough)] kind: ProxyKind,
+) {
+    let outcome = gate.check(kind).await;
+    match kind {
+        ProxyKind::Sshgate => {
+            if let Err(failure) = outcome {
+                panic!("{gate:?} against sshgate: {failure}");
+            }
+        }
+        ProxyKind::PassThrough => assert!(
+            outcome.is_err(),
+            "{gate:?} passed against a proxy that gates nothing: the check cannot fail"
+        ),
     }
-}
-
-#[rstest]
-#[case::exec_denied(Gate::ExecDenied)]
-#[case::shell_denied_by_cr(Gate::ShellDeniedByCarriageReturn)]
-#[case::shell_denied_by_lf(Gate::ShellDeniedByLineFeed)]
-#[case::shell_denied_by_ctrl_o(Gate::ShellDeniedByCtrlO)]
-#[case::deny_with_cursor_moved_left(Gate::DenyWithCursorMovedLeftLeavesNothing)]
-#[case::deny_then_empty_enter(Gate::DenyThenEmptyEnterRunsNothing)]
-#[case::deny_word_assembled_by_editing(Gate::DenyWordAssembledByEditing)]
-#[case::approver_timeout(Gate::ApproverTimeoutDenies)]
-#[case::approver_disconnect(Gate::ApproverDisconnectDenies)]
-#[case::approver_malformed(Gate::ApproverMalformedAnswerDenies)]
-#[case::ctrl_c_cancels(Gate::CtrlCCancelsPending)]
-#[case::input_held_while_pending(Gate::InputHeldWhilePending)]
-#[case::subsystem_gated(Gate::SubsystemGated)]
-#[case::port_forwarding_refused(Gate::PortForwardingRefused)]
-#[tokio::test]
-async fn pass_through_fails(#[case] gate: Gate) {
-    assert!(
-        gate.check(ProxyKind::PassThrough).await.is_err(),
-        "{gate:?} passed against a proxy that gates nothing: the check cannot fail"
-    );
 }
 
 type Check = Result<(), String>;
