@@ -109,21 +109,16 @@ fn deliver(log: &ApproverLog, reply: oneshot::Sender<Decision>, decision: Decisi
 mod tests {
     use super::*;
     use crate::rule::Behaviour;
-    use sshgate_wire::{ApprovalRequest, RequestKind};
+    use sshgate_wire::ApprovalRequest;
     use std::time::Duration;
     use tokio::sync::oneshot::error::TryRecvError;
 
     fn request(id: &str, command: &str) -> ApprovalRequest {
         ApprovalRequest {
             id: id.into(),
-            session: "s1".into(),
-            kind: RequestKind::Shell,
             command: command.into(),
-            user: "alice".into(),
-            client: "127.0.0.1:5000".into(),
-            target: "127.0.0.1:22".into(),
             certain: true,
-            context: vec![],
+            ..Default::default()
         }
     }
 

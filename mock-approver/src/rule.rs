@@ -127,19 +127,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sshgate_wire::{ApproverFrame, RequestKind};
+    use sshgate_wire::ApproverFrame;
 
     pub(crate) fn request(id: &str, command: &str) -> ApprovalRequest {
         ApprovalRequest {
             id: id.into(),
-            session: "s1".into(),
-            kind: RequestKind::Shell,
             command: command.into(),
-            user: "alice".into(),
-            client: "127.0.0.1:5000".into(),
-            target: "127.0.0.1:22".into(),
             certain: true,
-            context: vec![],
+            ..Default::default()
         }
     }
 

@@ -15,14 +15,10 @@ const PATIENCE: Duration = Duration::from_secs(20);
 fn request(id: &str, command: &str) -> ApprovalRequest {
     ApprovalRequest {
         id: id.into(),
-        session: "s1".into(),
-        kind: RequestKind::Exec,
         command: command.into(),
-        user: "alice".into(),
-        client: "127.0.0.1:5000".into(),
-        target: "127.0.0.1:22".into(),
+        kind: RequestKind::Exec,
         certain: true,
-        context: vec![],
+        ..Default::default()
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use mock_approver::{ApproverEvent, Behaviour, Config, WsApprover};
-use sshgate_wire::{ApprovalRequest, ApproverFrame, Decision, ProxyFrame, RequestKind};
+use sshgate_wire::{ApprovalRequest, ApproverFrame, Decision, ProxyFrame};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -16,14 +16,10 @@ const PATIENCE: Duration = Duration::from_secs(10);
 fn request(id: &str, command: &str) -> ApprovalRequest {
     ApprovalRequest {
         id: id.into(),
-        session: "s1".into(),
-        kind: RequestKind::Shell,
         command: command.into(),
-        user: "alice".into(),
-        client: "127.0.0.1:5000".into(),
-        target: "127.0.0.1:22".into(),
         certain: true,
         context: vec!["$ ".into()],
+        ..Default::default()
     }
 }
 

@@ -13,10 +13,11 @@ use tokio::sync::oneshot;
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// What the operator asked the target to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestKind {
     /// A line submitted in an interactive shell.
+    #[default]
     Shell,
     /// An exec request (`ssh host 'cmd'`).
     Exec,
@@ -34,8 +35,9 @@ impl std::fmt::Display for RequestKind {
     }
 }
 
-/// One command held by the proxy until an approver decides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One command held by the proxy until an approver decides. `Default` gives empty fields and
+/// `certain: false`, for building requests field by field.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRequest {
     /// Unique per request; the decision and any cancel name it.
     pub id: String,

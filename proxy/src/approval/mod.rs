@@ -101,14 +101,10 @@ mod tests {
     pub(crate) fn request(id: &str, command: &str) -> ApprovalRequest {
         ApprovalRequest {
             id: id.into(),
-            session: "s".into(),
-            kind: RequestKind::Exec,
             command: command.into(),
-            user: "u".into(),
-            client: "127.0.0.1:1".into(),
-            target: "127.0.0.1:2".into(),
+            kind: RequestKind::Exec,
             certain: true,
-            context: vec![],
+            ..Default::default()
         }
     }
 

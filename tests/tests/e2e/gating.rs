@@ -137,15 +137,17 @@ async fn expect_denied(shell: &mut Shell) -> Check {
 /// denied line has run by then.
 async fn settle(stack: &Stack, shell: &Shell) -> Check {
     shell.send(b"echo settled\r").await?;
-    stack
-        .events()
-        .wait_for(
-            |event| matches!(event, TargetEvent::Executed { line } if line == "echo settled"),
-            WAIT,
-        )
-        .await
-        .map(drop)
-        .ok_or_else(|| "the line after the denial never ran".to_string())
+    executed(stack, "echo settled").await
+}
+
+/// Wait until the target's shell ran `line`.
+async fn executed(stack: &Stack, line: &str) -> Check {
+    let ran =
+        |event: &TargetEvent| matches!(event, TargetEvent::Executed { line: ran } if ran == line);
+    match stack.events().wait_for(ran, WAIT).await {
+        Some(_) => Ok(()),
+        None => Err(format!("the target never ran {line:?}")),
+    }
 }
 
 fn nothing_denied_ran(stack: &Stack) -> Check {
@@ -297,14 +299,7 @@ async fn input_held_while_pending(kind: ProxyKind) -> Check {
         format!("input reached the target while pending: {input:?}")
     })?;
     let _ = reply.send(Decision::approve(&request.id));
-    stack
-        .events()
-        .wait_for(
-            |event| matches!(event, TargetEvent::Executed { line } if line == "echo first"),
-            WAIT,
-        )
-        .await
-        .ok_or("the approved line did not run")?;
+    executed(&stack, "echo first").await?;
     shell.expect("echo first:ok").await?;
     shell.send(b"\x15echo done\r").await?;
     let (request, reply) = next_request(&mut stack, "echo done").await?;
