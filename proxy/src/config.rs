@@ -74,6 +74,11 @@ pub struct ProxyFlags {
     /// OpenSSH authorized_keys file listing the operators' keys.
     #[arg(long, value_name = "FILE")]
     pub authorized_keys: Option<PathBuf>,
+    /// Also let operators log in with a password, checked by logging in to the target with it
+    /// (used for the target too, unless --identity is given).
+    #[arg(long)]
+    #[serde(default)]
+    pub password_pass_through: bool,
     /// Let anyone log in without a key (tests and demos only).
     #[arg(long)]
     #[serde(default)]
@@ -129,6 +134,7 @@ impl ProxyFlags {
             approver: self.approver.or(file.approver),
             host_key: self.host_key.or(file.host_key),
             authorized_keys: self.authorized_keys.or(file.authorized_keys),
+            password_pass_through: self.password_pass_through || file.password_pass_through,
             insecure_accept_any_client: self.insecure_accept_any_client
                 || file.insecure_accept_any_client,
             target_user: self.target_user.or(file.target_user),
@@ -212,6 +218,7 @@ impl ProxyFlags {
             settings: Settings {
                 host_key,
                 client_auth,
+                password_pass_through: flags.password_pass_through,
                 target,
             },
         })

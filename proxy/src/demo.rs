@@ -71,6 +71,7 @@ async fn serve(listen: &str) -> Result<(), String> {
     let settings = Settings {
         host_key,
         client_auth: ClientAuth::InsecureAcceptAny,
+        password_pass_through: false,
         target: TargetSettings {
             address: target.addr.to_string(),
             user: None,

@@ -31,6 +31,9 @@ pub enum ClientAuth {
 pub struct Settings {
     pub host_key: PrivateKey,
     pub client_auth: ClientAuth,
+    /// Also let operators log in with a password, which the target checks: the proxy logs in
+    /// to the target with it and accepts the operator only if the target does.
+    pub password_pass_through: bool,
     pub target: TargetSettings,
 }
 
@@ -54,6 +57,7 @@ impl russh::server::Server for ProxyServer {
             peer,
             session: random_id(),
             user: String::new(),
+            password: None,
             target: None,
             request_ids: Arc::new(AtomicU64::new(1)),
         }
@@ -70,6 +74,8 @@ pub struct ClientConnection {
     peer: Option<SocketAddr>,
     session: String,
     user: String,
+    /// The password the operator logged in with, passed through to the target.
+    password: Option<String>,
     target: Option<Arc<TargetLink>>,
     request_ids: Arc<AtomicU64>,
 }
@@ -89,13 +95,6 @@ impl ClientConnection {
         }
     }
 
-    fn only_public_keys() -> Auth {
-        Auth::Reject {
-            proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey][..])),
-            partial_success: false,
-        }
-    }
-
     fn authenticated(&mut self, user: &str, method: &str) -> Auth {
         tracing::info!(session = %self.session, user, method, peer = ?self.peer, "operator authenticated");
         self.user = user.to_string();
@@ -110,14 +109,30 @@ impl russh::server::Handler for ClientConnection {
         if self.accept_any() {
             return Ok(self.authenticated(user, "none (insecure-accept-any-client)"));
         }
-        Ok(Self::only_public_keys())
+        Ok(Auth::reject())
     }
 
-    async fn auth_password(&mut self, user: &str, _password: &str) -> Result<Auth, Self::Error> {
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         if self.accept_any() {
+            self.password = Some(password.to_string());
             return Ok(self.authenticated(user, "password (insecure-accept-any-client)"));
         }
-        Ok(Self::only_public_keys())
+        if !self.shared.settings.password_pass_through {
+            return Ok(Auth::reject());
+        }
+        // The target is the judge of the password: log in there with it, and keep that
+        // connection for this operator's channels.
+        let link = TargetLink::new(self.shared.target.clone(), user, Some(password.to_string()));
+        match link.connect_now().await {
+            Ok(()) => {
+                self.target = Some(Arc::new(link));
+                Ok(self.authenticated(user, "password (checked by the target)"))
+            }
+            Err(refusal) => {
+                tracing::warn!(user, %refusal, "password pass-through refused");
+                Ok(Auth::reject())
+            }
+        }
     }
 
     async fn auth_publickey_offered(
@@ -128,7 +143,7 @@ impl russh::server::Handler for ClientConnection {
         if self.key_allowed(offer.public_key) {
             Ok(Auth::Accept)
         } else {
-            Ok(Self::only_public_keys())
+            Ok(Auth::reject())
         }
     }
 
@@ -142,7 +157,7 @@ impl russh::server::Handler for ClientConnection {
             Ok(self.authenticated(user, &method))
         } else {
             tracing::warn!(user, key = %fingerprint(key.public_key), "key not authorized");
-            Ok(Self::only_public_keys())
+            Ok(Auth::reject())
         }
     }
 
@@ -155,7 +170,11 @@ impl russh::server::Handler for ClientConnection {
         let target = self
             .target
             .get_or_insert_with(|| {
-                Arc::new(TargetLink::new(self.shared.target.clone(), &self.user))
+                Arc::new(TargetLink::new(
+                    self.shared.target.clone(),
+                    &self.user,
+                    self.password.clone(),
+                ))
             })
             .clone();
         let context = ChannelContext {
@@ -282,7 +301,10 @@ pub async fn run(
     );
     let mut methods = vec![MethodKind::PublicKey];
     if accept_any {
-        methods.extend([MethodKind::None, MethodKind::Password]);
+        methods.push(MethodKind::None);
+    }
+    if accept_any || settings.password_pass_through {
+        methods.push(MethodKind::Password);
     }
     let config = Arc::new(russh::server::Config {
         server_id: russh::SshId::Standard(crate::SSH_VERSION.into()),

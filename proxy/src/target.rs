@@ -1,8 +1,8 @@
 //! The target side: one SSH client connection per operator connection, made on first use.
 //!
-//! Invariant: no channel is opened to a target whose host key failed the configured policy,
-//! and the proxy authenticates with its own identity (or `none`), never with anything the
-//! operator sent.
+//! Invariant: no channel is opened to a target whose host key failed the configured policy.
+//! The proxy logs in with its own identity key when it has one; otherwise with the password
+//! the operator logged in with (password pass-through); otherwise with `none`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,6 +78,7 @@ impl client::Handler for HostKeyCheck {
 pub struct TargetLink {
     settings: Arc<TargetSettings>,
     user: String,
+    password: Option<String>,
     // A tokio mutex: the first channel connects while later ones wait for the same link.
     handle: tokio::sync::Mutex<Option<Arc<client::Handle<HostKeyCheck>>>>,
 }
@@ -85,7 +86,12 @@ pub struct TargetLink {
 pub type TargetChannel = russh::Channel<client::Msg>;
 
 impl TargetLink {
-    pub fn new(settings: Arc<TargetSettings>, operator_user: &str) -> Self {
+    /// `password` is the one the operator logged in with, if they used a password.
+    pub fn new(
+        settings: Arc<TargetSettings>,
+        operator_user: &str,
+        password: Option<String>,
+    ) -> Self {
         let user = settings
             .user
             .clone()
@@ -93,8 +99,16 @@ impl TargetLink {
         TargetLink {
             settings,
             user,
+            password,
             handle: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Connect and log in now (to check an operator's password against the target).
+    pub async fn connect_now(&self) -> Result<(), String> {
+        let mut slot = self.handle.lock().await;
+        *slot = Some(Arc::new(self.connect().await?));
+        Ok(())
     }
 
     pub fn address(&self) -> &str {
@@ -145,8 +159,8 @@ impl TargetLink {
             Ok(Ok(handle)) => handle,
         };
         let user = self.user.as_str();
-        let outcome = match &self.settings.identity {
-            Some(key) => {
+        let outcome = match (&self.settings.identity, &self.password) {
+            (Some(key), _) => {
                 let hash = handle
                     .best_supported_rsa_hash()
                     .await
@@ -157,7 +171,8 @@ impl TargetLink {
                     .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
                     .await
             }
-            None => handle.authenticate_none(user).await,
+            (None, Some(password)) => handle.authenticate_password(user, password).await,
+            (None, None) => handle.authenticate_none(user).await,
         };
         match outcome {
             Ok(result) if result.success() => Ok(handle),

@@ -47,6 +47,7 @@ fn help_explains_every_flag() {
         "--host-key",
         "--authorized-keys",
         "--insecure-accept-any-client",
+        "--password-pass-through",
         "--target-user",
         "--identity",
         "--target-known-hosts",

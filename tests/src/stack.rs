@@ -115,6 +115,7 @@ pub async fn spawn_sshgate(
     let settings = Settings {
         host_key: generate_host_key(),
         client_auth: ClientAuth::InsecureAcceptAny,
+        password_pass_through: false,
         target: TargetSettings {
             address: target.to_string(),
             user: None,

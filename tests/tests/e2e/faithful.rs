@@ -81,3 +81,37 @@ async fn several_commands_in_a_row_each_ask_once() {
         .collect();
     assert_eq!(asked, ["echo one", "echo two", "echo three"]);
 }
+
+#[tokio::test]
+async fn operator_password_is_passed_through_to_the_target() {
+    let target = mock_target::MockTarget::spawn().await.unwrap();
+    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::default());
+    let approval = sshgate::approval::ApprovalPath::new(
+        std::sync::Arc::new(sshgate::approval::InProcessApprover::new(approver.sender)),
+        WAIT,
+    );
+    let (proxy, _stop) =
+        sshgate_tests::stack::spawn_sshgate(target.addr, target.host_key(), approval).await;
+    let mut client = russh::client::connect(
+        std::sync::Arc::new(russh::client::Config::default()),
+        proxy,
+        sshgate_tests::operator::AnyHostKey,
+    )
+    .await
+    .unwrap();
+    let result = client.authenticate_password("bob", "secret").await.unwrap();
+    assert!(result.success());
+    let channel = client.channel_open_session().await.unwrap();
+    channel.exec(true, "echo hi").await.unwrap();
+    let logged_in = target
+        .events
+        .wait_for(|event| matches!(event, TargetEvent::Auth { .. }), WAIT)
+        .await;
+    assert_eq!(
+        logged_in,
+        Some(TargetEvent::Auth {
+            user: "bob".into(),
+            method: "password".into()
+        })
+    );
+}
