@@ -207,6 +207,12 @@ impl EventLog {
             .collect()
     }
 
+    /// The number of events so far, as a watch that changes whenever one is pushed: for
+    /// callers that wait on several things at once.
+    pub fn subscribe(&self) -> watch::Receiver<usize> {
+        self.inner.count.subscribe()
+    }
+
     /// The first event (oldest first) matching `pred`, waiting up to `timeout` for one to arrive.
     pub async fn wait_for(
         &self,

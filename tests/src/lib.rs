@@ -4,6 +4,7 @@
 //!
 //! The tests themselves live in `tests/tests/`; this library is test code only.
 
+pub mod launchers;
 pub mod operator;
 pub mod passthrough;
 pub mod process;

@@ -1,0 +1,370 @@
+//! The scenario file format: one TOML file, one requirement, an ordered list of steps.
+//!
+//! Parsing checks everything a replay would otherwise trip over late: the id's shape, that
+//! each step does exactly one thing, and that every key string parses. Invariant: a
+//! [`Scenario`] that exists can be replayed; its errors name the file and the step.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use sshgate_wire::RequestKind;
+
+use crate::notation::{self, NotationError};
+
+/// One scenario, as read from its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `category/name`.
+    pub id: String,
+    pub description: String,
+    /// The sentence a failure quotes.
+    pub requirement: String,
+    pub tags: Vec<String>,
+    pub terminal: TerminalSize,
+    /// `None`: run under every chunking.
+    pub chunking: Option<Chunking>,
+    /// The outcome when the scenario fails: `fail` for required cases, `informational` for
+    /// documented limits.
+    pub grade: Grade,
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    pub fn category(&self) -> &str {
+        self.id.split('/').next().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct TerminalSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl Default for TerminalSize {
+    fn default() -> Self {
+        TerminalSize { rows: 24, cols: 80 }
+    }
+}
+
+/// How the bytes of each `send` step are cut into SSH data packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Chunking {
+    /// All bytes of a step in one packet.
+    OnePacket,
+    /// One packet per byte.
+    ByteByByte,
+    /// Cut at random offsets drawn from the seed.
+    Random { seed: u64 },
+}
+
+impl Chunking {
+    /// The three ways every scenario runs unless it pins one.
+    pub fn all(seed: u64) -> [Chunking; 3] {
+        [
+            Chunking::OnePacket,
+            Chunking::ByteByByte,
+            Chunking::Random { seed },
+        ]
+    }
+}
+
+impl std::fmt::Display for Chunking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chunking::OnePacket => f.write_str("one-packet"),
+            Chunking::ByteByByte => f.write_str("byte-by-byte"),
+            Chunking::Random { seed } => write!(f, "random (seed {seed})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grade {
+    #[default]
+    Required,
+    Informational,
+}
+
+/// What the scripted approver answers to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The mock rule: deny (reason `blocked`) when the command contains `DENY`, else approve.
+    Rule,
+    Approve,
+    Deny(String),
+    /// Answer with the rule after this many milliseconds.
+    Delay(u64),
+    /// Never answer.
+    Never,
+    /// Drop the approver connection instead of answering.
+    Drop,
+    /// Answer with a frame that does not parse (WebSocket), or drop the reply (in-process).
+    Malformed,
+}
+
+/// One step: send keys, or expect something.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Keys for the PTY shell (opened on first use), already turned into bytes.
+    Send { bytes: Vec<u8>, pause_ms: u64 },
+    /// Resize the operator's terminal.
+    Resize { rows: u16, cols: u16 },
+    /// Run an exec request (a channel of its own) and collect its output.
+    Exec { command: String },
+    /// The next approval request, with what it must say and what the approver answers.
+    Request {
+        command: Option<String>,
+        kind: Option<RequestKind>,
+        certain: Option<bool>,
+        answer: Answer,
+    },
+    /// A request for this id was cancelled (the approver was told).
+    Cancelled,
+    /// The target's shell ran this line (waits for it).
+    Executed(String),
+    /// The target's shell never runs a line containing this (checked now and at the end).
+    NeverExecuted(String),
+    /// The target never receives these bytes (checked now and at the end).
+    NeverReceived(Vec<u8>),
+    /// The target ran this exec request (waits for it).
+    ExecRan(String),
+    /// The operator's screen contains this text (waits for it).
+    ScreenContains(String),
+    /// A row of the operator's screen, trailing blanks trimmed, is exactly this (waits).
+    ScreenRow { row: u16, text: String },
+    /// The cursor of the operator's screen is here (waits).
+    Cursor { row: u16, col: u16 },
+    /// The last exec request's output on stdout or stderr contains this.
+    Output(String),
+    /// The session (the last exec, or the shell) ended with this exit status.
+    ExitStatus(u32),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("{file}: {message}")]
+    Toml { file: String, message: String },
+    #[error("{file}: step {step}: {message}")]
+    Step {
+        file: String,
+        step: usize,
+        message: String,
+    },
+    #[error("{file}: step {step}: {error}")]
+    Notation {
+        file: String,
+        step: usize,
+        error: NotationError,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+/// The file as written; turned into a [`Scenario`] by [`parse`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    id: String,
+    description: String,
+    requirement: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    terminal: Option<TerminalSize>,
+    #[serde(default)]
+    chunking: Option<Chunking>,
+    #[serde(default)]
+    grade: Grade,
+    steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    send: Option<String>,
+    pause_ms: Option<u64>,
+    resize: Option<TerminalSize>,
+    exec: Option<String>,
+    request: Option<RawRequest>,
+    cancelled: Option<bool>,
+    executed: Option<String>,
+    never_executed: Option<String>,
+    never_received: Option<String>,
+    exec_ran: Option<String>,
+    screen_contains: Option<String>,
+    screen_row: Option<RawScreenRow>,
+    cursor: Option<[u16; 2]>,
+    output: Option<String>,
+    exit_status: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    command: Option<String>,
+    kind: Option<RequestKind>,
+    certain: Option<bool>,
+    /// `rule` (default), `approve`, `deny`, `delay`, `never`, `drop`, `malformed`.
+    #[serde(default)]
+    answer: Option<String>,
+    reason: Option<String>,
+    delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScreenRow {
+    row: u16,
+    text: String,
+}
+
+/// Read and check one scenario file.
+pub fn load(path: &Path) -> Result<Scenario, FormatError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| FormatError::Toml {
+        file: file.clone(),
+        message: error.to_string(),
+    })?;
+    parse(&file, &text)
+}
+
+/// Parse one scenario; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, FormatError> {
+    let raw: RawScenario = toml::from_str(text).map_err(|error| FormatError::Toml {
+        file: file.to_string(),
+        message: error.to_string(),
+    })?;
+    let invalid = |message: String| FormatError::Invalid {
+        file: file.to_string(),
+        message,
+    };
+    let (category, name) = raw
+        .id
+        .split_once('/')
+        .ok_or_else(|| invalid(format!("id {:?} is not category/name", raw.id)))?;
+    if category.is_empty() || name.is_empty() || name.contains('/') {
+        return Err(invalid(format!("id {:?} is not category/name", raw.id)));
+    }
+    if raw.requirement.trim().is_empty() {
+        return Err(invalid("requirement is empty".into()));
+    }
+    let steps = raw
+        .steps
+        .into_iter()
+        .enumerate()
+        .map(|(index, step)| convert_step(file, index + 1, step))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Scenario {
+        id: raw.id,
+        description: raw.description,
+        requirement: raw.requirement,
+        tags: raw.tags,
+        terminal: raw.terminal.unwrap_or_default(),
+        chunking: raw.chunking,
+        grade: raw.grade,
+        steps,
+    })
+}
+
+fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatError> {
+    let error = |message: String| FormatError::Step {
+        file: file.to_string(),
+        step,
+        message,
+    };
+    let keys = |text: &str| {
+        notation::parse(text).map_err(|error| FormatError::Notation {
+            file: file.to_string(),
+            step,
+            error,
+        })
+    };
+    let RawStep {
+        send,
+        pause_ms,
+        resize,
+        exec,
+        request,
+        cancelled,
+        executed,
+        never_executed,
+        never_received,
+        exec_ran,
+        screen_contains,
+        screen_row,
+        cursor,
+        output,
+        exit_status,
+    } = raw;
+    let mut found: Vec<Step> = Vec::new();
+    if let Some(text) = send {
+        found.push(Step::Send {
+            bytes: keys(&text)?,
+            pause_ms: pause_ms.unwrap_or(0),
+        });
+    } else if pause_ms.is_some() {
+        return Err(error("pause_ms goes with send".into()));
+    }
+    if let Some(size) = resize {
+        found.push(Step::Resize {
+            rows: size.rows,
+            cols: size.cols,
+        });
+    }
+    if let Some(command) = exec {
+        found.push(Step::Exec { command });
+    }
+    if let Some(request) = request {
+        found.push(convert_request(request).map_err(error)?);
+    }
+    if cancelled == Some(true) {
+        found.push(Step::Cancelled);
+    }
+    found.extend(executed.map(Step::Executed));
+    found.extend(never_executed.map(Step::NeverExecuted));
+    if let Some(text) = never_received {
+        found.push(Step::NeverReceived(keys(&text)?));
+    }
+    found.extend(exec_ran.map(Step::ExecRan));
+    found.extend(screen_contains.map(Step::ScreenContains));
+    found.extend(screen_row.map(|row| Step::ScreenRow {
+        row: row.row,
+        text: row.text,
+    }));
+    found.extend(cursor.map(|[row, col]| Step::Cursor { row, col }));
+    found.extend(output.map(Step::Output));
+    found.extend(exit_status.map(Step::ExitStatus));
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(error("the step does nothing".into())),
+        _ => Err(error("a step does one thing; split it".into())),
+    }
+}
+
+fn convert_request(raw: RawRequest) -> Result<Step, String> {
+    let answer = match raw.answer.as_deref().unwrap_or("rule") {
+        "rule" => Answer::Rule,
+        "approve" => Answer::Approve,
+        "deny" => Answer::Deny(raw.reason.clone().unwrap_or_else(|| "denied".into())),
+        "delay" => Answer::Delay(raw.delay_ms.ok_or("answer = \"delay\" needs delay_ms")?),
+        "never" => Answer::Never,
+        "drop" => Answer::Drop,
+        "malformed" => Answer::Malformed,
+        other => return Err(format!("unknown answer {other:?}")),
+    };
+    if raw.reason.is_some() && !matches!(answer, Answer::Deny(_)) {
+        return Err("reason goes with answer = \"deny\"".into());
+    }
+    if raw.delay_ms.is_some() && !matches!(answer, Answer::Delay(_)) {
+        return Err("delay_ms goes with answer = \"delay\"".into());
+    }
+    Ok(Step::Request {
+        command: raw.command,
+        kind: raw.kind,
+        certain: raw.certain,
+        answer,
+    })
+}

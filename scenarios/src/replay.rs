@@ -1,0 +1,628 @@
+//! The replayer: drives one scenario through a proxy to a fresh mock target, as the operator.
+//!
+//! Each replay gets its own mock target and scripted approver, and asks a [`Launcher`] for a
+//! proxy in front of them, so replays never share state and can run concurrently. Waiting is
+//! event-driven: every wait selects over the operator's channel, the approver, the exec
+//! output and the target's events, with a deadline per step, and never sleeps to poll.
+
+use std::any::Any;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mock_target::MockTarget;
+use rand::{RngExt, SeedableRng};
+use russh::client::{self, Msg};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::{Channel, ChannelMsg};
+use sshgate_wire::InProcessMessage;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::approver::ScriptedApprover;
+use crate::format::{Chunking, Scenario, Step};
+use crate::outcome::{Failure, Outcome, Transcript};
+use crate::terminal::OperatorTerminal;
+
+/// What a proxy under test is started with for one replay.
+pub struct Environment {
+    /// The mock target the proxy must connect to.
+    pub target: SocketAddr,
+    /// The mock target's host key, for proxies that verify it (they should).
+    pub target_key: PublicKey,
+    /// Where the proxy sends approval requests.
+    pub approvals: mpsc::Sender<InProcessMessage>,
+}
+
+/// A proxy started for one replay; dropping `guard` stops it.
+pub struct LaunchedProxy {
+    pub address: SocketAddr,
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
+pub type LaunchFuture = Pin<Box<dyn Future<Output = Result<LaunchedProxy, String>> + Send>>;
+
+/// Starts the proxy under test in front of a replay's target and approver.
+pub trait Launcher: Send + Sync {
+    fn launch(&self, environment: Environment) -> LaunchFuture;
+}
+
+/// How the replayer logs in to the proxy and how long a step may take.
+#[derive(Clone)]
+pub struct ReplayOptions {
+    pub user: String,
+    /// `None` tries the `none` method.
+    pub key: Option<Arc<PrivateKey>>,
+    pub step_timeout: Duration,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            user: "operator".into(),
+            key: None,
+            step_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Replay `scenario` under `chunking` against a proxy from `launcher`.
+pub async fn replay(
+    scenario: &Scenario,
+    chunking: Chunking,
+    launcher: &dyn Launcher,
+    options: &ReplayOptions,
+) -> Outcome {
+    let started = Instant::now();
+    let mut transcript = Transcript::default();
+    let failure = match Session::start(scenario, chunking, launcher, options).await {
+        Ok(mut session) => {
+            let failure = session.run(scenario).await.err();
+            session.fill(&mut transcript);
+            failure
+        }
+        Err(failure) => Some(failure),
+    };
+    Outcome {
+        id: scenario.id.clone(),
+        chunking,
+        failure,
+        transcript,
+        elapsed: started.elapsed(),
+    }
+}
+
+struct AnyHostKey;
+
+impl client::Handler for AnyHostKey {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, _: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// The interactive shell, opened by the first step that needs it.
+struct Shell {
+    channel: Channel<Msg>,
+    exit_status: Option<u32>,
+    closed: bool,
+}
+
+/// What the last exec request produced, filled in by its reader task.
+#[derive(Debug, Default, Clone)]
+struct ExecOutput {
+    stdout: String,
+    stderr: String,
+    exit_status: Option<u32>,
+}
+
+/// One replay in progress.
+struct Session {
+    chunking: Chunking,
+    rng: rand::rngs::StdRng,
+    step_timeout: Duration,
+    rows: u16,
+    cols: u16,
+    target: MockTarget,
+    approver: ScriptedApprover,
+    /// Kept so that the proxy lives as long as the replay.
+    _proxy: LaunchedProxy,
+    operator: client::Handle<AnyHostKey>,
+    shell: Option<Shell>,
+    terminal: OperatorTerminal,
+    exec: Option<watch::Receiver<ExecOutput>>,
+    /// The id of the last request a step answered.
+    last_request: Option<String>,
+    never_executed: Vec<String>,
+    never_received: Vec<Vec<u8>>,
+    sent: Vec<Vec<u8>>,
+    received: Vec<u8>,
+}
+
+fn failure(step: usize, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
+    Failure {
+        step,
+        expected: expected.into(),
+        actual: actual.into(),
+    }
+}
+
+/// What a wait is waiting for, besides the operator's channel and the approver.
+type Condition<'a> = &'a (dyn Fn(&Session) -> bool + Sync);
+
+impl Session {
+    async fn start(
+        scenario: &Scenario,
+        chunking: Chunking,
+        launcher: &dyn Launcher,
+        options: &ReplayOptions,
+    ) -> Result<Session, Failure> {
+        let target = MockTarget::spawn()
+            .await
+            .map_err(|error| failure(0, "a mock target", error.to_string()))?;
+        let (approver, approvals) = ScriptedApprover::new();
+        let proxy = launcher
+            .launch(Environment {
+                target: target.addr,
+                target_key: target.host_key().clone(),
+                approvals,
+            })
+            .await
+            .map_err(|error| failure(0, "the proxy starts", error))?;
+        let operator = connect(proxy.address, options)
+            .await
+            .map_err(|error| failure(0, "the operator logs in to the proxy", error))?;
+        let seed = match chunking {
+            Chunking::Random { seed } => seed,
+            _ => 0,
+        };
+        Ok(Session {
+            chunking,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            step_timeout: options.step_timeout,
+            rows: scenario.terminal.rows,
+            cols: scenario.terminal.cols,
+            target,
+            approver,
+            _proxy: proxy,
+            operator,
+            shell: None,
+            terminal: OperatorTerminal::new(scenario.terminal.rows, scenario.terminal.cols),
+            exec: None,
+            last_request: None,
+            never_executed: Vec::new(),
+            never_received: Vec::new(),
+            sent: Vec::new(),
+            received: Vec::new(),
+        })
+    }
+
+    async fn run(&mut self, scenario: &Scenario) -> Result<(), Failure> {
+        for (index, step) in scenario.steps.iter().enumerate() {
+            self.step(index + 1, step).await?;
+        }
+        self.check_invariants(0)?;
+        let unclaimed = self.approver.unclaimed();
+        if !unclaimed.is_empty() {
+            let commands: Vec<_> = unclaimed.iter().map(|r| r.command.as_str()).collect();
+            return Err(failure(
+                0,
+                "no approval request left unclaimed",
+                format!("{commands:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self, step: usize, what: &Step) -> Result<(), Failure> {
+        match what {
+            Step::Send { bytes, pause_ms } => {
+                if *pause_ms > 0 {
+                    // A scenario's own timing (a person pausing), not a wait for a server.
+                    tokio::time::sleep(Duration::from_millis(*pause_ms)).await;
+                }
+                self.send(step, bytes).await
+            }
+            Step::Resize { rows, cols } => {
+                self.rows = *rows;
+                self.cols = *cols;
+                self.terminal.resize(*rows, *cols);
+                let shell = self.shell(step).await?;
+                shell
+                    .channel
+                    .window_change(u32::from(*cols), u32::from(*rows), 0, 0)
+                    .await
+                    .map_err(|error| failure(step, "a window change", error.to_string()))
+            }
+            Step::Exec { command } => self.exec(step, command).await,
+            Step::Request {
+                command,
+                kind,
+                certain,
+                answer,
+            } => {
+                let pending = self
+                    .wait_for(step, "an approval request", &|session| {
+                        !session.approver.unclaimed().is_empty()
+                    })
+                    .await
+                    .and_then(|()| {
+                        self.approver
+                            .claim()
+                            .ok_or_else(|| failure(step, "an approval request", "none"))
+                    })?;
+                let request = &pending.request;
+                let mut wrong = Vec::new();
+                if command.as_ref().is_some_and(|c| c != &request.command) {
+                    wrong.push(format!(
+                        "command {:?}",
+                        command.as_deref().unwrap_or_default()
+                    ));
+                }
+                if kind.is_some_and(|k| k != request.kind) {
+                    wrong.push(format!(
+                        "kind {}",
+                        kind.map(|k| k.to_string()).unwrap_or_default()
+                    ));
+                }
+                if certain.is_some_and(|c| c != request.certain) {
+                    wrong.push(format!("certain {}", certain.unwrap_or_default()));
+                }
+                if !wrong.is_empty() {
+                    return Err(failure(
+                        step,
+                        format!("a request with {}", wrong.join(", ")),
+                        format!(
+                            "command {:?}, kind {}, certain {}",
+                            request.command, request.kind, request.certain
+                        ),
+                    ));
+                }
+                self.last_request = Some(request.id.clone());
+                self.approver.answer(pending, answer);
+                Ok(())
+            }
+            Step::Cancelled => {
+                let id = self.last_request.clone().unwrap_or_default();
+                self.wait_for(step, "the approver told of a cancel", &|session| {
+                    session.approver.was_cancelled(&id)
+                })
+                .await
+            }
+            Step::Executed(line) => {
+                let wanted = line.clone();
+                self.wait_for(step, &format!("the target runs {line:?}"), &|session| {
+                    session.target.events.executed_lines().contains(&wanted)
+                })
+                .await
+            }
+            Step::ExecRan(command) => {
+                let wanted = command.clone();
+                self.wait_for(
+                    step,
+                    &format!("the target runs exec {command:?}"),
+                    &|session| session.target.events.exec_commands().contains(&wanted),
+                )
+                .await
+            }
+            Step::NeverExecuted(text) => {
+                self.never_executed.push(text.clone());
+                self.check_invariants(step)
+            }
+            Step::NeverReceived(bytes) => {
+                self.never_received.push(bytes.clone());
+                self.check_invariants(step)
+            }
+            Step::ScreenContains(text) => {
+                self.shell(step).await?;
+                let wanted = text.clone();
+                self.wait_for(step, &format!("the screen shows {text:?}"), &|session| {
+                    session.terminal.contents().contains(&wanted)
+                })
+                .await
+            }
+            Step::ScreenRow { row, text } => {
+                self.shell(step).await?;
+                let (row, wanted) = (*row, text.clone());
+                self.wait_for(step, &format!("row {row} reads {text:?}"), &|session| {
+                    session.terminal.row(row) == wanted
+                })
+                .await
+            }
+            Step::Cursor { row, col } => {
+                self.shell(step).await?;
+                let wanted = (*row, *col);
+                self.wait_for(step, &format!("the cursor at {wanted:?}"), &|session| {
+                    session.terminal.cursor() == wanted
+                })
+                .await
+            }
+            Step::Output(text) => {
+                let wanted = text.clone();
+                self.wait_for(step, &format!("exec output with {text:?}"), &|session| {
+                    session.exec_output().is_some_and(|output| {
+                        output.stdout.contains(&wanted) || output.stderr.contains(&wanted)
+                    })
+                })
+                .await
+            }
+            Step::ExitStatus(status) => {
+                let wanted = Some(*status);
+                self.wait_for(step, &format!("exit status {status}"), &|session| {
+                    session.exit_status() == wanted
+                })
+                .await
+            }
+        }
+    }
+
+    fn exec_output(&self) -> Option<ExecOutput> {
+        self.exec.as_ref().map(|exec| exec.borrow().clone())
+    }
+
+    fn exit_status(&self) -> Option<u32> {
+        match &self.exec {
+            Some(exec) => exec.borrow().exit_status,
+            None => self.shell.as_ref().and_then(|shell| shell.exit_status),
+        }
+    }
+
+    fn check_invariants(&self, step: usize) -> Result<(), Failure> {
+        let lines = self.target.events.executed_lines();
+        for text in &self.never_executed {
+            if let Some(line) = lines.iter().find(|line| line.contains(text.as_str())) {
+                return Err(failure(
+                    step,
+                    format!("no line with {text:?} runs on the target"),
+                    format!("the target ran {line:?}"),
+                ));
+            }
+        }
+        let input = self.target.events.input_bytes();
+        for bytes in &self.never_received {
+            if !bytes.is_empty() && input.windows(bytes.len()).any(|window| window == bytes) {
+                return Err(failure(
+                    step,
+                    format!(
+                        "the target never receives {}",
+                        crate::notation::render(bytes)
+                    ),
+                    format!("it received {}", crate::notation::render(&input)),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn shell(&mut self, step: usize) -> Result<&mut Shell, Failure> {
+        if self.shell.is_none() {
+            let channel = self.open_channel(step).await?;
+            channel
+                .request_pty(
+                    true,
+                    "xterm-256color",
+                    u32::from(self.cols),
+                    u32::from(self.rows),
+                    0,
+                    0,
+                    &[],
+                )
+                .await
+                .and(channel.request_shell(true).await)
+                .map_err(|error| failure(step, "a PTY shell", error.to_string()))?;
+            self.shell = Some(Shell {
+                channel,
+                exit_status: None,
+                closed: false,
+            });
+        }
+        Ok(self.shell.as_mut().expect("opened above"))
+    }
+
+    async fn open_channel(&self, step: usize) -> Result<Channel<Msg>, Failure> {
+        self.operator
+            .channel_open_session()
+            .await
+            .map_err(|error| failure(step, "a session channel", error.to_string()))
+    }
+
+    /// Send `bytes` as the scenario's chunking cuts them.
+    async fn send(&mut self, step: usize, bytes: &[u8]) -> Result<(), Failure> {
+        let packets = cut(bytes, self.chunking, &mut self.rng);
+        let shell = self.shell(step).await?;
+        for packet in &packets {
+            shell
+                .channel
+                .data(&packet[..])
+                .await
+                .map_err(|error| failure(step, "keys sent", error.to_string()))?;
+        }
+        self.sent.extend(packets);
+        Ok(())
+    }
+
+    async fn exec(&mut self, step: usize, command: &str) -> Result<(), Failure> {
+        let mut channel = self.open_channel(step).await?;
+        channel
+            .exec(true, command)
+            .await
+            .map_err(|error| failure(step, "an exec request", error.to_string()))?;
+        let (output, receiver) = watch::channel(ExecOutput::default());
+        self.exec = Some(receiver);
+        tokio::spawn(async move {
+            while let Some(message) = channel.wait().await {
+                output.send_modify(|output| match message {
+                    ChannelMsg::Data { data } => output.stdout += &String::from_utf8_lossy(&data),
+                    ChannelMsg::ExtendedData { data, .. } => {
+                        output.stderr += &String::from_utf8_lossy(&data)
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => {
+                        output.exit_status = Some(exit_status)
+                    }
+                    _ => {}
+                });
+            }
+        });
+        Ok(())
+    }
+
+    /// Pump the operator's channel, the approver and exec output until `condition` holds.
+    async fn wait_for(
+        &mut self,
+        step: usize,
+        expected: &str,
+        condition: Condition<'_>,
+    ) -> Result<(), Failure> {
+        let deadline = Instant::now() + self.step_timeout;
+        // Subscribed before the first look, so an event between look and wait still wakes us.
+        let mut target_events = self.target.events.subscribe();
+        loop {
+            if condition(self) {
+                return Ok(());
+            }
+            let exec = self.exec.clone();
+            let exec_changed = async move {
+                if let Some(mut exec) = exec {
+                    if exec.changed().await.is_ok() {
+                        return;
+                    }
+                }
+                std::future::pending::<()>().await
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(failure(step, expected, self.observed()));
+                }
+                message = self.approver.recv() => match message {
+                    Some(message) => self.approver.on_message(message),
+                    None => return Err(failure(step, expected, "the proxy dropped its approver")),
+                },
+                message = next_shell_message(&mut self.shell) => self.on_shell_message(message).await,
+                () = exec_changed => {}
+                _ = target_events.changed() => {}
+            }
+        }
+    }
+
+    async fn on_shell_message(&mut self, message: Option<ChannelMsg>) {
+        let Some(shell) = self.shell.as_mut() else {
+            return;
+        };
+        match message {
+            Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
+                self.received.extend_from_slice(&data);
+                let replies = self.terminal.feed(&data);
+                if !replies.is_empty() {
+                    let _ = shell.channel.data(&replies[..]).await;
+                    self.sent.push(replies);
+                }
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => shell.exit_status = Some(exit_status),
+            Some(ChannelMsg::Close) | None => shell.closed = true,
+            Some(_) => {}
+        }
+    }
+
+    /// A short account of the state, for a failure's "actual".
+    fn observed(&self) -> String {
+        let requests: Vec<String> = self
+            .approver
+            .unclaimed()
+            .into_iter()
+            .map(|request| format!("{:?} (certain {})", request.command, request.certain))
+            .collect();
+        format!(
+            "after {:?}: executed {:?}, unclaimed requests {requests:?}, screen {:?}",
+            self.step_timeout,
+            self.target.events.executed_lines(),
+            self.terminal.contents().trim_end(),
+        )
+    }
+
+    fn fill(&self, transcript: &mut Transcript) {
+        transcript.sent = self.sent.clone();
+        transcript.received = self.received.clone();
+        transcript.approvals = self.approver.events.clone();
+        transcript.target_events = self
+            .target
+            .events
+            .snapshot()
+            .iter()
+            .map(|event| serde_json::to_string(event).unwrap_or_default())
+            .collect();
+        transcript.screen = self.terminal.contents();
+    }
+}
+
+/// The shell's next message, or never when there is no open shell.
+async fn next_shell_message(shell: &mut Option<Shell>) -> Option<ChannelMsg> {
+    match shell {
+        Some(shell) if !shell.closed => shell.channel.wait().await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// Cut `bytes` into packets as `chunking` says.
+fn cut(bytes: &[u8], chunking: Chunking, rng: &mut rand::rngs::StdRng) -> Vec<Vec<u8>> {
+    match chunking {
+        Chunking::OnePacket => vec![bytes.to_vec()],
+        Chunking::ByteByByte => bytes.iter().map(|&byte| vec![byte]).collect(),
+        Chunking::Random { .. } => {
+            let mut packets = Vec::new();
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let take = rng.random_range(1..=rest.len().min(8));
+                packets.push(rest[..take].to_vec());
+                rest = &rest[take..];
+            }
+            packets
+        }
+    }
+}
+
+async fn connect(
+    address: SocketAddr,
+    options: &ReplayOptions,
+) -> Result<client::Handle<AnyHostKey>, String> {
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..Default::default()
+    });
+    let mut handle = client::connect(config, address, AnyHostKey)
+        .await
+        .map_err(|error| format!("cannot connect to {address}: {error}"))?;
+    let result = match &options.key {
+        Some(key) => {
+            let key = PrivateKeyWithHashAlg::new(key.clone(), None);
+            handle.authenticate_publickey(&options.user, key).await
+        }
+        None => handle.authenticate_none(&options.user).await,
+    }
+    .map_err(|error| format!("authentication failed: {error}"))?;
+    if result.success() {
+        Ok(handle)
+    } else {
+        Err(format!("the proxy refused {:?}", options.user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chunking_delivers_every_byte_in_order() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for chunking in Chunking::all(7) {
+            let packets = cut(&bytes, chunking, &mut rng);
+            assert_eq!(packets.concat(), bytes, "{chunking}");
+            assert!(packets.iter().all(|packet| !packet.is_empty()));
+        }
+        assert_eq!(cut(&bytes, Chunking::ByteByByte, &mut rng).len(), 256);
+        assert_eq!(cut(&bytes, Chunking::OnePacket, &mut rng).len(), 1);
+    }
+}

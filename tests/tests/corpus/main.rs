@@ -1,0 +1,97 @@
+//! The whole scenario corpus, replayed end to end: every scenario under every chunking against
+//! sshgate (all must pass), and against the pass-through control (every gating scenario must
+//! fail there, or it proves nothing).
+
+use std::sync::Arc;
+
+use scenarios::format::Grade;
+use scenarios::replay::{replay, Launcher, ReplayOptions};
+use scenarios::{Chunking, Outcome, Scenario};
+use sshgate_tests::launchers::{InProcessSshgate, PassThroughLauncher};
+use tokio::task::JoinSet;
+
+/// The seed of the random chunking; a failure report names it.
+const SEED: u64 = 0x5eed;
+
+fn corpus() -> Vec<Scenario> {
+    scenarios::corpus::load_dir(&scenarios::corpus::builtin_dir())
+        .unwrap_or_else(|error| panic!("the corpus does not load: {error}"))
+}
+
+/// Replay every (scenario, chunking) pair concurrently.
+async fn replay_all(
+    scenarios: &[Scenario],
+    chunkings: impl Fn(&Scenario) -> Vec<Chunking>,
+    launcher: Arc<dyn Launcher>,
+) -> Vec<Outcome> {
+    let mut replays = JoinSet::new();
+    for scenario in scenarios {
+        for chunking in chunkings(scenario) {
+            let scenario = scenario.clone();
+            let launcher = launcher.clone();
+            replays.spawn(async move {
+                replay(
+                    &scenario,
+                    chunking,
+                    launcher.as_ref(),
+                    &ReplayOptions::default(),
+                )
+                .await
+            });
+        }
+    }
+    replays.join_all().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corpus_passes_against_sshgate() {
+    let scenarios = corpus();
+    let outcomes = replay_all(
+        &scenarios,
+        |scenario| match scenario.chunking {
+            Some(pinned) => vec![pinned],
+            None => Chunking::all(SEED).to_vec(),
+        },
+        Arc::new(InProcessSshgate::default()),
+    )
+    .await;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.passed())
+        .filter(|outcome| {
+            let scenario = scenarios.iter().find(|s| s.id == outcome.id);
+            scenario.is_some_and(|s| s.grade == Grade::Required)
+        })
+        .map(|outcome| outcome.to_string())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} replays failed:\n{}",
+        failures.len(),
+        outcomes.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gating_scenarios_fail_against_the_pass_through() {
+    let scenarios: Vec<Scenario> = corpus()
+        .into_iter()
+        .filter(|scenario| scenario.grade == Grade::Required)
+        .collect();
+    let outcomes = replay_all(
+        &scenarios,
+        |_| vec![Chunking::OnePacket],
+        Arc::new(PassThroughLauncher),
+    )
+    .await;
+    let passed: Vec<&str> = outcomes
+        .iter()
+        .filter(|outcome| outcome.passed())
+        .map(|outcome| outcome.id.as_str())
+        .collect();
+    assert!(
+        passed.is_empty(),
+        "these scenarios pass against a proxy that gates nothing, so they cannot fail: {passed:?}"
+    );
+}
