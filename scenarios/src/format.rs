@@ -129,6 +129,10 @@ pub enum Step {
     NeverExecuted(String),
     /// The target never receives these bytes (checked now and at the end).
     NeverReceived(Vec<u8>),
+    /// The target has received these bytes, in one run, on the shell channel (waits).
+    Received(Vec<u8>),
+    /// The target was told the window is this size (waits).
+    TargetWindow { rows: u16, cols: u16 },
     /// The target ran this exec request (waits for it).
     ExecRan(String),
     /// The operator's screen contains this text (waits for it).
@@ -193,6 +197,8 @@ struct RawStep {
     executed: Option<String>,
     never_executed: Option<String>,
     never_received: Option<String>,
+    received: Option<String>,
+    target_window: Option<[u16; 2]>,
     exec_ran: Option<String>,
     screen_contains: Option<String>,
     screen_row: Option<RawScreenRow>,
@@ -292,6 +298,8 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
         executed,
         never_executed,
         never_received,
+        received,
+        target_window,
         exec_ran,
         screen_contains,
         screen_row,
@@ -328,6 +336,10 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
     if let Some(text) = never_received {
         found.push(Step::NeverReceived(keys(&text)?));
     }
+    if let Some(text) = received {
+        found.push(Step::Received(keys(&text)?));
+    }
+    found.extend(target_window.map(|[rows, cols]| Step::TargetWindow { rows, cols }));
     found.extend(exec_ran.map(Step::ExecRan));
     found.extend(screen_contains.map(Step::ScreenContains));
     found.extend(screen_row.map(|row| Step::ScreenRow {

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_target::MockTarget;
+use mock_target::{MockTarget, TargetEvent};
 use rand::{RngExt, SeedableRng};
 use russh::client::{self, Msg};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
@@ -315,6 +315,26 @@ impl Session {
             Step::NeverReceived(bytes) => {
                 self.never_received.push(bytes.clone());
                 self.check_invariants(step)
+            }
+            Step::Received(bytes) => {
+                let wanted = bytes.clone();
+                let expected = format!("the target receives {}", crate::notation::render(bytes));
+                self.wait_for(step, &expected, &|session| {
+                    let input = session.target.events.input_bytes();
+                    input.windows(wanted.len()).any(|window| window == wanted)
+                })
+                .await
+            }
+            Step::TargetWindow { rows, cols } => {
+                let wanted = TargetEvent::WindowChange {
+                    cols: u32::from(*cols),
+                    rows: u32::from(*rows),
+                };
+                let expected = format!("the target told of a {rows}x{cols} window");
+                self.wait_for(step, &expected, &|session| {
+                    session.target.events.snapshot().contains(&wanted)
+                })
+                .await
             }
             Step::ScreenContains(text) => {
                 self.shell(step).await?;

@@ -18,7 +18,8 @@ pub struct InProcessSshgate {
 impl Default for InProcessSshgate {
     fn default() -> Self {
         InProcessSshgate {
-            approval_timeout: Duration::from_secs(2),
+            // Short, so that the scenarios where the approver never answers end quickly.
+            approval_timeout: Duration::from_millis(500),
         }
     }
 }

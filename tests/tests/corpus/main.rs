@@ -13,9 +13,15 @@ use tokio::task::JoinSet;
 /// The seed of the random chunking; a failure report names it.
 const SEED: u64 = 0x5eed;
 
+/// The corpus, or the part of it whose ids start with `$SCENARIO_FILTER` (for working on
+/// one category).
 fn corpus() -> Vec<Scenario> {
+    let filter = std::env::var("SCENARIO_FILTER").unwrap_or_default();
     scenarios::corpus::load_dir(&scenarios::corpus::builtin_dir())
         .unwrap_or_else(|error| panic!("the corpus does not load: {error}"))
+        .into_iter()
+        .filter(|scenario| scenario.id.starts_with(&filter))
+        .collect()
 }
 
 /// Replay every (scenario, chunking) pair concurrently.
