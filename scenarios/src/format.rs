@@ -380,3 +380,85 @@ fn convert_request(raw: RawRequest) -> Result<Step, String> {
         answer,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const HEAD: &str = "id = \"basic/x\"\ndescription = \"d\"\nrequirement = \"r MUST hold\"\n";
+
+    fn with_steps(steps: &str) -> Result<Scenario, FormatError> {
+        parse("x.toml", &format!("{HEAD}{steps}"))
+    }
+
+    #[test]
+    fn a_full_scenario_parses_with_defaults() {
+        let scenario = with_steps(
+            "[[steps]]\nsend = \"echo hi<Enter>\"\n\
+             [[steps]]\nrequest = { command = \"echo hi\", kind = \"shell\", certain = true }\n\
+             [[steps]]\nexecuted = \"echo hi\"\n",
+        )
+        .unwrap();
+        assert_eq!(scenario.category(), "basic");
+        assert_eq!(scenario.terminal, TerminalSize { rows: 24, cols: 80 });
+        assert_eq!(scenario.chunking, None);
+        assert_eq!(scenario.grade, Grade::Required);
+        assert_eq!(
+            scenario.steps,
+            [
+                Step::Send {
+                    bytes: b"echo hi\r".to_vec(),
+                    pause_ms: 0
+                },
+                Step::Request {
+                    command: Some("echo hi".into()),
+                    kind: Some(RequestKind::Shell),
+                    certain: Some(true),
+                    answer: Answer::Rule
+                },
+                Step::Executed("echo hi".into()),
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case::approve("answer = \"approve\"", Answer::Approve)]
+    #[case::deny("answer = \"deny\", reason = \"no\"", Answer::Deny("no".into()))]
+    #[case::delay("answer = \"delay\", delay_ms = 5", Answer::Delay(5))]
+    #[case::never("answer = \"never\"", Answer::Never)]
+    #[case::drop("answer = \"drop\"", Answer::Drop)]
+    #[case::malformed("answer = \"malformed\"", Answer::Malformed)]
+    fn answers(#[case] fields: &str, #[case] expected: Answer) {
+        let scenario = with_steps(&format!("[[steps]]\nrequest = {{ {fields} }}\n")).unwrap();
+        assert!(matches!(&scenario.steps[0], Step::Request { answer, .. } if *answer == expected));
+    }
+
+    #[rstest]
+    #[case::bad_id(
+        "id = \"nocategory\"\ndescription = \"d\"\nrequirement = \"r\"\nsteps = []",
+        "category/name"
+    )]
+    #[case::two_things(
+        "[[steps]]\nsend = \"a\"\nexecuted = \"a\"\n",
+        "step 1: a step does one thing"
+    )]
+    #[case::nothing(
+        "[[steps]]\npause_ms = 3\nsend = \"a\"\n[[steps]]\n",
+        "step 2: the step does nothing"
+    )]
+    #[case::unknown_key("[[steps]]\nsned = \"a\"\n", "sned")]
+    #[case::bad_notation("[[steps]]\nsend = \"a<Bogus>\"\n", "step 1: line 1, column 2")]
+    #[case::reason_without_deny("[[steps]]\nrequest = { reason = \"x\" }\n", "reason goes with")]
+    #[case::delay_without_ms("[[steps]]\nrequest = { answer = \"delay\" }\n", "needs delay_ms")]
+    fn errors_name_the_file_and_step(#[case] text: &str, #[case] expected: &str) {
+        let text = if text.starts_with("id =") {
+            text.to_string()
+        } else {
+            format!("{HEAD}{text}")
+        };
+        let error = parse("x.toml", &text).unwrap_err().to_string();
+        assert!(error.starts_with("x.toml"), "{error}");
+        assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    }
+}
