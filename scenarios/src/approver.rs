@@ -1,28 +1,91 @@
 //! The approver side of a replay: requests queue up until a `request` step claims them, and
 //! each is answered exactly as the step says.
 //!
-//! Invariant: nothing is approved that no step approved, except requests for a blank line
-//! (nothing to run), which are approved on arrival so that a proxy asking about them is not
-//! failed for it. Requests nobody claimed are reported at the end of the replay.
+//! Requests arrive through the in-process channel or through approval protocol v1 on a
+//! WebSocket (for a proxy in another process); both end up in one queue. Invariant: nothing is
+//! approved that no step approved, except requests for a blank line (nothing to run), which
+//! are approved on arrival so that a proxy asking about them is not failed for it. Requests
+//! nobody claimed are reported at the end of the replay.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use sshgate_wire::{ApprovalRequest, Decision, InProcessMessage};
+use futures_util::{SinkExt, StreamExt};
+use sshgate_wire::{ApprovalRequest, ApproverFrame, Decision, InProcessMessage, ProxyFrame};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::format::Answer;
 
 /// Requests in flight between the proxy and this approver; a replay has a handful at most.
+/// When full, the proxy's request waits (its own time-out still runs).
 pub const APPROVAL_CAPACITY: usize = 64;
 /// The mock rule's marker and reason.
 pub const DENY_MARKER: &str = "DENY";
 pub const DENY_REASON: &str = "blocked";
 
+/// How an answer goes back to the proxy.
+enum Reply {
+    Channel(oneshot::Sender<Decision>),
+    Socket {
+        id: String,
+        out: mpsc::Sender<SocketCommand>,
+    },
+}
+
+enum SocketCommand {
+    Frame(String),
+    Close,
+}
+
+/// What reaches the approver, from the channel or a socket.
+pub struct Incoming(IncomingKind);
+
+enum IncomingKind {
+    Request {
+        request: ApprovalRequest,
+        reply: Reply,
+    },
+    Cancel {
+        id: String,
+    },
+}
+
+impl Reply {
+    fn send(self, decision: Decision) {
+        match self {
+            Reply::Channel(reply) => {
+                let _ = reply.send(decision);
+            }
+            Reply::Socket { out, .. } => {
+                let frame = ApproverFrame::Decision(decision).to_json();
+                let _ = out.try_send(SocketCommand::Frame(frame));
+            }
+        }
+    }
+
+    /// An answer that does not parse; on the channel, the reply is dropped (a denial).
+    fn garble(self) {
+        if let Reply::Socket { id, out } = self {
+            let frame = format!(r#"{{"type":"decision","id":{id:?},"approve":"yes"}}"#);
+            let _ = out.try_send(SocketCommand::Frame(frame));
+        }
+    }
+
+    /// The approver goes away: the socket closes, the reply is dropped.
+    fn hang_up(self) {
+        if let Reply::Socket { out, .. } = self {
+            let _ = out.try_send(SocketCommand::Close);
+        }
+    }
+}
+
 /// A request waiting for a step to claim it.
 pub struct Pending {
     pub request: ApprovalRequest,
-    reply: oneshot::Sender<Decision>,
+    reply: Reply,
 }
 
 /// Something the approver saw or did, for the transcript.
@@ -34,10 +97,12 @@ pub enum ApprovalEvent {
 }
 
 pub struct ScriptedApprover {
-    receiver: mpsc::Receiver<InProcessMessage>,
+    receiver: mpsc::Receiver<Incoming>,
     queue: VecDeque<Pending>,
     /// Replies kept open on purpose (`never`): dropping them would deny.
-    held: Vec<oneshot::Sender<Decision>>,
+    held: Vec<Reply>,
+    /// The in-process forwarder and the WebSocket server; aborted with the approver.
+    tasks: JoinSet<()>,
     cancelled: Vec<String>,
     /// After a `drop` answer the approver is gone: every later request is dropped too.
     gone: bool,
@@ -53,43 +118,70 @@ pub fn rule(request: &ApprovalRequest) -> Decision {
     }
 }
 
+/// Where a proxy under test sends its requests to a [`ScriptedApprover`].
+pub struct Endpoints {
+    pub channel: mpsc::Sender<InProcessMessage>,
+    /// `ws://127.0.0.1:PORT`, speaking approval protocol v1.
+    pub url: String,
+}
+
 impl ScriptedApprover {
-    pub fn new() -> (ScriptedApprover, mpsc::Sender<InProcessMessage>) {
-        let (sender, receiver) = mpsc::channel(APPROVAL_CAPACITY);
+    /// An approver reachable both in-process and on a loopback WebSocket.
+    pub async fn start() -> std::io::Result<(ScriptedApprover, Endpoints)> {
+        let (incoming, receiver) = mpsc::channel(APPROVAL_CAPACITY);
+        let (channel, mut messages) = mpsc::channel::<InProcessMessage>(APPROVAL_CAPACITY);
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("ws://{}", listener.local_addr()?);
+        let mut tasks = JoinSet::new();
+        let forward = incoming.clone();
+        tasks.spawn(async move {
+            while let Some(message) = messages.recv().await {
+                let kind = match message {
+                    InProcessMessage::Request { request, reply } => IncomingKind::Request {
+                        request,
+                        reply: Reply::Channel(reply),
+                    },
+                    InProcessMessage::Cancel { id, .. } => IncomingKind::Cancel { id },
+                };
+                if forward.send(Incoming(kind)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        tasks.spawn(serve_sockets(listener, incoming));
         let approver = ScriptedApprover {
             receiver,
             queue: VecDeque::new(),
             held: Vec::new(),
+            tasks,
             cancelled: Vec::new(),
             gone: false,
             events: Vec::new(),
         };
-        (approver, sender)
+        Ok((approver, Endpoints { channel, url }))
     }
 
-    /// The next message from the proxy; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<InProcessMessage> {
+    /// The next message from the proxy.
+    pub async fn recv(&mut self) -> Option<Incoming> {
         self.receiver.recv().await
     }
 
-    pub fn on_message(&mut self, message: InProcessMessage) {
-        match message {
-            InProcessMessage::Request { request, reply } => {
+    pub fn on_message(&mut self, message: Incoming) {
+        match message.0 {
+            IncomingKind::Request { request, reply } => {
                 self.events.push(ApprovalEvent::Request(request.clone()));
                 if self.gone {
-                    return; // reply dropped: the proxy sees a disconnect
+                    reply.hang_up();
+                    return;
                 }
                 if request.command.trim().is_empty() {
-                    self.send(
-                        reply,
-                        Decision::approve(&request.id),
-                        "approve (blank line)",
-                    );
+                    self.record(&request.id, "approve (blank line)");
+                    reply.send(Decision::approve(&request.id));
                     return;
                 }
                 self.queue.push_back(Pending { request, reply });
             }
-            InProcessMessage::Cancel { id, .. } => {
+            IncomingKind::Cancel { id } => {
                 self.events.push(ApprovalEvent::Cancel { id: id.clone() });
                 self.queue.retain(|pending| pending.request.id != id);
                 self.cancelled.push(id);
@@ -115,38 +207,45 @@ impl ScriptedApprover {
 
     pub fn answer(&mut self, pending: Pending, answer: &Answer) {
         let Pending { request, reply } = pending;
+        let id = request.id.as_str();
         match answer {
             Answer::Rule => self.send(reply, rule(&request), "rule"),
-            Answer::Approve => self.send(reply, Decision::approve(&request.id), "approve"),
-            Answer::Deny(reason) => self.send(reply, Decision::deny(&request.id, reason), "deny"),
+            Answer::Approve => self.send(reply, Decision::approve(id), "approve"),
+            Answer::Deny(reason) => self.send(reply, Decision::deny(id, reason), "deny"),
             Answer::Delay(ms) => {
-                self.record(&request.id, &format!("rule after {ms} ms"));
+                self.record(id, &format!("rule after {ms} ms"));
                 let decision = rule(&request);
                 let delay = Duration::from_millis(*ms);
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     tokio::time::sleep(delay).await;
-                    let _ = reply.send(decision);
+                    reply.send(decision);
                 });
             }
             Answer::Never => {
-                self.record(&request.id, "never");
+                self.record(id, "never");
                 self.held.push(reply);
             }
             Answer::Drop => {
-                self.record(&request.id, "drop the connection");
+                self.record(id, "drop the connection");
                 self.gone = true;
-                self.queue.clear();
-                self.held.clear();
+                reply.hang_up();
+                for pending in self.queue.drain(..) {
+                    pending.reply.hang_up();
+                }
+                for held in self.held.drain(..) {
+                    held.hang_up();
+                }
             }
-            // The in-process channel carries typed decisions: the nearest thing to a garbled
-            // answer is one that never comes back, which the proxy must treat as a denial.
-            Answer::Malformed => self.record(&request.id, "malformed (reply dropped)"),
+            Answer::Malformed => {
+                self.record(id, "malformed");
+                reply.garble();
+            }
         }
     }
 
-    fn send(&mut self, reply: oneshot::Sender<Decision>, decision: Decision, how: &str) {
+    fn send(&mut self, reply: Reply, decision: Decision, how: &str) {
         self.record(&decision.id, how);
-        let _ = reply.send(decision);
+        reply.send(decision);
     }
 
     fn record(&mut self, id: &str, answer: &str) {
@@ -154,5 +253,63 @@ impl ScriptedApprover {
             id: id.to_string(),
             answer: answer.to_string(),
         });
+    }
+}
+
+/// Accept proxy connections and turn their frames into [`Incoming`] messages.
+async fn serve_sockets(listener: TcpListener, incoming: mpsc::Sender<Incoming>) {
+    let mut connections = JoinSet::new();
+    while let Ok((stream, _)) = listener.accept().await {
+        let incoming = incoming.clone();
+        connections.spawn(async move {
+            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
+                serve_socket(socket, incoming).await;
+            }
+        });
+    }
+}
+
+async fn serve_socket(
+    socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    incoming: mpsc::Sender<Incoming>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    // Answers for this connection; a replay sends a handful.
+    let (out, mut commands) = mpsc::channel(APPROVAL_CAPACITY);
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(SocketCommand::Frame(text)) => {
+                    if sink.send(Message::text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(SocketCommand::Close) | None => {
+                    let _ = sink.close().await;
+                    return;
+                }
+            },
+            frame = stream.next() => {
+                let Some(Ok(Message::Text(text))) = frame else {
+                    match frame {
+                        Some(Ok(_)) => continue,
+                        _ => return,
+                    }
+                };
+                // Frames that do not parse are the proxy's fault; the step waiting for a
+                // request reports that none came.
+                let kind = match serde_json::from_str::<ProxyFrame>(text.as_str()) {
+                    Ok(ProxyFrame::Request(request)) => IncomingKind::Request {
+                        reply: Reply::Socket { id: request.id.clone(), out: out.clone() },
+                        request,
+                    },
+                    Ok(ProxyFrame::Cancel { id, .. }) => IncomingKind::Cancel { id },
+                    Ok(ProxyFrame::Hello { .. }) | Err(_) => continue,
+                };
+                if incoming.send(Incoming(kind)).await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }

@@ -14,6 +14,12 @@ pub fn builtin_dir() -> PathBuf {
 
 /// Load every `*.toml` below `dir`, sorted by id.
 pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, FormatError> {
+    load_matching(dir, "")
+}
+
+/// Load the files below `dir` whose id starts with `prefix` (a category, `editing/`, or one
+/// case), sorted by id; other files are not read at all.
+pub fn load_matching(dir: &Path, prefix: &str) -> Result<Vec<Scenario>, FormatError> {
     let mut files = Vec::new();
     collect(dir, &mut files).map_err(|error| FormatError::Toml {
         file: dir.display().to_string(),
@@ -21,8 +27,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, FormatError> {
     })?;
     let mut scenarios = Vec::new();
     for file in files {
-        let scenario = format::load(&file)?;
         let expected = expected_id(dir, &file);
+        if !expected.starts_with(prefix) {
+            continue;
+        }
+        let scenario = format::load(&file)?;
         if scenario.id != expected {
             return Err(FormatError::Invalid {
                 file: file.display().to_string(),

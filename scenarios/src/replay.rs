@@ -32,8 +32,10 @@ pub struct Environment {
     pub target: SocketAddr,
     /// The mock target's host key, for proxies that verify it (they should).
     pub target_key: PublicKey,
-    /// Where the proxy sends approval requests.
+    /// Where an in-process proxy sends approval requests.
     pub approvals: mpsc::Sender<InProcessMessage>,
+    /// The same approver over approval protocol v1, for a proxy in another process.
+    pub approver_url: String,
 }
 
 /// A proxy started for one replay; dropping `guard` stops it.
@@ -163,12 +165,15 @@ impl Session {
         let target = MockTarget::spawn()
             .await
             .map_err(|error| failure(0, "a mock target", error.to_string()))?;
-        let (approver, approvals) = ScriptedApprover::new();
+        let (approver, endpoints) = ScriptedApprover::start()
+            .await
+            .map_err(|error| failure(0, "an approver on loopback", error.to_string()))?;
         let proxy = launcher
             .launch(Environment {
                 target: target.addr,
                 target_key: target.host_key().clone(),
-                approvals,
+                approvals: endpoints.channel,
+                approver_url: endpoints.url,
             })
             .await
             .map_err(|error| failure(0, "the proxy starts", error))?;

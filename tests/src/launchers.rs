@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scenarios::replay::{Environment, LaunchFuture, LaunchedProxy, Launcher};
-use sshgate::approval::{ApprovalPath, InProcessApprover};
+use sshgate::approval::{ApprovalPath, Approver, InProcessApprover, WebSocketApprover};
 
 use crate::passthrough::PassThrough;
 use crate::stack::spawn_sshgate;
 
-/// sshgate in this process, asking the replay's approver.
+/// sshgate in this process, asking the replay's approver in-process or over its WebSocket.
 pub struct InProcessSshgate {
     pub approval_timeout: Duration,
+    pub over_websocket: bool,
 }
 
 impl Default for InProcessSshgate {
@@ -20,6 +21,7 @@ impl Default for InProcessSshgate {
         InProcessSshgate {
             // Short, so that the scenarios where the approver never answers end quickly.
             approval_timeout: Duration::from_millis(500),
+            over_websocket: false,
         }
     }
 }
@@ -27,11 +29,13 @@ impl Default for InProcessSshgate {
 impl Launcher for InProcessSshgate {
     fn launch(&self, environment: Environment) -> LaunchFuture {
         let timeout = self.approval_timeout;
+        let approver: Arc<dyn Approver> = if self.over_websocket {
+            Arc::new(WebSocketApprover::spawn(environment.approver_url.clone()))
+        } else {
+            Arc::new(InProcessApprover::new(environment.approvals.clone()))
+        };
         Box::pin(async move {
-            let approval = ApprovalPath::new(
-                Arc::new(InProcessApprover::new(environment.approvals)),
-                timeout,
-            );
+            let approval = ApprovalPath::new(approver, timeout);
             let (address, stop) =
                 spawn_sshgate(environment.target, &environment.target_key, approval).await;
             Ok(LaunchedProxy {

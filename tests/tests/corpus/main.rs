@@ -17,11 +17,8 @@ const SEED: u64 = 0x5eed;
 /// one category).
 fn corpus() -> Vec<Scenario> {
     let filter = std::env::var("SCENARIO_FILTER").unwrap_or_default();
-    scenarios::corpus::load_dir(&scenarios::corpus::builtin_dir())
+    scenarios::corpus::load_matching(&scenarios::corpus::builtin_dir(), &filter)
         .unwrap_or_else(|error| panic!("the corpus does not load: {error}"))
-        .into_iter()
-        .filter(|scenario| scenario.id.starts_with(&filter))
-        .collect()
 }
 
 /// Replay every (scenario, chunking) pair concurrently.
@@ -59,8 +56,13 @@ async fn corpus_passes_against_sshgate() {
             None => Chunking::all(SEED).to_vec(),
         },
         Arc::new(InProcessSshgate::default()),
+        ReplayOptions::default(),
     )
     .await;
+    assert_required_pass(&scenarios, &outcomes);
+}
+
+fn assert_required_pass(scenarios: &[Scenario], outcomes: &[Outcome]) {
     let failures: Vec<String> = outcomes
         .iter()
         .filter(|outcome| !outcome.passed())
@@ -79,6 +81,24 @@ async fn corpus_passes_against_sshgate() {
     );
 }
 
+/// The same corpus with sshgate asking over approval protocol v1 (its WebSocket client and the
+/// replay's WebSocket approver), as a proxy in another process would; one chunking suffices.
+#[tokio::test(flavor = "multi_thread")]
+async fn corpus_passes_with_the_websocket_approver() {
+    let scenarios = corpus();
+    let launcher = InProcessSshgate {
+        over_websocket: true,
+        ..InProcessSshgate::default()
+    };
+    let outcomes = replay_all(
+        &scenarios,
+        |_| vec![Chunking::OnePacket],
+        Arc::new(launcher),
+    )
+    .await;
+    assert_required_pass(&scenarios, &outcomes);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn gating_scenarios_fail_against_the_pass_through() {
     let scenarios: Vec<Scenario> = corpus()
@@ -89,6 +109,11 @@ async fn gating_scenarios_fail_against_the_pass_through() {
         &scenarios,
         |_| vec![Chunking::OnePacket],
         Arc::new(PassThroughLauncher),
+        // Every step that waits for a request times out against a relay: keep it short.
+        ReplayOptions {
+            step_timeout: std::time::Duration::from_secs(1),
+            ..ReplayOptions::default()
+        },
     )
     .await;
     let passed: Vec<&str> = outcomes
