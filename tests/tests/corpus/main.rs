@@ -26,21 +26,17 @@ async fn replay_all(
     scenarios: &[Scenario],
     chunkings: impl Fn(&Scenario) -> Vec<Chunking>,
     launcher: Arc<dyn Launcher>,
+    options: ReplayOptions,
 ) -> Vec<Outcome> {
     let mut replays = JoinSet::new();
     for scenario in scenarios {
         for chunking in chunkings(scenario) {
             let scenario = scenario.clone();
             let launcher = launcher.clone();
-            replays.spawn(async move {
-                replay(
-                    &scenario,
-                    chunking,
-                    launcher.as_ref(),
-                    &ReplayOptions::default(),
-                )
-                .await
-            });
+            let options = options.clone();
+            replays.spawn(
+                async move { replay(&scenario, chunking, launcher.as_ref(), &options).await },
+            );
         }
     }
     replays.join_all().await
