@@ -90,6 +90,7 @@ async fn corpus_passes_with_the_websocket_approver() {
         &scenarios,
         |_| vec![Chunking::OnePacket],
         Arc::new(launcher),
+        ReplayOptions::default(),
     )
     .await;
     assert_required_pass(&scenarios, &outcomes);
