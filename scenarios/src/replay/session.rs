@@ -1,110 +1,21 @@
-//! The replayer: drives one scenario through a proxy to a fresh mock target, as the operator.
-//!
-//! Each replay gets its own mock target and scripted approver, and asks a [`Launcher`] for a
-//! proxy in front of them, so replays never share state and can run concurrently. Waiting is
-//! event-driven: every wait selects over the operator's channel, the approver, the exec
-//! output and the target's events, with a deadline per step, and never sleeps to poll.
+//! One replay in progress: the operator's channels and screen, the scripted approver and the
+//! mock target, and the steps carried out against them.
 
-use std::any::Any;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mock_target::{MockTarget, TargetEvent};
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use russh::client::{self, Msg};
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{Channel, ChannelMsg};
-use sshgate_wire::InProcessMessage;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::operator::{connect, cut, AnyHostKey};
+use super::{Environment, LaunchedProxy, Launcher, ReplayOptions};
 use crate::approver::ScriptedApprover;
 use crate::format::{Chunking, Scenario, Step};
-use crate::outcome::{Failure, Outcome, Transcript};
+use crate::outcome::{Failure, Transcript};
 use crate::terminal::OperatorTerminal;
-
-/// What a proxy under test is started with for one replay.
-pub struct Environment {
-    /// The mock target the proxy must connect to.
-    pub target: SocketAddr,
-    /// The mock target's host key, for proxies that verify it (they should).
-    pub target_key: PublicKey,
-    /// Where an in-process proxy sends approval requests.
-    pub approvals: mpsc::Sender<InProcessMessage>,
-    /// The same approver over approval protocol v1, for a proxy in another process.
-    pub approver_url: String,
-}
-
-/// A proxy started for one replay; dropping `guard` stops it.
-pub struct LaunchedProxy {
-    pub address: SocketAddr,
-    pub guard: Box<dyn Any + Send + Sync>,
-}
-
-pub type LaunchFuture = Pin<Box<dyn Future<Output = Result<LaunchedProxy, String>> + Send>>;
-
-/// Starts the proxy under test in front of a replay's target and approver.
-pub trait Launcher: Send + Sync {
-    fn launch(&self, environment: Environment) -> LaunchFuture;
-}
-
-/// How the replayer logs in to the proxy and how long a step may take.
-#[derive(Clone)]
-pub struct ReplayOptions {
-    pub user: String,
-    /// `None` tries the `none` method.
-    pub key: Option<Arc<PrivateKey>>,
-    pub step_timeout: Duration,
-}
-
-impl Default for ReplayOptions {
-    fn default() -> Self {
-        ReplayOptions {
-            user: "operator".into(),
-            key: None,
-            step_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-/// Replay `scenario` under `chunking` against a proxy from `launcher`.
-pub async fn replay(
-    scenario: &Scenario,
-    chunking: Chunking,
-    launcher: &dyn Launcher,
-    options: &ReplayOptions,
-) -> Outcome {
-    let started = Instant::now();
-    let mut transcript = Transcript::default();
-    let failure = match Session::start(scenario, chunking, launcher, options).await {
-        Ok(mut session) => {
-            let failure = session.run(scenario).await.err();
-            session.fill(&mut transcript);
-            failure
-        }
-        Err(failure) => Some(failure),
-    };
-    Outcome {
-        id: scenario.id.clone(),
-        chunking,
-        failure,
-        transcript,
-        elapsed: started.elapsed(),
-    }
-}
-
-struct AnyHostKey;
-
-impl client::Handler for AnyHostKey {
-    type Error = russh::Error;
-
-    async fn check_server_key(&mut self, _: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        Ok(true)
-    }
-}
 
 /// The interactive shell, opened by the first step that needs it.
 struct Shell {
@@ -122,7 +33,7 @@ struct ExecOutput {
 }
 
 /// One replay in progress.
-struct Session {
+pub(super) struct Session {
     chunking: Chunking,
     rng: rand::rngs::StdRng,
     step_timeout: Duration,
@@ -156,7 +67,7 @@ fn failure(step: usize, expected: impl Into<String>, actual: impl Into<String>) 
 type Condition<'a> = &'a (dyn Fn(&Session) -> bool + Sync);
 
 impl Session {
-    async fn start(
+    pub(super) async fn start(
         scenario: &Scenario,
         chunking: Chunking,
         launcher: &dyn Launcher,
@@ -205,7 +116,7 @@ impl Session {
         })
     }
 
-    async fn run(&mut self, scenario: &Scenario) -> Result<(), Failure> {
+    pub(super) async fn run(&mut self, scenario: &Scenario) -> Result<(), Failure> {
         for (index, step) in scenario.steps.iter().enumerate() {
             self.step(index + 1, step).await?;
         }
@@ -567,7 +478,7 @@ impl Session {
         )
     }
 
-    fn fill(&self, transcript: &mut Transcript) {
+    pub(super) fn fill(&self, transcript: &mut Transcript) {
         transcript.sent = self.sent.clone();
         transcript.received = self.received.clone();
         transcript.approvals = self.approver.events.clone();
@@ -587,67 +498,5 @@ async fn next_shell_message(shell: &mut Option<Shell>) -> Option<ChannelMsg> {
     match shell {
         Some(shell) if !shell.closed => shell.channel.wait().await,
         _ => std::future::pending().await,
-    }
-}
-
-/// Cut `bytes` into packets as `chunking` says.
-fn cut(bytes: &[u8], chunking: Chunking, rng: &mut rand::rngs::StdRng) -> Vec<Vec<u8>> {
-    match chunking {
-        Chunking::OnePacket => vec![bytes.to_vec()],
-        Chunking::ByteByByte => bytes.iter().map(|&byte| vec![byte]).collect(),
-        Chunking::Random { .. } => {
-            let mut packets = Vec::new();
-            let mut rest = bytes;
-            while !rest.is_empty() {
-                let take = rng.random_range(1..=rest.len().min(8));
-                packets.push(rest[..take].to_vec());
-                rest = &rest[take..];
-            }
-            packets
-        }
-    }
-}
-
-async fn connect(
-    address: SocketAddr,
-    options: &ReplayOptions,
-) -> Result<client::Handle<AnyHostKey>, String> {
-    let config = Arc::new(client::Config {
-        nodelay: true,
-        ..Default::default()
-    });
-    let mut handle = client::connect(config, address, AnyHostKey)
-        .await
-        .map_err(|error| format!("cannot connect to {address}: {error}"))?;
-    let result = match &options.key {
-        Some(key) => {
-            let key = PrivateKeyWithHashAlg::new(key.clone(), None);
-            handle.authenticate_publickey(&options.user, key).await
-        }
-        None => handle.authenticate_none(&options.user).await,
-    }
-    .map_err(|error| format!("authentication failed: {error}"))?;
-    if result.success() {
-        Ok(handle)
-    } else {
-        Err(format!("the proxy refused {:?}", options.user))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_chunking_delivers_every_byte_in_order() {
-        let bytes: Vec<u8> = (0..=255).collect();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for chunking in Chunking::all(7) {
-            let packets = cut(&bytes, chunking, &mut rng);
-            assert_eq!(packets.concat(), bytes, "{chunking}");
-            assert!(packets.iter().all(|packet| !packet.is_empty()));
-        }
-        assert_eq!(cut(&bytes, Chunking::ByteByByte, &mut rng).len(), 256);
-        assert_eq!(cut(&bytes, Chunking::OnePacket, &mut rng).len(), 1);
     }
 }

@@ -1,0 +1,85 @@
+//! The operator's SSH client: logging in to the proxy, and cutting keys into packets as a
+//! scenario's chunking says.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand::RngExt;
+use russh::client;
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+
+use super::ReplayOptions;
+use crate::format::Chunking;
+
+pub(super) struct AnyHostKey;
+
+impl client::Handler for AnyHostKey {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, _: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// Cut `bytes` into packets as `chunking` says.
+pub(super) fn cut(bytes: &[u8], chunking: Chunking, rng: &mut rand::rngs::StdRng) -> Vec<Vec<u8>> {
+    match chunking {
+        Chunking::OnePacket => vec![bytes.to_vec()],
+        Chunking::ByteByByte => bytes.iter().map(|&byte| vec![byte]).collect(),
+        Chunking::Random { .. } => {
+            let mut packets = Vec::new();
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let take = rng.random_range(1..=rest.len().min(8));
+                packets.push(rest[..take].to_vec());
+                rest = &rest[take..];
+            }
+            packets
+        }
+    }
+}
+
+pub(super) async fn connect(
+    address: SocketAddr,
+    options: &ReplayOptions,
+) -> Result<client::Handle<AnyHostKey>, String> {
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..Default::default()
+    });
+    let mut handle = client::connect(config, address, AnyHostKey)
+        .await
+        .map_err(|error| format!("cannot connect to {address}: {error}"))?;
+    let result = match &options.key {
+        Some(key) => {
+            let key = PrivateKeyWithHashAlg::new(key.clone(), None);
+            handle.authenticate_publickey(&options.user, key).await
+        }
+        None => handle.authenticate_none(&options.user).await,
+    }
+    .map_err(|error| format!("authentication failed: {error}"))?;
+    if result.success() {
+        Ok(handle)
+    } else {
+        Err(format!("the proxy refused {:?}", options.user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn every_chunking_delivers_every_byte_in_order() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for chunking in Chunking::all(7) {
+            let packets = cut(&bytes, chunking, &mut rng);
+            assert_eq!(packets.concat(), bytes, "{chunking}");
+            assert!(packets.iter().all(|packet| !packet.is_empty()));
+        }
+        assert_eq!(cut(&bytes, Chunking::ByteByByte, &mut rng).len(), 256);
+        assert_eq!(cut(&bytes, Chunking::OnePacket, &mut rng).len(), 1);
+    }
+}
