@@ -10,6 +10,12 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
+/// Characters shown with no width (combining marks, joiners, variation selectors): readline's
+/// character motions and deletions skip them together with the character they attach to.
+fn is_zero_width(c: char) -> bool {
+    unicode_width::UnicodeWidthChar::width(c) == Some(0)
+}
+
 /// Whitespace as readline's `unix-word-rubout` (C-w) sees it.
 fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
@@ -50,11 +56,40 @@ impl LineBuffer {
     }
 
     pub(crate) fn left(&mut self) {
-        self.cursor = self.cursor.saturating_sub(1);
+        self.cursor = self.char_start_before();
     }
 
     pub(crate) fn right(&mut self) {
-        self.move_to(self.cursor + 1);
+        self.cursor = self.char_end_after();
+    }
+
+    /// Where the character before the cursor starts: back to the nearest character with a
+    /// width, so a base letter and its combining marks go together (readline's
+    /// `MB_FIND_NONZERO`).
+    pub(crate) fn char_start_before(&self) -> usize {
+        let mut pos = self.cursor;
+        while pos > 0 {
+            pos -= 1;
+            if !is_zero_width(self.text[pos]) {
+                break;
+            }
+        }
+        pos
+    }
+
+    /// Where the character at the cursor ends, with the zero-width characters that follow it.
+    pub(crate) fn char_end_after(&self) -> usize {
+        let mut pos = (self.cursor + 1).min(self.text.len());
+        while pos < self.text.len() && is_zero_width(self.text[pos]) {
+            pos += 1;
+        }
+        pos
+    }
+
+    /// Whether the line holds a zero-width character, whose pairing with its neighbours the
+    /// model only approximates for some commands.
+    pub(crate) fn has_zero_width(&self) -> bool {
+        self.text.iter().copied().any(is_zero_width)
     }
 
     /// Removes `from..to` (in either order), leaving the cursor at the start of the gap.

@@ -308,7 +308,7 @@ impl LineModel {
     fn delete_at_cursor(&mut self) {
         let at = self.buf.cursor();
         if at < self.buf.len() {
-            self.buf.remove(at, at + 1);
+            self.buf.remove(at, self.buf.char_end_after());
         }
     }
 
@@ -317,7 +317,7 @@ impl LineModel {
             KeyEvent::Char(c) => self.insert(c),
             KeyEvent::Control(byte) => return self.control(byte, was_kill),
             KeyEvent::Meta(byte) => return self.meta(byte, was_kill),
-            KeyEvent::Key(key, mods) => return self.named(key, mods),
+            KeyEvent::Key(key, mods) => return self.named(key, mods, was_kill),
             KeyEvent::Extended { code, mods } => {
                 let enter = matches!(code, 10 | 13)
                     || (mods.ctrl() && matches!(code, 74 | 77 | 79 | 106 | 109 | 111));
@@ -356,9 +356,7 @@ impl LineModel {
             0x06 => self.buf.right(),
             0x08 | 0x7f => {
                 let at = self.buf.cursor();
-                if at > 0 {
-                    self.buf.remove(at - 1, at);
-                }
+                self.buf.remove(self.buf.char_start_before(), at);
             }
             // Completion may open a "Display all?" prompt or a pager that eats Enter.
             0x09 => self.lost(),
@@ -372,7 +370,14 @@ impl LineModel {
                 self.unsure();
                 self.prefix = Prefix::Quoted;
             }
-            0x14 => self.buf.transpose(),
+            0x14 => {
+                // readline transposes whole characters with their combining marks; the model
+                // swaps code points, which is only right without zero-width characters.
+                if self.buf.has_zero_width() {
+                    self.unsure();
+                }
+                self.buf.transpose();
+            }
             0x15 => self.kill_to(0, was_kill),
             0x16 => self.prefix = Prefix::Quoted,
             0x17 => self.kill_to(self.buf.blank_word_start(), was_kill),
@@ -411,7 +416,7 @@ impl LineModel {
         None
     }
 
-    fn named(&mut self, key: NamedKey, mods: Modifiers) -> Option<Submit> {
+    fn named(&mut self, key: NamedKey, mods: Modifiers, was_kill: bool) -> Option<Submit> {
         let word = mods == Modifiers::CTRL || mods == Modifiers::ALT;
         match (key, mods.is_empty()) {
             (NamedKey::Left, true) => self.buf.left(),
@@ -421,6 +426,10 @@ impl LineModel {
             (NamedKey::Home, true) => self.buf.move_to(0),
             (NamedKey::End, true) => self.buf.move_to(self.buf.len()),
             (NamedKey::Delete, true) => self.delete_at_cursor(),
+            // readline binds Ctrl-Delete (`ESC [ 3 ; 5 ~`) to kill-word, beside Ctrl-Left/Right.
+            (NamedKey::Delete, false) if mods == Modifiers::CTRL => {
+                self.kill_to(self.buf.word_end(), was_kill)
+            }
             (NamedKey::KeypadEnter, _) => {
                 return Some(self.hold(SubmitKey::ExtendedEnter, false, AfterAccept::Lost))
             }

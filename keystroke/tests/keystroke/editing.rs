@@ -82,6 +82,13 @@ use rstest::rstest;
 // Bracketed paste with mode off is still text, but uncertain (tested below); here mode-free
 // items: Ctrl+C discards the line.
 #[case::ctrl_c("old stuff<C-c>new", "new")]
+// Combining marks go with the letter before them, as readline moves over non-zero-width chars.
+#[case::backspace_over_combining_mark("cafe\u{301}<DEL>s", "cafs")]
+#[case::left_over_combining_mark("cafe\u{301}<Left>X", "cafXe\u{301}")]
+#[case::delete_with_combining_mark("cafe\u{301}s<Left><Left><C-d>", "cafs")]
+#[case::right_over_combining_mark("e\u{301}x<Home><Right>Y", "e\u{301}Yx")]
+// Ctrl-Delete is kill-word in readline's default bindings.
+#[case::ctrl_delete_kill_word("echo rm-me.txt<C-a><M-f><C-f><CtrlDelete>", "echo -me.txt")]
 fn editing_keys(#[case] input: &str, #[case] expected: &str) {
     assert_eq!(edit(input), (expected.to_string(), true), "{input:?}");
 }

@@ -2,7 +2,7 @@
 //!
 //! Notation: plain text is typed as is; `<name>` is a key: `<C-a>`..`<C-z>`, `<C-_>`, `<C-]>`,
 //! `<M-x>` (ESC then x), `<M-DEL>`, `<M-C-h>`, `<DEL>`, `<ESC>`, `<CR>`, `<LF>`, `<Tab>`,
-//! cursor keys `<Left>` `<Right>` `<Up>` `<Down>` `<Home>` `<End>` `<Delete>` `<Insert>`,
+//! cursor keys `<Left>` `<Right>` `<Up>` `<Down>` `<Home>` `<End>` `<Delete>` `<CtrlDelete>` `<Insert>`,
 //! application-mode `<OLeft>` `<ORight>` `<OHome>` `<OEnd>`, `<CtrlLeft>` `<CtrlRight>`,
 //! `<AltLeft>` `<AltRight>`, `<PasteStart>` `<PasteEnd>`. `<<`, or a `<` that opens no known
 //! key name, is a literal `<`.
@@ -54,6 +54,7 @@ fn key(name: &str) -> Option<Vec<u8>> {
         "Home" => b"\x1b[H",
         "End" => b"\x1b[F",
         "Delete" => b"\x1b[3~",
+        "CtrlDelete" => b"\x1b[3;5~",
         "Insert" => b"\x1b[2~",
         "OLeft" => b"\x1bOD",
         "ORight" => b"\x1bOC",
