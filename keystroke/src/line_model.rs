@@ -17,11 +17,12 @@ const CR: u8 = 0x0d;
 const LF: u8 = 0x0a;
 const SI: u8 = 0x0f;
 
-/// C-e then C-u: move to the end, then kill back to the start, wherever the cursor was.
-const DISCARD: &[u8] = b"\x05\x15";
-/// C-g first, when the shell is in the middle of a key sequence (C-x, C-v, C-], or an ESC whose
-/// final byte was withheld): otherwise C-x C-e would *execute* the line being discarded. C-g
-/// aborts a prefix; after C-v it is inserted literally and then killed with the rest.
+/// How a denied line is discarded: C-g, then C-e C-u (to the end, kill back to the start,
+/// wherever the cursor was). C-g comes first because the target may be in the middle of
+/// something when the submit is withheld: a key prefix (C-x, C-v, C-], an ESC whose final
+/// byte was the submit) where C-x C-e would *execute* the line, or an unterminated OSC/DCS
+/// string that would swallow the C-e C-u. C-g (BEL) aborts a prefix and ends such a string;
+/// after C-v it is inserted literally and then killed with the rest.
 const ABORT_AND_DISCARD: &[u8] = b"\x07\x05\x15";
 
 /// A key that changes how the next key is read.
@@ -56,9 +57,6 @@ enum AfterAccept {
 #[derive(Debug, Clone, Copy)]
 struct Held {
     after: AfterAccept,
-    /// The submit was the last byte of a multi-byte key: with it withheld, the shell is left
-    /// mid-sequence, so a discard must abort that sequence first.
-    partial: bool,
 }
 
 /// The most recent kill, as readline's `C-y` would yank it.
@@ -147,9 +145,6 @@ impl LineModel {
         if submit.is_some() {
             // The withheld byte never reaches the shell, which is still inside the prefix.
             self.prefix = prefix;
-            if let Some(held) = &mut self.held {
-                held.partial = !matches!(event, KeyEvent::Control(_) | KeyEvent::Pasted(_));
-            }
         }
         submit
     }
@@ -171,11 +166,7 @@ impl LineModel {
     /// still run the line, and the model no longer knows what it holds.
     pub fn force_submit(&mut self, key: SubmitKey) -> Submit {
         self.lost();
-        let submit = self.hold(key, false, AfterAccept::Lost);
-        if let Some(held) = &mut self.held {
-            held.partial = true;
-        }
-        submit
+        self.hold(key, false, AfterAccept::Lost)
     }
 
     /// The held submit was approved and its byte forwarded.
@@ -204,12 +195,8 @@ impl LineModel {
     /// The held submit was denied and its byte dropped. Applies and returns the bytes that
     /// discard the whole line on the shell; the killed text lands in the kill ring.
     pub fn deny(&mut self) -> &'static [u8] {
-        let partial = self.held.take().is_some_and(|h| h.partial);
-        let bytes = if partial || self.prefix != Prefix::None {
-            ABORT_AND_DISCARD
-        } else {
-            DISCARD
-        };
+        self.held = None;
+        let bytes = ABORT_AND_DISCARD;
         for &byte in bytes {
             // None of these bytes is a submit, so nothing new is held.
             if self.quoted_pending() {
@@ -248,10 +235,7 @@ impl LineModel {
     }
 
     fn hold(&mut self, key: SubmitKey, certain: bool, after: AfterAccept) -> Submit {
-        self.held = Some(Held {
-            after,
-            partial: false,
-        });
+        self.held = Some(Held { after });
         Submit {
             line: self.line(),
             certain: certain && self.certain(),

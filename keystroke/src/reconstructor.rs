@@ -134,8 +134,8 @@ impl Reconstructor {
     }
 
     /// The pending submit was denied and its byte dropped. Returns the bytes the gate must send
-    /// so the target discards the whole line wherever the cursor is: `C-e C-u`, preceded by
-    /// `C-g` when the withheld byte left the shell in the middle of a key sequence. The model
+    /// so the target discards the whole line wherever the cursor is: `C-g C-e C-u` (C-g ends
+    /// whatever key sequence or terminal string the withheld byte left open). The model
     /// applies them too, so the killed text is in its kill ring as in readline.
     pub fn denied(&mut self) -> &'static [u8] {
         self.model.deny()

@@ -226,7 +226,7 @@ mod tests {
         let mut gate = ShellGate::new();
         gate.client_input(b"echo DENY\x1b[D\x1b[D\r");
         let actions = gate.decided(false, "blocked");
-        assert_eq!(to_target(&actions), b"\x05\x15");
+        assert_eq!(to_target(&actions), b"\x07\x05\x15");
         assert!(actions.iter().any(|action| matches!(action,
             GateAction::ToClient(bytes) if String::from_utf8_lossy(bytes).contains("denied: blocked"))));
     }

@@ -98,7 +98,7 @@ fn deny_after_cursor_moved_left_discards_the_whole_line() {
         held,
         Some(submit("rm -rf /tmp/x", true, SubmitKey::CarriageReturn))
     );
-    assert_eq!(r.denied(), b"\x05\x15");
+    assert_eq!(r.denied(), b"\x07\x05\x15");
     assert_eq!((r.line(), r.certain()), (String::new(), true));
     // The kill ring holds the whole denied line, so an Enter after C-y is gated with it.
     let after = replay_into(r, &keys("<C-y>\r"));

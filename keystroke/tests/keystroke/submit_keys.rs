@@ -65,14 +65,14 @@ fn accepted_edit_and_execute_loses_track() {
 }
 
 #[rstest]
-#[case::plain("ls<Left>\r", b"\x05\x15")]
+#[case::plain("ls<Left>\r", b"\x07\x05\x15")]
 #[case::after_ctrl_x("ls<C-x>\r", b"\x07\x05\x15")]
 #[case::after_quote("ls<C-v>\r", b"\x07\x05\x15")]
 #[case::edit_and_execute("ls<C-x><C-e>", b"\x07\x05\x15")]
 #[case::meta_enter("ls<M-CR>", b"\x07\x05\x15")]
 #[case::insert_comment("ls<M-#>", b"\x07\x05\x15")]
 #[case::extended("ls\x1b[13u", b"\x07\x05\x15")]
-fn denied_discards_the_line_and_aborts_a_pending_prefix(
+fn denied_aborts_whatever_is_pending_then_discards_the_line(
     #[case] input: &str,
     #[case] expected: &[u8],
 ) {
