@@ -3,9 +3,9 @@
 //!
 //! Requests arrive through the in-process channel or through approval protocol v1 on a
 //! WebSocket (for a proxy in another process); both end up in one queue. Invariant: nothing is
-//! approved that no step approved, except requests for a blank line (nothing to run), which
-//! are approved on arrival so that a proxy asking about them is not failed for it. Requests
-//! nobody claimed are reported at the end of the replay.
+//! approved that no step approved, except requests for a line known to be blank (nothing to
+//! run), which are approved on arrival so that a proxy asking about them is not failed for it.
+//! Requests nobody claimed are reported at the end of the replay.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -174,7 +174,7 @@ impl ScriptedApprover {
                     reply.hang_up();
                     return;
                 }
-                if request.command.trim().is_empty() {
+                if request.certain && request.command.trim().is_empty() {
                     self.record(&request.id, "approve (blank line)");
                     reply.send(Decision::approve(&request.id));
                     return;

@@ -20,7 +20,7 @@ impl Default for InProcessSshgate {
     fn default() -> Self {
         InProcessSshgate {
             // Short, so that the scenarios where the approver never answers end quickly.
-            approval_timeout: Duration::from_millis(500),
+            approval_timeout: Duration::from_secs(1),
             over_websocket: false,
         }
     }

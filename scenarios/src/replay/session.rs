@@ -6,7 +6,7 @@ use std::time::Duration;
 use mock_target::{MockTarget, TargetEvent};
 use rand::SeedableRng;
 use russh::client::{self, Msg};
-use russh::{Channel, ChannelMsg};
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -19,7 +19,8 @@ use crate::terminal::OperatorTerminal;
 
 /// The interactive shell, opened by the first step that needs it.
 struct Shell {
-    channel: Channel<Msg>,
+    reader: ChannelReadHalf,
+    writer: ChannelWriteHalf<Msg>,
     exit_status: Option<u32>,
     closed: bool,
 }
@@ -148,7 +149,7 @@ impl Session {
                 self.terminal.resize(*rows, *cols);
                 let shell = self.shell(step).await?;
                 shell
-                    .channel
+                    .writer
                     .window_change(u32::from(*cols), u32::from(*rows), 0, 0)
                     .await
                     .map_err(|error| failure(step, "a window change", error.to_string()))
@@ -349,8 +350,10 @@ impl Session {
                 .await
                 .and(channel.request_shell(true).await)
                 .map_err(|error| failure(step, "a PTY shell", error.to_string()))?;
+            let (reader, writer) = channel.split();
             self.shell = Some(Shell {
-                channel,
+                reader,
+                writer,
                 exit_status: None,
                 closed: false,
             });
@@ -365,16 +368,35 @@ impl Session {
             .map_err(|error| failure(step, "a session channel", error.to_string()))
     }
 
-    /// Send `bytes` as the scenario's chunking cuts them.
+    /// Send `bytes` as the scenario's chunking cuts them. The screen is read while each packet
+    /// is written, as a terminal does: a proxy blocked on writing to the operator must not
+    /// stall the keys.
     async fn send(&mut self, step: usize, bytes: &[u8]) -> Result<(), Failure> {
         let packets = cut(bytes, self.chunking, &mut self.rng);
-        let shell = self.shell(step).await?;
+        self.shell(step).await?;
         for packet in &packets {
-            shell
-                .channel
-                .data(&packet[..])
-                .await
-                .map_err(|error| failure(step, "keys sent", error.to_string()))?;
+            let mut arrived = Vec::new();
+            {
+                let shell = self.shell.as_mut().expect("opened above");
+                let write = shell.writer.data(&packet[..]);
+                tokio::pin!(write);
+                let mut reading = !shell.closed;
+                loop {
+                    tokio::select! {
+                        written = &mut write => {
+                            written.map_err(|e| failure(step, "keys sent", e.to_string()))?;
+                            break;
+                        }
+                        message = shell.reader.wait(), if reading => {
+                            reading = matches!(&message, Some(m) if !matches!(m, ChannelMsg::Close));
+                            arrived.push(message);
+                        }
+                    }
+                }
+            }
+            for message in arrived {
+                self.on_shell_message(message).await;
+            }
         }
         self.sent.extend(packets);
         Ok(())
@@ -452,7 +474,7 @@ impl Session {
                 self.received.extend_from_slice(&data);
                 let replies = self.terminal.feed(&data);
                 if !replies.is_empty() {
-                    let _ = shell.channel.data(&replies[..]).await;
+                    let _ = shell.writer.data(&replies[..]).await;
                     self.sent.push(replies);
                 }
             }
@@ -496,7 +518,7 @@ impl Session {
 /// The shell's next message, or never when there is no open shell.
 async fn next_shell_message(shell: &mut Option<Shell>) -> Option<ChannelMsg> {
     match shell {
-        Some(shell) if !shell.closed => shell.channel.wait().await,
+        Some(shell) if !shell.closed => shell.reader.wait().await,
         _ => std::future::pending().await,
     }
 }
