@@ -67,6 +67,23 @@ pub fn random_host_key() -> PrivateKey {
     PrivateKey::from(Ed25519Keypair::from_seed(&seed))
 }
 
+/// Key exchange with curve25519 only. russh prefers the ML-KEM hybrid, which costs several
+/// times more per handshake, and suites open hundreds of connections to this target; none of
+/// them is about the key exchange.
+pub fn fast_handshake() -> russh::Preferred {
+    use russh::kex;
+    russh::Preferred {
+        kex: std::borrow::Cow::Borrowed(&[
+            kex::CURVE25519,
+            kex::EXTENSION_SUPPORT_AS_CLIENT,
+            kex::EXTENSION_SUPPORT_AS_SERVER,
+            kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
+            kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+        ]),
+        ..russh::Preferred::default()
+    }
+}
+
 /// Serve on `listener` until `shutdown` completes, with a fresh event log built from `config`.
 pub async fn run(
     config: Config,
@@ -101,6 +118,7 @@ pub async fn serve(
         inactivity_timeout: None,
         nodelay: true,
         keys: vec![host_key],
+        preferred: fast_handshake(),
         ..Default::default()
     });
     // Capacity 1 but never sent on: only its closing matters (every connection holds a sender).

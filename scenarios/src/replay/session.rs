@@ -8,7 +8,6 @@ use rand::SeedableRng;
 use russh::client::{self, Msg};
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::operator::{connect, cut, AnyHostKey};
 use super::{Environment, LaunchedProxy, Launcher, ReplayOptions};
@@ -434,12 +433,17 @@ impl Session {
         expected: &str,
         condition: Condition<'_>,
     ) -> Result<(), Failure> {
-        let deadline = Instant::now() + self.step_timeout;
+        let deadline = tokio::time::sleep(self.step_timeout);
+        tokio::pin!(deadline);
         // Subscribed before the first look, so an event between look and wait still wakes us.
         let mut target_events = self.target.events.subscribe();
         loop {
             if condition(self) {
                 return Ok(());
+            }
+            // What the condition just saw counts as seen, so only new output wakes us.
+            if let Some(exec) = self.exec.as_mut() {
+                exec.mark_unchanged();
             }
             let exec = self.exec.clone();
             let exec_changed = async move {
@@ -451,7 +455,7 @@ impl Session {
                 std::future::pending::<()>().await
             };
             tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {
+                () = &mut deadline => {
                     return Err(failure(step, expected, self.observed()));
                 }
                 message = self.approver.recv() => match message {

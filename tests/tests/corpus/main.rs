@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use scenarios::format::Grade;
+use scenarios::format::{Answer, Grade};
 use scenarios::replay::{replay, Launcher, ReplayOptions};
-use scenarios::{Chunking, Outcome, Scenario};
+use scenarios::{Chunking, Outcome, Scenario, Step};
 use sshgate_tests::launchers::{InProcessSshgate, PassThroughLauncher};
 use tokio::task::JoinSet;
 
@@ -29,6 +29,10 @@ async fn replay_all(
     options: ReplayOptions,
 ) -> Vec<Outcome> {
     let mut replays = JoinSet::new();
+    // Scenarios that wait on purpose (for a time-out or a slow approver) start first, so that
+    // their waiting overlaps with everything else instead of coming last.
+    let mut scenarios: Vec<&Scenario> = scenarios.iter().collect();
+    scenarios.sort_by_key(|scenario| !waits_on_purpose(scenario));
     for scenario in scenarios {
         for chunking in chunkings(scenario) {
             let scenario = scenario.clone();
@@ -40,6 +44,14 @@ async fn replay_all(
         }
     }
     replays.join_all().await
+}
+
+fn waits_on_purpose(scenario: &Scenario) -> bool {
+    scenario.steps.iter().any(|step| match step {
+        Step::Request { answer, .. } => matches!(answer, Answer::Never | Answer::Delay(_)),
+        Step::Send { pause_ms, .. } => *pause_ms > 0,
+        _ => false,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,6 +71,14 @@ async fn corpus_passes_against_sshgate() {
 }
 
 fn assert_required_pass(scenarios: &[Scenario], outcomes: &[Outcome]) {
+    let mut slowest: Vec<&Outcome> = outcomes.iter().collect();
+    slowest.sort_by_key(|outcome| std::cmp::Reverse(outcome.elapsed));
+    for outcome in slowest.iter().take(5) {
+        println!(
+            "slow: {} [{}] {:?}",
+            outcome.id, outcome.chunking, outcome.elapsed
+        );
+    }
     let failures: Vec<String> = outcomes
         .iter()
         .filter(|outcome| !outcome.passed())
