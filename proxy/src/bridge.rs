@@ -1,7 +1,10 @@
-//! The target bridge: one task per operator channel, joining it to a channel on the target.
+//! The target bridge: joins one operator channel to a channel on the target.
 //!
-//! The russh handler only accepts the channel and hands it here; everything that waits (the
-//! target connection, approvals, window space) waits in this task, so one slow channel never
+//! The russh handler only accepts the channel and hands it here. Two tasks serve it: this
+//! module's inbound pump (operator to target: requests, approvals, shell input through the
+//! gate) and the [`to_operator`](crate::to_operator) outbound pump (target to operator), so
+//! that each direction keeps draining while the other waits. Everything that waits (the
+//! target connection, approvals, window space) waits in these tasks, so one slow channel never
 //! stalls the connection. Invariant: nothing the operator sends reaches the target before the
 //! channel's kind is known, exec and subsystem requests reach it only after an approval, and
 //! shell input passes through the [`ShellGate`].
@@ -11,12 +14,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use russh::server::Msg;
-use russh::{Channel, ChannelId, ChannelMsg, ChannelWriteHalf};
+use russh::{Channel, ChannelMsg, ChannelWriteHalf};
 use sshgate_wire::{ApprovalRequest, Decision, RequestKind};
+use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
 use crate::gate::{GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::target::TargetLink;
+use crate::to_operator::{refuse, Notice, OutboundPump, NOTICE_CAPACITY};
 
 /// Who is on the other end, for approval requests.
 pub struct ChannelContext {
@@ -52,9 +57,10 @@ enum Held {
 
 struct Bridge {
     context: ChannelContext,
-    client_id: ChannelId,
-    client: ChannelWriteHalf<Msg>,
     target: ChannelWriteHalf<russh::client::Msg>,
+    /// To the outbound pump, which alone writes to the operator.
+    notices: mpsc::Sender<Notice>,
+    bracketed_paste: watch::Receiver<bool>,
     mode: Mode,
     /// Input held until the mode is known or a decision arrives (bounded by HELD_INPUT_LIMIT).
     held_input: Vec<u8>,
@@ -74,12 +80,25 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             return;
         }
     };
-    let (mut target_rx, target_tx) = target.split();
+    let (target_rx, target_tx) = target.split();
+    let (notices, notices_rx) = mpsc::channel(NOTICE_CAPACITY);
+    let (paste_tx, bracketed_paste) = watch::channel(false);
+    let outbound = tokio::spawn(
+        OutboundPump {
+            target: target_rx,
+            client: client_tx,
+            client_id,
+            server: context.server.clone(),
+            notices: notices_rx,
+            bracketed_paste: paste_tx,
+        }
+        .run(),
+    );
     let mut bridge = Bridge {
         context,
-        client_id,
-        client: client_tx,
         target: target_tx,
+        notices,
+        bracketed_paste,
         mode: Mode::Opening,
         held_input: Vec::new(),
         client_eof: false,
@@ -91,18 +110,16 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
                 Some(message) => bridge.on_client_message(message).await,
                 None => Err(()),
             },
-            message = target_rx.wait() => match message {
-                Some(message) => bridge.on_target_message(message).await,
-                None => Err(()),
-            },
             decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
         };
         if result.is_err() || matches!(bridge.mode, Mode::Closed) {
             break;
         }
     }
+    // Closing the target ends the outbound pump, which then closes the operator's channel.
     let _ = bridge.target.close().await;
-    let _ = bridge.client.close().await;
+    drop(bridge);
+    let _ = outbound.await;
 }
 
 /// Resolves with the pending decision, or never when there is none.
@@ -115,16 +132,6 @@ async fn next_decision(pending: &mut Option<(String, PendingDecision)>) -> Decis
         }
         None => std::future::pending().await,
     }
-}
-
-/// End a channel with a message on stderr and a failing exit status.
-async fn refuse(client: &ChannelWriteHalf<Msg>, message: &str) {
-    let _ = client
-        .extended_data(1, format!("{message}\r\n").as_bytes())
-        .await;
-    let _ = client.exit_status(1).await;
-    let _ = client.eof().await;
-    let _ = client.close().await;
 }
 
 type Step = Result<(), ()>;
@@ -196,48 +203,12 @@ impl Bridge {
         }
     }
 
-    async fn on_target_message(&mut self, message: ChannelMsg) -> Step {
-        match message {
-            ChannelMsg::Data { data } => {
-                if let Mode::Shell(gate) = &mut self.mode {
-                    gate.target_output(&data);
-                }
-                self.client.data(&data[..]).await.map_err(drop)
-            }
-            ChannelMsg::ExtendedData { data, ext } => self
-                .client
-                .extended_data(ext, &data[..])
-                .await
-                .map_err(drop),
-            ChannelMsg::Eof => self.client.eof().await.map_err(drop),
-            ChannelMsg::ExitStatus { exit_status } => {
-                self.client.exit_status(exit_status).await.map_err(drop)
-            }
-            ChannelMsg::ExitSignal {
-                signal_name,
-                core_dumped,
-                error_message,
-                lang_tag,
-            } => {
-                self.context
-                    .server
-                    .exit_signal_request(
-                        self.client_id,
-                        signal_name,
-                        core_dumped,
-                        error_message,
-                        lang_tag,
-                    )
-                    .await
-            }
-            ChannelMsg::Close => Err(()),
-            _ => Ok(()),
-        }
-    }
-
     async fn client_data(&mut self, data: &[u8]) -> Step {
         match &mut self.mode {
             Mode::Shell(gate) => {
+                if self.bracketed_paste.has_changed().unwrap_or(false) {
+                    gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
+                }
                 let actions = gate.client_input(data);
                 self.carry_out(actions).await
             }
@@ -302,8 +273,8 @@ impl Bridge {
             }
             Mode::Awaiting(_) => {
                 self.mode = Mode::Closed;
-                refuse(&self.client, &format!("sshgate: denied: {reason}")).await;
-                Ok(())
+                let refusal = Notice::Refuse(format!("sshgate: denied: {reason}"));
+                self.notices.send(refusal).await.map_err(drop)
             }
             other => {
                 self.mode = other;
@@ -316,7 +287,9 @@ impl Bridge {
         for action in actions {
             match action {
                 GateAction::ToTarget(bytes) => self.target.data(&bytes[..]).await.map_err(drop)?,
-                GateAction::ToClient(bytes) => self.client.data(&bytes[..]).await.map_err(drop)?,
+                GateAction::ToClient(bytes) => {
+                    self.notices.send(Notice::Show(bytes)).await.map_err(drop)?
+                }
                 GateAction::Ask(submit) => {
                     self.ask(RequestKind::Shell, submit.line, submit.certain)
                 }

@@ -37,7 +37,6 @@ pub struct ShellGate {
     reconstructor: Reconstructor,
     pending: Option<Pending>,
     held: VecDeque<u8>,
-    paste_mode: PasteModeWatch,
 }
 
 impl Default for ShellGate {
@@ -52,7 +51,6 @@ impl ShellGate {
             reconstructor: Reconstructor::new(),
             pending: None,
             held: VecDeque::new(),
-            paste_mode: PasteModeWatch::default(),
         }
     }
 
@@ -67,12 +65,10 @@ impl ShellGate {
         actions
     }
 
-    /// Bytes the target printed: watched for the bracketed paste mode switch, which decides
-    /// whether a newline inside a paste runs the line.
-    pub fn target_output(&mut self, data: &[u8]) {
-        if let Some(enabled) = self.paste_mode.feed(data) {
-            self.reconstructor.set_bracketed_paste(enabled);
-        }
+    /// The target enabled or disabled bracketed paste mode, which decides whether a newline
+    /// inside a paste runs the line.
+    pub fn set_bracketed_paste(&mut self, enabled: bool) {
+        self.reconstructor.set_bracketed_paste(enabled);
     }
 
     /// The approver's answer to the last [`GateAction::Ask`].
@@ -147,7 +143,7 @@ impl ShellGate {
 
 /// Follows the target's `ESC [ ? 2004 h` / `ESC [ ? 2004 l` across chunk boundaries.
 #[derive(Default)]
-struct PasteModeWatch {
+pub struct PasteModeWatch {
     matched: usize,
 }
 
@@ -155,7 +151,7 @@ impl PasteModeWatch {
     const PREFIX: &'static [u8] = b"\x1b[?2004";
 
     /// The last switch seen in `data`, if any.
-    fn feed(&mut self, data: &[u8]) -> Option<bool> {
+    pub fn feed(&mut self, data: &[u8]) -> Option<bool> {
         let mut last = None;
         for &byte in data {
             if self.matched == Self::PREFIX.len() {
@@ -276,7 +272,7 @@ mod tests {
         assert_eq!(asked(&plain.client_input(paste)), ["echo a"]);
 
         let mut bracketed = ShellGate::new();
-        bracketed.target_output(b"\x1b[?2004h$ ");
+        bracketed.set_bracketed_paste(true);
         assert!(asked(&bracketed.client_input(paste)).is_empty());
     }
 }

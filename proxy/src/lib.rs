@@ -8,7 +8,8 @@
 //! - [`server`]: the SSH server the operator connects to, its authentication, and one
 //!   [`bridge`] task per channel.
 //! - [`bridge`]: joins an operator channel to a target channel; exec and subsystem requests
-//!   wait there for their decision, shell input goes through the [`gate`].
+//!   wait there for their decision, shell input goes through the [`gate`]. Its twin,
+//!   [`to_operator`], carries the target's output back.
 //! - [`gate`]: sans-IO; decides what of the typed input may pass, using the keystroke
 //!   reconstructor of the `sshgate-keystroke` crate to find submits and the line they run.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
@@ -26,6 +27,7 @@ pub mod demo;
 pub mod gate;
 pub mod server;
 pub mod target;
+pub mod to_operator;
 
 pub use server::{run, ClientAuth, Settings};
 

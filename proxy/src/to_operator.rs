@@ -1,0 +1,116 @@
+//! The outbound pump: everything the target sends, and the proxy's own notices, on their way
+//! to the operator.
+//!
+//! It runs as its own task, apart from the inbound pump in [`bridge`](crate::bridge), so that
+//! neither direction waits on the other: russh stops reading a connection while one of its
+//! channels' buffers is full, and a single task writing one way while the other way fills up
+//! would never drain it. It also watches the target's output for the bracketed paste mode
+//! switch, which decides whether a newline inside a paste runs the line.
+
+use russh::server::Msg;
+use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use tokio::sync::{mpsc, watch};
+
+use crate::gate::PasteModeWatch;
+
+/// Notices waiting for the operator: deny reasons, bells. A handful per decision at most; when
+/// full, the inbound pump waits for room.
+pub const NOTICE_CAPACITY: usize = 64;
+
+/// What the inbound pump has the operator told.
+#[derive(Debug)]
+pub enum Notice {
+    /// Bytes for the operator's terminal.
+    Show(Vec<u8>),
+    /// End the channel: this message on stderr, exit status 1.
+    Refuse(String),
+}
+
+pub struct OutboundPump {
+    pub target: ChannelReadHalf,
+    pub client: ChannelWriteHalf<Msg>,
+    pub client_id: ChannelId,
+    pub server: russh::server::Handle,
+    pub notices: mpsc::Receiver<Notice>,
+    /// Tells the inbound pump whether the target enabled bracketed paste.
+    pub bracketed_paste: watch::Sender<bool>,
+}
+
+impl OutboundPump {
+    /// Pump until the target channel ends or a refusal closes the operator's channel.
+    pub async fn run(mut self) {
+        let mut paste_mode = PasteModeWatch::default();
+        let mut inbound_open = true;
+        loop {
+            tokio::select! {
+                message = self.target.wait() => {
+                    let Some(message) = message else { break };
+                    if let ChannelMsg::Data { data } = &message {
+                        if let Some(enabled) = paste_mode.feed(data) {
+                            self.bracketed_paste.send_replace(enabled);
+                        }
+                    }
+                    if self.forward(message).await.is_err() {
+                        break;
+                    }
+                }
+                notice = self.notices.recv(), if inbound_open => match notice {
+                    Some(Notice::Show(bytes)) => {
+                        if self.client.data(&bytes[..]).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(Notice::Refuse(message)) => {
+                        refuse(&self.client, &message).await;
+                        return;
+                    }
+                    None => inbound_open = false,
+                },
+            }
+        }
+        let _ = self.client.close().await;
+    }
+
+    async fn forward(&self, message: ChannelMsg) -> Result<(), ()> {
+        match message {
+            ChannelMsg::Data { data } => self.client.data(&data[..]).await.map_err(drop),
+            ChannelMsg::ExtendedData { data, ext } => self
+                .client
+                .extended_data(ext, &data[..])
+                .await
+                .map_err(drop),
+            ChannelMsg::Eof => self.client.eof().await.map_err(drop),
+            ChannelMsg::ExitStatus { exit_status } => {
+                self.client.exit_status(exit_status).await.map_err(drop)
+            }
+            ChannelMsg::ExitSignal {
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            } => {
+                self.server
+                    .exit_signal_request(
+                        self.client_id,
+                        signal_name,
+                        core_dumped,
+                        error_message,
+                        lang_tag,
+                    )
+                    .await
+            }
+            ChannelMsg::Close => Err(()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// End a channel with a message on stderr and a failing exit status.
+pub async fn refuse(client: &ChannelWriteHalf<Msg>, message: &str) {
+    let _ = client
+        .extended_data(1, format!("{message}\r\n").as_bytes())
+        .await;
+    let _ = client.exit_status(1).await;
+    let _ = client.eof().await;
+    let _ = client.close().await;
+}
