@@ -8,10 +8,13 @@ use scenarios::format::{Answer, Grade};
 use scenarios::replay::{replay, Launcher, ReplayOptions};
 use scenarios::{Chunking, Outcome, Scenario, Step};
 use sshgate_tests::launchers::{InProcessSshgate, PassThroughLauncher};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// The seed of the random chunking; a failure report names it.
 const SEED: u64 = 0x5eed;
+/// Replays in flight at once.
+const CONCURRENT_REPLAYS: usize = 64;
 
 /// The corpus, or the part of it whose ids start with `$SCENARIO_FILTER` (for working on
 /// one category).
@@ -30,17 +33,21 @@ async fn replay_all(
 ) -> Vec<Outcome> {
     let mut replays = JoinSet::new();
     // Scenarios that wait on purpose (for a time-out or a slow approver) start first, so that
-    // their waiting overlaps with everything else instead of coming last.
+    // their waiting overlaps with everything else instead of coming last; and only so many
+    // run at once, so that the first ones are not slowed by hundreds of handshakes at once.
     let mut scenarios: Vec<&Scenario> = scenarios.iter().collect();
     scenarios.sort_by_key(|scenario| !waits_on_purpose(scenario));
+    let running = Arc::new(Semaphore::new(CONCURRENT_REPLAYS));
     for scenario in scenarios {
         for chunking in chunkings(scenario) {
             let scenario = scenario.clone();
             let launcher = launcher.clone();
             let options = options.clone();
-            replays.spawn(
-                async move { replay(&scenario, chunking, launcher.as_ref(), &options).await },
-            );
+            let running = running.clone();
+            replays.spawn(async move {
+                let _permit = running.acquire_owned().await.expect("never closed");
+                replay(&scenario, chunking, launcher.as_ref(), &options).await
+            });
         }
     }
     replays.join_all().await
