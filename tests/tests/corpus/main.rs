@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use conformance::self_run::InProcessSshgate;
 use scenarios::format::{Answer, Grade};
 use scenarios::replay::{replay, Launcher, ReplayOptions};
 use scenarios::{Chunking, Outcome, Scenario, Step};
-use sshgate_tests::launchers::{InProcessSshgate, PassThroughLauncher};
+use sshgate_tests::launchers::PassThroughLauncher;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -109,10 +110,7 @@ fn assert_required_pass(scenarios: &[Scenario], outcomes: &[Outcome]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_passes_with_the_websocket_approver() {
     let scenarios = corpus();
-    let launcher = InProcessSshgate {
-        over_websocket: true,
-        ..InProcessSshgate::default()
-    };
+    let launcher = InProcessSshgate::over_websocket();
     let outcomes = replay_all(
         &scenarios,
         |_| vec![Chunking::OnePacket],

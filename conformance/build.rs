@@ -1,0 +1,40 @@
+//! Embeds the scenario corpus in the binary, so that an installed `conformance` needs no
+//! source tree: every `scenarios/corpus/<category>/<name>.toml` becomes an entry of
+//! `CORPUS: &[(&str, &str)]` (relative path, contents).
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/corpus");
+    println!("cargo::rerun-if-changed={}", corpus.display());
+    let mut files = Vec::new();
+    collect(&corpus, &mut files);
+    files.sort();
+    let mut out = String::from("/// The built-in corpus: (path below the corpus folder, file contents).\npub const CORPUS: &[(&str, &str)] = &[\n");
+    for file in &files {
+        println!("cargo::rerun-if-changed={}", file.display());
+        let relative = file.strip_prefix(&corpus).expect("below the corpus");
+        out.push_str(&format!(
+            "    ({:?}, include_str!({:?})),\n",
+            relative.to_string_lossy(),
+            file.canonicalize().expect("corpus file").to_string_lossy()
+        ));
+    }
+    out.push_str("];\n");
+    let target =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("corpus.rs");
+    std::fs::write(target, out).expect("write the embedded corpus");
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|error| panic!("{}: {error}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else if path.extension().is_some_and(|ext| ext == "toml") {
+            files.push(path);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The conformance runner: grades an SSH approval proxy against the scenario corpus, the way
+//! h2spec grades HTTP/2 servers, with a report in human, JSON and JUnit XML form.
+//!
+//! Layout:
+//! - [`suite`]: the corpus built into the binary, extra scenario folders, `--cases` selection.
+//! - [`runner`]: replays the selected cases concurrently under every chunking.
+//! - [`report`]: grading (pass, fail, skip, informational) and the report's three forms.
+//! - [`catalogue`]: the case list (`conformance list`), also as the Markdown of `docs/cases.md`.
+//! - [`self_run`]: sshgate started in-process, for the default run.
+
+pub mod catalogue;
+pub mod report;
+pub mod runner;
+pub mod self_run;
+pub mod suite;

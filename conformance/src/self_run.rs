@@ -1,0 +1,91 @@
+//! The self-run: the suite against sshgate itself, started in-process for each replay with the
+//! replay's mock target and approver.
+//!
+//! Every replay's sshgate uses the same host key, so the report names one fingerprint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::PrivateKey;
+use scenarios::replay::{Environment, LaunchFuture, LaunchedProxy, Launcher};
+use sshgate::approval::{ApprovalPath, Approver, InProcessApprover, WebSocketApprover};
+use sshgate::credentials::{fingerprint, generate_host_key, TargetKeyPolicy};
+use sshgate::target::TargetSettings;
+use sshgate::{ClientAuth, Settings};
+use tokio::sync::oneshot;
+
+use crate::report::ProxyInfo;
+
+/// sshgate in this process, one instance per replay.
+pub struct InProcessSshgate {
+    host_key: PrivateKey,
+    /// Short, so that cases where the approver never answers end quickly.
+    pub approval_timeout: Duration,
+    /// Ask the replay's approver over approval protocol v1 (sshgate's WebSocket client), as a
+    /// proxy in another process would, rather than through the in-process channel.
+    pub over_websocket: bool,
+}
+
+impl Default for InProcessSshgate {
+    fn default() -> Self {
+        InProcessSshgate {
+            host_key: generate_host_key(),
+            approval_timeout: Duration::from_secs(1),
+            over_websocket: false,
+        }
+    }
+}
+
+impl InProcessSshgate {
+    /// The same, asking over approval protocol v1 instead of the in-process channel.
+    pub fn over_websocket() -> Self {
+        InProcessSshgate {
+            over_websocket: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn info(&self) -> ProxyInfo {
+        ProxyInfo {
+            description: "sshgate (in-process)".into(),
+            ssh_version: Some(sshgate::SSH_VERSION.into()),
+            host_key_fingerprint: Some(fingerprint(self.host_key.public_key())),
+        }
+    }
+}
+
+impl Launcher for InProcessSshgate {
+    fn launch(&self, environment: Environment) -> LaunchFuture {
+        let settings = Settings {
+            host_key: self.host_key.clone(),
+            client_auth: ClientAuth::InsecureAcceptAny,
+            password_pass_through: false,
+            target: TargetSettings {
+                address: environment.target.to_string(),
+                user: None,
+                identity: None,
+                key_policy: TargetKeyPolicy::Fingerprint(fingerprint(&environment.target_key)),
+            },
+        };
+        let approver: Arc<dyn Approver> = if self.over_websocket {
+            Arc::new(WebSocketApprover::spawn(environment.approver_url))
+        } else {
+            Arc::new(InProcessApprover::new(environment.approvals))
+        };
+        let approval = ApprovalPath::new(approver, self.approval_timeout);
+        Box::pin(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|error| error.to_string())?;
+            let address = listener.local_addr().map_err(|error| error.to_string())?;
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(sshgate::run(settings, listener, approval, async {
+                let _ = stopped.await;
+            }));
+            Ok(LaunchedProxy {
+                address,
+                guard: Box::new(stop),
+            })
+        })
+    }
+}

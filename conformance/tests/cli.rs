@@ -1,0 +1,108 @@
+//! The `conformance` binary as a user runs it: the case list, the catalogue in docs/cases.md,
+//! reports in each format, and usage errors.
+
+use std::path::Path;
+use std::process::Command;
+
+const CONFORMANCE: &str = env!("CARGO_BIN_EXE_conformance");
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(CONFORMANCE)
+        .args(args)
+        .output()
+        .expect("conformance runs")
+}
+
+#[test]
+fn docs_cases_md_is_the_generated_catalogue() {
+    let output = run(&["list", "--format", "markdown"]);
+    assert_eq!(output.status.code(), Some(0));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cases.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == String::from_utf8_lossy(&output.stdout),
+        "docs/cases.md is out of date: run \
+         `cargo run --bin conformance -- list --format markdown > docs/cases.md`"
+    );
+}
+
+#[test]
+fn list_names_each_selected_case_with_its_requirement() {
+    let output = run(&["list", "--cases", "bypass"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.lines().count() >= 16, "{text}");
+    assert!(
+        text.lines().all(|line| line.starts_with("bypass/")),
+        "{text}"
+    );
+    assert!(text.contains("MUST"), "{text}");
+}
+
+#[test]
+fn json_report_names_the_proxy_and_grades_each_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let output = run(&[
+        "--cases",
+        "basic",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["proxy"]["ssh_version"], "SSH-2.0-sshgate_0.1.0");
+    assert!(report["proxy"]["host_key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("SHA256:"));
+    let cases = report["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    assert!(cases
+        .iter()
+        .all(|case| case["grade"] == "pass" && case["time_ms"].is_u64()));
+}
+
+#[test]
+fn junit_report_parses_as_junit_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.xml");
+    let output = run(&[
+        "--cases",
+        "exec/*",
+        "--format",
+        "junit",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let xml = std::fs::read_to_string(&out).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("JUnit XML");
+    let cases: usize = report
+        .test_suites
+        .iter()
+        .map(|suite| suite.test_cases.len())
+        .sum();
+    assert!(cases >= 10, "{xml}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for args in [
+        &["--cases", "no-such-case"][..],
+        &["--cases", "["],
+        &["--bogus"],
+        &["--jobs", "0"],
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    }
+}
