@@ -55,6 +55,10 @@ impl InProcessSshgate {
 }
 
 impl Launcher for InProcessSshgate {
+    fn wants_websocket_approver(&self) -> bool {
+        self.over_websocket
+    }
+
     fn launch(&self, environment: Environment) -> LaunchFuture {
         let settings = Settings {
             host_key: self.host_key.clone(),
@@ -67,10 +71,9 @@ impl Launcher for InProcessSshgate {
                 key_policy: TargetKeyPolicy::Fingerprint(fingerprint(&environment.target_key)),
             },
         };
-        let approver: Arc<dyn Approver> = if self.over_websocket {
-            Arc::new(WebSocketApprover::spawn(environment.approver_url))
-        } else {
-            Arc::new(InProcessApprover::new(environment.approvals))
+        let approver: Arc<dyn Approver> = match environment.approver_url {
+            Some(url) => Arc::new(WebSocketApprover::spawn(url)),
+            None => Arc::new(InProcessApprover::new(environment.approvals)),
         };
         let approval = ApprovalPath::new(approver, self.approval_timeout);
         Box::pin(async move {

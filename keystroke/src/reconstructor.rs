@@ -89,12 +89,11 @@ impl Reconstructor {
         let in_paste = self.tokenizer.in_paste();
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        if byte == CTRL_C && !in_paste {
-            // The tty turns it into SIGINT whatever readline was in the middle of; the
-            // tokenizer still consumes it so a cut-off sequence ends here.
-            self.tokenizer.push(byte, &mut events);
+        if byte == CTRL_C {
+            // The tty turns it into SIGINT whatever readline was in the middle of, a paste
+            // included: the line, any cut-off sequence and the paste itself are gone.
             self.events = events;
-            self.model.interrupt();
+            self.interrupted();
             return ByteAction::Interrupt;
         }
         let mut submit = None;
@@ -131,6 +130,9 @@ impl Reconstructor {
     /// would.
     pub fn accepted(&mut self) {
         self.model.accept();
+        // readline turns bracketed paste off while the line runs; until the target says it is
+        // on again (with its next prompt), a newline in a paste may run a line.
+        self.model.set_bracketed_paste(false);
     }
 
     /// The pending submit was denied and its byte dropped. Returns the bytes the gate must send
@@ -143,6 +145,7 @@ impl Reconstructor {
 
     /// Ctrl+C was forwarded while a submit was pending: the line is gone (empty, certain).
     pub fn interrupted(&mut self) {
+        self.tokenizer = Tokenizer::new();
         self.model.interrupt();
     }
 

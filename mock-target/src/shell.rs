@@ -120,7 +120,10 @@ impl Shell {
                 self.move_to_end(&mut reaction.output);
                 let line = self.editor.take();
                 let shown = line.replace('\n', "\r\n");
-                push(&mut reaction.output, &format!("\r\n{shown}:ok\r\n{PROMPT}"));
+                // Like bash: bracketed paste is off while the line runs, on again with the
+                // next prompt.
+                let output = format!("\x1b[?2004l\r\n{shown}:ok\r\n\x1b[?2004h{PROMPT}");
+                push(&mut reaction.output, &output);
                 reaction.executed.push(line);
                 self.forget_drawn();
             }
@@ -260,7 +263,7 @@ mod tests {
         let r = Shell::new(80).feed(b"echo hi\r");
         assert_eq!(r.executed, ["echo hi"]);
         let out = String::from_utf8(r.output).unwrap();
-        assert_eq!(out, "echo hi\r\necho hi:ok\r\n$ ");
+        assert_eq!(out, "echo hi\x1b[?2004l\r\necho hi:ok\r\n\x1b[?2004h$ ");
     }
 
     #[test]

@@ -154,7 +154,7 @@ async fn pty_shell_runs_a_typed_line() {
     channel.data_bytes(&b"echo hi\r"[..]).await.unwrap();
     wait_executed(&target, "echo hi").await;
     let mut seen = Vec::new();
-    let out = read_until(&mut channel, &mut seen, "echo hi:ok\r\n$ ").await;
+    let out = read_until(&mut channel, &mut seen, "echo hi:ok\r\n\x1b[?2004h$ ").await;
     assert!(out.starts_with("echo hi"), "{out:?}");
     assert_eq!(target.events.input_bytes(), b"echo hi\r");
     assert!(target.events.snapshot().contains(&TargetEvent::Pty {

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use russh::server::Msg;
-use russh::{Channel, ChannelMsg, ChannelWriteHalf};
+use russh::{Channel, ChannelMsg, ChannelWriteHalf, Pty};
 use sshgate_wire::{ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
@@ -65,7 +65,46 @@ struct Bridge {
     /// Input held until the mode is known or a decision arrives (bounded by HELD_INPUT_LIMIT).
     held_input: Vec<u8>,
     client_eof: bool,
+    /// Whether the operator asked for a PTY: the keystroke model only applies to a terminal.
+    pty: bool,
     decision: Option<(String, PendingDecision)>,
+}
+
+/// Terminal modes the keystroke model depends on (which keys interrupt, erase, kill, quote;
+/// whether CR reaches the shell as typed). They are left out of the pty request, so that the
+/// target uses its defaults, which are what the model assumes.
+const MODES_THE_MODEL_ASSUMES: &[Pty] = &[
+    Pty::VINTR,
+    Pty::VQUIT,
+    Pty::VERASE,
+    Pty::VKILL,
+    Pty::VEOF,
+    Pty::VEOL,
+    Pty::VEOL2,
+    Pty::VSTART,
+    Pty::VSTOP,
+    Pty::VSUSP,
+    Pty::VDSUSP,
+    Pty::VREPRINT,
+    Pty::VWERASE,
+    Pty::VLNEXT,
+    Pty::VFLUSH,
+    Pty::VSWTCH,
+    Pty::VSTATUS,
+    Pty::VDISCARD,
+    Pty::INLCR,
+    Pty::IGNCR,
+    Pty::ICRNL,
+    Pty::IUCLC,
+    Pty::ISIG,
+    Pty::IEXTEN,
+    Pty::XCASE,
+];
+
+/// Environment variables passed to the target; others could change what an approved command
+/// does (`BASH_ENV`, `LD_PRELOAD`, `PROMPT_COMMAND`) without the approver seeing them.
+fn passes_environment(name: &str) -> bool {
+    name == "LANG" || name == "TERM" || name == "COLORTERM" || name.starts_with("LC_")
 }
 
 /// Serve one operator channel until either side closes it.
@@ -102,6 +141,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         mode: Mode::Opening,
         held_input: Vec::new(),
         client_eof: false,
+        pty: false,
         decision: None,
     };
     loop {
@@ -148,28 +188,33 @@ impl Bridge {
                 pix_height,
                 terminal_modes,
                 ..
-            } => self
-                .target
-                .request_pty(
-                    false,
-                    &term,
-                    col_width,
-                    row_height,
-                    pix_width,
-                    pix_height,
-                    &terminal_modes,
-                )
-                .await
-                .map_err(drop),
+            } => {
+                self.pty = true;
+                let modes: Vec<(Pty, u32)> = terminal_modes
+                    .into_iter()
+                    .filter(|(mode, _)| !MODES_THE_MODEL_ASSUMES.contains(mode))
+                    .collect();
+                self.target
+                    .request_pty(
+                        false, &term, col_width, row_height, pix_width, pix_height, &modes,
+                    )
+                    .await
+                    .map_err(drop)
+            }
             ChannelMsg::SetEnv {
                 variable_name,
                 variable_value,
                 ..
-            } => self
-                .target
-                .set_env(false, variable_name, variable_value)
-                .await
-                .map_err(drop),
+            } => {
+                if !passes_environment(&variable_name) {
+                    tracing::info!(name = %variable_name, "environment variable not passed");
+                    return Ok(());
+                }
+                self.target
+                    .set_env(false, variable_name, variable_value)
+                    .await
+                    .map_err(drop)
+            }
             ChannelMsg::WindowChange {
                 col_width,
                 row_height,
@@ -180,11 +225,38 @@ impl Bridge {
                 .window_change(col_width, row_height, pix_width, pix_height)
                 .await
                 .map_err(drop),
+            // In a PTY shell Ctrl+C travels as a byte through the gate; a signal request would
+            // discard the target's line behind the model's back.
+            ChannelMsg::Signal { .. } if matches!(self.mode, Mode::Shell(_)) => {
+                tracing::info!("signal request to a shell not passed");
+                Ok(())
+            }
             ChannelMsg::Signal { signal } => self.target.signal(signal).await.map_err(drop),
+            // One shell, exec or subsystem per channel: a second one would reset or lift the
+            // gate while the first keeps running (the handler answers it with a failure).
+            ChannelMsg::RequestShell { .. }
+            | ChannelMsg::Exec { .. }
+            | ChannelMsg::RequestSubsystem { .. }
+                if !matches!(self.mode, Mode::Opening) =>
+            {
+                tracing::warn!("second shell/exec/subsystem request on a channel ignored");
+                Ok(())
+            }
+            ChannelMsg::RequestShell { .. } if !self.pty => {
+                self.mode = Mode::Closed;
+                let refusal = Notice::Refuse(
+                    "sshgate: a shell needs a terminal here (ssh -t); send single commands as \
+                     exec requests (ssh host 'command')"
+                        .into(),
+                );
+                self.notices.send(refusal).await.map_err(drop)
+            }
             ChannelMsg::RequestShell { .. } => self.start_shell().await,
             ChannelMsg::Exec { command, .. } => {
                 let text = String::from_utf8_lossy(&command).into_owned();
-                self.ask(RequestKind::Exec, text, true);
+                // Bytes that are not UTF-8 reach the target as they are, not as shown.
+                let certain = std::str::from_utf8(&command).is_ok();
+                self.ask(RequestKind::Exec, text, certain);
                 self.mode = Mode::Awaiting(Held::Exec(command));
                 Ok(())
             }

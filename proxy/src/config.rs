@@ -190,6 +190,13 @@ impl ProxyFlags {
             flags.target_fingerprint.as_deref(),
             flags.insecure_accept_any_target_key,
         )?;
+        if flags.password_pass_through && flags.identity.is_some() {
+            // The target would be logged in to with the identity, so it would never judge
+            // the operator's password.
+            return Err(ConfigError::Invalid(
+                "--password-pass-through and --identity exclude each other".into(),
+            ));
+        }
         let identity = match &flags.identity {
             Some(path) => Some(Arc::new(credentials::load_private_key(path)?)),
             None => None,
@@ -323,6 +330,21 @@ mod tests {
             let error = flags(args).resolve().unwrap_err().to_string();
             assert!(error.contains(named), "{args:?}: {error}");
         }
+    }
+
+    #[test]
+    fn password_pass_through_cannot_be_combined_with_an_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        crate::credentials::load_or_generate_host_key(&key).unwrap();
+        let mut args = MINIMAL.to_vec();
+        args.extend([
+            "--password-pass-through",
+            "--identity",
+            key.to_str().unwrap(),
+        ]);
+        let error = flags(&args).resolve().unwrap_err().to_string();
+        assert!(error.contains("--password-pass-through"), "{error}");
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl ShellGate {
         for (index, &byte) in data.iter().enumerate() {
             match self.reconstructor.push(byte) {
                 ByteAction::Forward | ByteAction::Interrupt => forward.push(byte),
-                ByteAction::Submit(submit) if submit.certain && submit.line.trim().is_empty() => {
+                ByteAction::Submit(submit) if submit.certain && is_blank(&submit.line) => {
                     // Nothing to run: an empty line needs no approver.
                     forward.push(byte);
                     self.reconstructor.accepted();
@@ -139,6 +139,11 @@ impl ShellGate {
             actions.push(GateAction::ToClient(BELL.to_vec()));
         }
     }
+}
+
+/// Blank as a shell sees it: spaces and tabs only (a no-break space is a command name).
+fn is_blank(line: &str) -> bool {
+    line.chars().all(|c| c == ' ' || c == '\t')
 }
 
 /// Follows the target's `ESC [ ? 2004 h` / `ESC [ ? 2004 l` across chunk boundaries.

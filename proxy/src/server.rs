@@ -4,6 +4,7 @@
 //! Handler methods only answer the protocol (accept, refuse, acknowledge a request) and never
 //! wait for an approval; the waiting happens in the bridge task of the channel concerned.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -60,6 +61,7 @@ impl russh::server::Server for ProxyServer {
             password: None,
             target: None,
             request_ids: Arc::new(AtomicU64::new(1)),
+            started: HashSet::new(),
         }
     }
 }
@@ -78,6 +80,8 @@ pub struct ClientConnection {
     password: Option<String>,
     target: Option<Arc<TargetLink>>,
     request_ids: Arc<AtomicU64>,
+    /// Channels that already had their shell, exec or subsystem: there is one per channel.
+    started: HashSet<ChannelId>,
 }
 
 impl ClientConnection {
@@ -92,6 +96,15 @@ impl ClientConnection {
         match &self.shared.settings.client_auth {
             ClientAuth::InsecureAcceptAny => true,
             ClientAuth::AuthorizedKeys(keys) => keys.allows(key),
+        }
+    }
+
+    /// Acknowledge the first shell, exec or subsystem of a channel; refuse any later one.
+    fn start(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), russh::Error> {
+        if self.started.insert(channel) {
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
         }
     }
 
@@ -222,7 +235,7 @@ impl russh::server::Handler for ClientConnection {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
+        self.start(channel, session)
     }
 
     async fn exec_request(
@@ -231,7 +244,7 @@ impl russh::server::Handler for ClientConnection {
         _command: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
+        self.start(channel, session)
     }
 
     async fn subsystem_request(
@@ -240,7 +253,7 @@ impl russh::server::Handler for ClientConnection {
         _name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
+        self.start(channel, session)
     }
 
     async fn x11_request(

@@ -121,18 +121,26 @@ pub fn rule(request: &ApprovalRequest) -> Decision {
 /// Where a proxy under test sends its requests to a [`ScriptedApprover`].
 pub struct Endpoints {
     pub channel: mpsc::Sender<InProcessMessage>,
-    /// `ws://127.0.0.1:PORT`, speaking approval protocol v1.
-    pub url: String,
+    /// `ws://127.0.0.1:PORT`, speaking approval protocol v1, when asked for.
+    pub url: Option<String>,
 }
 
 impl ScriptedApprover {
-    /// An approver reachable both in-process and on a loopback WebSocket.
-    pub async fn start() -> std::io::Result<(ScriptedApprover, Endpoints)> {
+    /// An approver reachable in-process and, with `websocket`, on a loopback WebSocket too.
+    /// (The socket is opened only when needed: hundreds of replays each binding a port they
+    /// never use cost the kernel more than the replays themselves.)
+    pub async fn start(websocket: bool) -> std::io::Result<(ScriptedApprover, Endpoints)> {
         let (incoming, receiver) = mpsc::channel(APPROVAL_CAPACITY);
         let (channel, mut messages) = mpsc::channel::<InProcessMessage>(APPROVAL_CAPACITY);
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("ws://{}", listener.local_addr()?);
         let mut tasks = JoinSet::new();
+        let url = if websocket {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("ws://{}", listener.local_addr()?);
+            tasks.spawn(serve_sockets(listener, incoming.clone()));
+            Some(url)
+        } else {
+            None
+        };
         let forward = incoming.clone();
         tasks.spawn(async move {
             while let Some(message) = messages.recv().await {
@@ -148,7 +156,6 @@ impl ScriptedApprover {
                 }
             }
         });
-        tasks.spawn(serve_sockets(listener, incoming));
         let approver = ScriptedApprover {
             receiver,
             queue: VecDeque::new(),

@@ -115,7 +115,8 @@ fn submit_bytes_submit_right_after_the_state() {
 
 #[test]
 fn submit_bytes_in_a_bracketed_paste_are_text() {
-    for middle in (0..=255u8).filter(|&b| b != 0x1b) {
+    // ESC may end the paste and Ctrl+C interrupts it (tested below).
+    for middle in (0..=255u8).filter(|&b| b != 0x1b && b != 0x03) {
         for submit in SUBMIT_BYTES {
             let mut r = Reconstructor::new();
             r.set_bracketed_paste(true);
@@ -185,6 +186,23 @@ fn random_input_never_panics_and_keeps_the_invariant() {
                 ByteAction::Forward => {}
             }
             assert!(r.cursor() <= r.line().chars().count());
+        }
+    }
+}
+
+/// A Ctrl+C inside a paste is still an interrupt (the tty sends SIGINT): the paste is over,
+/// so a later CR must be held again (a bypass when the model stayed "in paste").
+#[test]
+fn ctrl_c_ends_a_paste() {
+    for submit in SUBMIT_BYTES {
+        let mut r = Reconstructor::new();
+        r.set_bracketed_paste(true);
+        feed(&mut r, &keys("<PasteStart>rm -rf x"), accept);
+        assert_eq!(r.push(0x03), ByteAction::Interrupt);
+        feed(&mut r, &keys("rm -rf y"), accept);
+        match r.push(submit) {
+            ByteAction::Submit(s) => assert_eq!(s.line, "rm -rf y"),
+            other => panic!("{submit:#04x} after Ctrl+C in a paste: {other:?}"),
         }
     }
 }

@@ -32,8 +32,9 @@ pub struct Environment {
     pub target_key: PublicKey,
     /// Where an in-process proxy sends approval requests.
     pub approvals: mpsc::Sender<InProcessMessage>,
-    /// The same approver over approval protocol v1, for a proxy in another process.
-    pub approver_url: String,
+    /// The same approver over approval protocol v1, for a proxy in another process; there
+    /// when the launcher [asked for it](Launcher::wants_websocket_approver).
+    pub approver_url: Option<String>,
 }
 
 /// A proxy started for one replay; dropping `guard` stops it.
@@ -47,6 +48,11 @@ pub type LaunchFuture = Pin<Box<dyn Future<Output = Result<LaunchedProxy, String
 /// Starts the proxy under test in front of a replay's target and approver.
 pub trait Launcher: Send + Sync {
     fn launch(&self, environment: Environment) -> LaunchFuture;
+
+    /// Whether the proxy will ask over approval protocol v1 rather than in-process.
+    fn wants_websocket_approver(&self) -> bool {
+        false
+    }
 }
 
 /// How the replayer logs in to the proxy and how long a step may take.

@@ -76,7 +76,7 @@ impl Session {
         let target = MockTarget::spawn()
             .await
             .map_err(|error| failure(0, "a mock target", error.to_string()))?;
-        let (approver, endpoints) = ScriptedApprover::start()
+        let (approver, endpoints) = ScriptedApprover::start(launcher.wants_websocket_approver())
             .await
             .map_err(|error| failure(0, "an approver on loopback", error.to_string()))?;
         let proxy = launcher

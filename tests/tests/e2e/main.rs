@@ -4,4 +4,5 @@
 mod failures;
 mod faithful;
 mod gating;
+mod hardening;
 mod openssh;
