@@ -156,6 +156,10 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             break;
         }
     }
+    // A request still pending will never be needed: tell the approver, not just drop it.
+    if let Some((id, _)) = bridge.decision.take() {
+        bridge.context.approval.cancel(&id, "the channel closed");
+    }
     // Closing the target ends the outbound pump, which then closes the operator's channel.
     let _ = bridge.target.close().await;
     drop(bridge);

@@ -159,21 +159,29 @@ impl TargetLink {
             Ok(Ok(handle)) => handle,
         };
         let user = self.user.as_str();
-        let outcome = match (&self.settings.identity, &self.password) {
-            (Some(key), _) => {
-                let hash = handle
-                    .best_supported_rsa_hash()
-                    .await
-                    .ok()
-                    .flatten()
-                    .flatten();
-                handle
-                    .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
-                    .await
+        let login = async {
+            match (&self.settings.identity, &self.password) {
+                (Some(key), _) => {
+                    let hash = handle
+                        .best_supported_rsa_hash()
+                        .await
+                        .ok()
+                        .flatten()
+                        .flatten();
+                    handle
+                        .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+                        .await
+                }
+                (None, Some(password)) => handle.authenticate_password(user, password).await,
+                (None, None) => handle.authenticate_none(user).await,
             }
-            (None, Some(password)) => handle.authenticate_password(user, password).await,
-            (None, None) => handle.authenticate_none(user).await,
         };
+        // A target that stops answering during login must not hold the operator forever.
+        let outcome = tokio::time::timeout(CONNECT_TIMEOUT, login)
+            .await
+            .map_err(|_| {
+                format!("target {address} did not finish the login within {CONNECT_TIMEOUT:?}")
+            })?;
         match outcome {
             Ok(result) if result.success() => Ok(handle),
             Ok(_) => Err(format!(

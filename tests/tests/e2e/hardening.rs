@@ -4,7 +4,8 @@
 
 use mock_target::TargetEvent;
 use sshgate_tests::operator::{collect, WAIT};
-use sshgate_tests::stack::{ProxyKind, Stack};
+use sshgate_tests::stack::{Approvals, ProxyKind, Stack};
+use sshgate_wire::InProcessMessage;
 
 #[tokio::test]
 async fn a_shell_without_a_terminal_is_refused() {
@@ -84,4 +85,25 @@ async fn signals_to_a_shell_and_unsafe_environment_do_not_reach_the_target() {
                 || matches!(event, TargetEvent::Env { name, .. } if name == "BASH_ENV")),
         "{events:?}"
     );
+}
+
+#[tokio::test]
+async fn closing_a_channel_cancels_its_pending_request() {
+    let mut stack =
+        sshgate_tests::stack::Stack::with(ProxyKind::Sshgate, Approvals::Manual, WAIT).await;
+    let operator = stack.operator().await;
+    let channel = operator.channel().await.unwrap();
+    channel.exec(true, "echo hi").await.unwrap();
+    let approvals = stack.manual.as_mut().unwrap();
+    // Keep the reply open: dropping it would be an answer (a denial).
+    let (id, _reply) = match tokio::time::timeout(WAIT, approvals.recv()).await {
+        Ok(Some(InProcessMessage::Request { request, reply })) => (request.id, reply),
+        other => panic!("no request: {other:?}"),
+    };
+    channel.close().await.unwrap();
+    match tokio::time::timeout(WAIT, approvals.recv()).await {
+        Ok(Some(InProcessMessage::Cancel { id: cancelled, .. })) => assert_eq!(cancelled, id),
+        other => panic!("the approver was not told: {other:?}"),
+    }
+    assert!(stack.events().exec_commands().is_empty());
 }
