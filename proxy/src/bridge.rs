@@ -290,9 +290,17 @@ impl Bridge {
             }
             Mode::Open => self.target.data(data).await.map_err(drop),
             Mode::Opening | Mode::Awaiting(_) => {
-                let room = HELD_INPUT_LIMIT.saturating_sub(self.held_input.len());
-                self.held_input
-                    .extend_from_slice(&data[..data.len().min(room)]);
+                if self.held_input.len() + data.len() > HELD_INPUT_LIMIT {
+                    // Cutting the input short would run the command on part of it: refuse.
+                    self.mode = Mode::Closed;
+                    let refusal = Notice::Refuse(format!(
+                        "sshgate: more than {} KiB of input arrived before the command was \
+                         approved; nothing was run",
+                        HELD_INPUT_LIMIT / 1024
+                    ));
+                    return self.notices.send(refusal).await.map_err(drop);
+                }
+                self.held_input.extend_from_slice(data);
                 Ok(())
             }
             Mode::Closed => Ok(()),
