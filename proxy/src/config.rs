@@ -239,9 +239,23 @@ fn target_key_policy(
 ) -> Result<TargetKeyPolicy, ConfigError> {
     match (known_hosts, fingerprint, insecure) {
         (Some(path), None, false) => {
-            std::fs::metadata(path).map_err(|error| {
+            let text = std::fs::read_to_string(path).map_err(|error| {
                 ConfigError::Invalid(format!("--target-known-hosts {}: {error}", path.display()))
             })?;
+            // The known_hosts reader sshgate uses does not understand markers: a `@revoked`
+            // line would be skipped, not obeyed.
+            if let Some((number, _)) = text
+                .lines()
+                .enumerate()
+                .find(|(_, line)| line.trim_start().starts_with('@'))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "--target-known-hosts {}: line {}: markers such as @revoked and \
+                     @cert-authority are not supported",
+                    path.display(),
+                    number + 1
+                )));
+            }
             Ok(TargetKeyPolicy::KnownHosts(path.to_path_buf()))
         }
         (None, Some(text), false) => Ok(TargetKeyPolicy::fingerprint(text)?),
@@ -276,6 +290,14 @@ mod tests {
         "ws://127.0.0.1:1",
         "--insecure-accept-any-client",
         "--insecure-accept-any-target-key",
+    ];
+
+    const BASE_WITHOUT_TARGET_KEY: &[&str] = &[
+        "--target",
+        "127.0.0.1:22",
+        "--approver",
+        "ws://127.0.0.1:1",
+        "--insecure-accept-any-client",
     ];
 
     #[test]
@@ -345,6 +367,20 @@ mod tests {
         ]);
         let error = flags(&args).resolve().unwrap_err().to_string();
         assert!(error.contains("--password-pass-through"), "{error}");
+    }
+
+    #[test]
+    fn known_hosts_markers_are_refused_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, "@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB\n").unwrap();
+        let mut args = BASE_WITHOUT_TARGET_KEY.to_vec();
+        args.extend(["--target-known-hosts", path.to_str().unwrap()]);
+        let error = flags(&args).resolve().unwrap_err().to_string();
+        assert!(
+            error.contains("line 1") && error.contains("@revoked"),
+            "{error}"
+        );
     }
 
     #[test]
