@@ -13,7 +13,7 @@ use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
 use sshgate::credentials::{generate_host_key, TargetKeyPolicy};
 use sshgate::target::TargetSettings;
 use sshgate::{ClientAuth, Settings};
-use sshgate_wire::InProcessMessage;
+use sshgate_wire::{ApprovalRequest, Decision, InProcessMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::operator::Operator;
@@ -97,6 +97,24 @@ impl Stack {
 
     pub fn events(&self) -> &EventLog {
         &self.target.events
+    }
+
+    /// The next request to answer by hand, with its reply (dropping the reply denies).
+    pub async fn manual_request(&mut self) -> (ApprovalRequest, oneshot::Sender<Decision>) {
+        let receiver = self.manual.as_mut().expect("a stack with manual approvals");
+        match tokio::time::timeout(crate::operator::WAIT, receiver.recv()).await {
+            Ok(Some(InProcessMessage::Request { request, reply })) => (request, reply),
+            other => panic!("expected an approval request, got {other:?}"),
+        }
+    }
+
+    /// The next message to the manual approver, whatever it is.
+    pub async fn manual_message(&mut self) -> Option<InProcessMessage> {
+        let receiver = self.manual.as_mut().expect("a stack with manual approvals");
+        tokio::time::timeout(crate::operator::WAIT, receiver.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     pub async fn operator(&self) -> Operator {

@@ -21,6 +21,17 @@ fn corpus() -> Vec<Scenario> {
         .unwrap_or_else(|error| panic!("the corpus does not load: {error}"))
 }
 
+/// The cases pinned to one chunking, for runs where chunking is not what is tested.
+fn one_packet(cases: Vec<Scenario>) -> Vec<Scenario> {
+    cases
+        .into_iter()
+        .map(|mut case| {
+            case.chunking = Some(scenarios::Chunking::OnePacket);
+            case
+        })
+        .collect()
+}
+
 async fn grade(
     cases: Vec<Scenario>,
     launcher: impl Launcher + 'static,
@@ -55,27 +66,19 @@ async fn corpus_passes_against_sshgate() {
 /// approver), as a proxy in another process would.
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_passes_with_the_websocket_approver() {
-    let cases = corpus()
-        .into_iter()
-        .map(|mut case| {
-            // One chunking suffices: the approval path is what differs.
-            case.chunking = Some(scenarios::Chunking::OnePacket);
-            case
-        })
-        .collect();
-    let report = grade(cases, InProcessSshgate::over_websocket(), quiet()).await;
+    // One chunking suffices: the approval path is what differs.
+    let report = grade(
+        one_packet(corpus()),
+        InProcessSshgate::over_websocket(),
+        quiet(),
+    )
+    .await;
     assert_required_pass(&report);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gating_scenarios_fail_against_the_pass_through() {
-    let cases = corpus()
-        .into_iter()
-        .map(|mut case| {
-            case.chunking = Some(scenarios::Chunking::OnePacket);
-            case
-        })
-        .collect();
+    let cases = one_packet(corpus());
     let options = RunOptions {
         // Against a relay every step waiting for a request times out: keep it short, and let
         // many wait at once.

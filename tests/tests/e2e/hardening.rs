@@ -94,15 +94,11 @@ async fn closing_a_channel_cancels_its_pending_request() {
     let operator = stack.operator().await;
     let channel = operator.channel().await.unwrap();
     channel.exec(true, "echo hi").await.unwrap();
-    let approvals = stack.manual.as_mut().unwrap();
     // Keep the reply open: dropping it would be an answer (a denial).
-    let (id, _reply) = match tokio::time::timeout(WAIT, approvals.recv()).await {
-        Ok(Some(InProcessMessage::Request { request, reply })) => (request.id, reply),
-        other => panic!("no request: {other:?}"),
-    };
+    let (request, _reply) = stack.manual_request().await;
     channel.close().await.unwrap();
-    match tokio::time::timeout(WAIT, approvals.recv()).await {
-        Ok(Some(InProcessMessage::Cancel { id: cancelled, .. })) => assert_eq!(cancelled, id),
+    match stack.manual_message().await {
+        Some(InProcessMessage::Cancel { id, .. }) => assert_eq!(id, request.id),
         other => panic!("the approver was not told: {other:?}"),
     }
     assert!(stack.events().exec_commands().is_empty());
@@ -115,19 +111,15 @@ async fn too_much_input_before_an_exec_is_approved_refuses_it_whole() {
     let operator = stack.operator().await;
     let mut channel = operator.channel().await.unwrap();
     channel.exec(true, "cat").await.unwrap();
-    let approvals = stack.manual.as_mut().unwrap();
-    let _reply = match tokio::time::timeout(WAIT, approvals.recv()).await {
-        Ok(Some(InProcessMessage::Request { reply, .. })) => reply,
-        other => panic!("no request: {other:?}"),
-    };
+    let (_request, _reply) = stack.manual_request().await;
     let input = vec![b'x'; sshgate::gate::HELD_INPUT_LIMIT + 1];
     channel.data(&input[..]).await.unwrap();
     let outcome = collect(&mut channel).await.unwrap();
     assert_eq!(outcome.exit_status, Some(1), "{outcome:?}");
     assert!(outcome.stderr.contains("nothing was run"), "{outcome:?}");
     assert!(matches!(
-        tokio::time::timeout(WAIT, approvals.recv()).await,
-        Ok(Some(InProcessMessage::Cancel { .. }))
+        stack.manual_message().await,
+        Some(InProcessMessage::Cancel { .. })
     ));
     assert!(stack.events().exec_commands().is_empty());
 }
