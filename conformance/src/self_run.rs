@@ -9,9 +9,8 @@ use std::time::Duration;
 use russh::keys::PrivateKey;
 use scenarios::replay::{Environment, LaunchFuture, LaunchedProxy, Launcher};
 use sshgate::approval::{ApprovalPath, Approver, InProcessApprover, WebSocketApprover};
-use sshgate::credentials::{fingerprint, generate_host_key, TargetKeyPolicy};
-use sshgate::target::TargetSettings;
-use sshgate::{ClientAuth, Settings};
+use sshgate::credentials::{fingerprint, generate_host_key};
+use sshgate::Settings;
 use tokio::sync::oneshot;
 
 use crate::report::ProxyInfo;
@@ -60,17 +59,11 @@ impl Launcher for InProcessSshgate {
     }
 
     fn launch(&self, environment: Environment) -> LaunchFuture {
-        let settings = Settings {
-            host_key: self.host_key.clone(),
-            client_auth: ClientAuth::InsecureAcceptAny,
-            password_pass_through: false,
-            target: TargetSettings {
-                address: environment.target.to_string(),
-                user: None,
-                identity: None,
-                key_policy: TargetKeyPolicy::Fingerprint(fingerprint(&environment.target_key)),
-            },
-        };
+        let settings = Settings::for_local_target(
+            self.host_key.clone(),
+            environment.target,
+            &environment.target_key,
+        );
         let approver: Arc<dyn Approver> = match environment.approver_url {
             Some(url) => Arc::new(WebSocketApprover::spawn(url)),
             None => Arc::new(InProcessApprover::new(environment.approvals)),

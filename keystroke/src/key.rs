@@ -100,3 +100,10 @@ pub enum KeyEvent {
     /// A byte that is not part of any valid UTF-8 sequence.
     Invalid(u8),
 }
+
+/// The bytes that make a shell run its line: CR, LF and Ctrl+O (SI).
+pub(crate) const CR: u8 = 0x0d;
+pub(crate) const LF: u8 = 0x0a;
+pub(crate) const SI: u8 = 0x0f;
+/// Ctrl+C, which the tty turns into an interrupt.
+pub(crate) const CTRL_C: u8 = 0x03;

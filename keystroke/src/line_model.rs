@@ -9,13 +9,9 @@
 //! Enter runs a line at all; only an interrupt (SIGINT resets readline) clears it. Switching to
 //! vi mode (M-C-j, M-C-m) makes everything uncertain for the rest of the session.
 
-use crate::key::{KeyEvent, Modifiers, NamedKey};
+use crate::key::{KeyEvent, Modifiers, NamedKey, CR, LF, SI};
 use crate::line_buffer::LineBuffer;
 use crate::reconstructor::{Submit, SubmitKey};
-
-const CR: u8 = 0x0d;
-const LF: u8 = 0x0a;
-const SI: u8 = 0x0f;
 
 /// How a denied line is discarded: C-g, then C-e C-u (to the end, kill back to the start,
 /// wherever the cursor was). C-g comes first because the target may be in the middle of

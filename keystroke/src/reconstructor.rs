@@ -7,11 +7,9 @@
 //! mode enabled. The model may recognise more submits (C-x C-e, M-#, extended Enter keys) but
 //! can never turn one of these bytes into a plain forward.
 
-use crate::key::KeyEvent;
+use crate::key::{KeyEvent, CR, CTRL_C, LF, SI};
 use crate::line_model::LineModel;
 use crate::tokenizer::Tokenizer;
-
-const CTRL_C: u8 = 0x03;
 
 /// What the gate must do with one input byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +107,7 @@ impl Reconstructor {
             }
         }
         self.events = events;
-        let must_hold =
-            matches!(byte, 0x0a | 0x0d | 0x0f) && !(in_paste && self.model.bracketed_paste());
+        let must_hold = matches!(byte, LF | CR | SI) && !(in_paste && self.model.bracketed_paste());
         match submit {
             Some(submit) => ByteAction::Submit(submit),
             None if must_hold => {

@@ -15,9 +15,8 @@ use mock_approver::Operator;
 use sshgate_wire::ApprovalRequest;
 
 use crate::approval::{ApprovalPath, Approver, DecisionFuture};
-use crate::credentials::{fingerprint, generate_host_key, TargetKeyPolicy};
-use crate::server::{ClientAuth, Settings};
-use crate::target::TargetSettings;
+use crate::credentials::{fingerprint, generate_host_key};
+use crate::server::Settings;
 
 /// A person at this terminal decides. Dropping a request's future (a cancel) withdraws the
 /// question.
@@ -68,17 +67,7 @@ async fn serve(listen: &str) -> Result<(), String> {
     println!("sshgate host key: {}", fingerprint(host_key.public_key()));
     let _ = std::io::stdout().flush();
 
-    let settings = Settings {
-        host_key,
-        client_auth: ClientAuth::InsecureAcceptAny,
-        password_pass_through: false,
-        target: TargetSettings {
-            address: target.addr.to_string(),
-            user: None,
-            identity: None,
-            key_policy: TargetKeyPolicy::Fingerprint(fingerprint(target.host_key())),
-        },
-    };
+    let settings = Settings::for_local_target(host_key, target.addr, target.host_key());
     let approval = ApprovalPath::new(
         Arc::new(TerminalApprover(Operator::stdio())),
         Duration::from_secs(crate::config::DEFAULT_APPROVAL_TIMEOUT_SECS),

@@ -38,6 +38,30 @@ pub struct Settings {
     pub target: TargetSettings,
 }
 
+impl Settings {
+    /// A proxy in front of a local target pinned by its host key, letting any operator in:
+    /// the demo, the self-run and tests.
+    pub fn for_local_target(
+        host_key: PrivateKey,
+        target: SocketAddr,
+        target_key: &russh::keys::PublicKey,
+    ) -> Settings {
+        Settings {
+            host_key,
+            client_auth: ClientAuth::InsecureAcceptAny,
+            password_pass_through: false,
+            target: TargetSettings {
+                address: target.to_string(),
+                user: None,
+                identity: None,
+                key_policy: crate::credentials::TargetKeyPolicy::Fingerprint(fingerprint(
+                    target_key,
+                )),
+            },
+        }
+    }
+}
+
 struct Shared {
     settings: Settings,
     target: Arc<TargetSettings>,

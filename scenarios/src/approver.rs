@@ -22,9 +22,6 @@ use crate::format::Answer;
 /// Requests in flight between the proxy and this approver; a replay has a handful at most.
 /// When full, the proxy's request waits (its own time-out still runs).
 pub const APPROVAL_CAPACITY: usize = 64;
-/// The mock rule's marker and reason.
-pub const DENY_MARKER: &str = "DENY";
-pub const DENY_REASON: &str = "blocked";
 
 /// How an answer goes back to the proxy.
 enum Reply {
@@ -69,7 +66,7 @@ impl Reply {
     /// An answer that does not parse; on the channel, the reply is dropped (a denial).
     fn garble(self) {
         if let Reply::Socket { id, out } = self {
-            let frame = format!(r#"{{"type":"decision","id":{id:?},"approve":"yes"}}"#);
+            let frame = mock_approver::rule::malformed_decision_frame(&id);
             let _ = out.try_send(SocketCommand::Frame(frame));
         }
     }
@@ -109,13 +106,9 @@ pub struct ScriptedApprover {
     pub events: Vec<ApprovalEvent>,
 }
 
-/// What the mock approver's rule decides.
-pub fn rule(request: &ApprovalRequest) -> Decision {
-    if request.command.contains(DENY_MARKER) {
-        Decision::deny(&request.id, DENY_REASON)
-    } else {
-        Decision::approve(&request.id)
-    }
+/// The mock approver's rule: deny (reason `blocked`) a command containing `DENY`.
+fn rule(request: &ApprovalRequest) -> Decision {
+    mock_approver::rule_decision(mock_approver::DEFAULT_DENY_MARKER, request)
 }
 
 /// Where a proxy under test sends its requests to a [`ScriptedApprover`].

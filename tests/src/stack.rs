@@ -10,9 +10,8 @@ use std::time::Duration;
 use mock_approver::{ApproverLog, Behaviour, InProcessApprover};
 use mock_target::{EventLog, MockTarget};
 use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
-use sshgate::credentials::{generate_host_key, TargetKeyPolicy};
-use sshgate::target::TargetSettings;
-use sshgate::{ClientAuth, Settings};
+use sshgate::credentials::generate_host_key;
+use sshgate::Settings;
 use sshgate_wire::{ApprovalRequest, Decision, InProcessMessage};
 use tokio::sync::{mpsc, oneshot};
 
@@ -130,17 +129,7 @@ pub async fn spawn_sshgate(
     target_key: &russh::keys::PublicKey,
     approval: ApprovalPath,
 ) -> (SocketAddr, oneshot::Sender<()>) {
-    let settings = Settings {
-        host_key: generate_host_key(),
-        client_auth: ClientAuth::InsecureAcceptAny,
-        password_pass_through: false,
-        target: TargetSettings {
-            address: target.to_string(),
-            user: None,
-            identity: None,
-            key_policy: TargetKeyPolicy::Fingerprint(sshgate::credentials::fingerprint(target_key)),
-        },
-    };
+    let settings = Settings::for_local_target(generate_host_key(), target, target_key);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -240,9 +240,8 @@ async fn ctrl_c_cancels(kind: ProxyKind) -> Check {
     shell.send(b"echo hi\r").await?;
     let (request, _reply) = next_request(&mut stack, "echo hi").await?;
     shell.send(b"\x03").await?;
-    let receiver = stack.manual.as_mut().expect("a manual stack");
-    match tokio::time::timeout(WAIT, receiver.recv()).await {
-        Ok(Some(InProcessMessage::Cancel { id, .. })) if id == request.id => {}
+    match stack.manual_message().await {
+        Some(InProcessMessage::Cancel { id, .. }) if id == request.id => {}
         other => {
             return Err(format!(
                 "the approver was not told of the cancel: {other:?}"
