@@ -7,8 +7,14 @@
 //! - [`report`]: grading (pass, fail, skip, informational) and the report's three forms.
 //! - [`catalogue`]: the case list (`conformance list`), also as the Markdown of `docs/cases.md`.
 //! - [`self_run`]: sshgate started in-process, for the default run.
+//! - [`external`]: `conformance run`, against a proxy in another process, with
+//!   [`launch`] (starting it from `--launch`) and [`probe`] (its version, key and
+//!   capabilities).
 
 pub mod catalogue;
+pub mod external;
+pub mod launch;
+pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod self_run;

@@ -1,7 +1,9 @@
 //! The `conformance` binary: parses the command line, then hands over to the library.
 //!
-//! Exit status: 0 when no required case failed, 1 when one did, 2 for usage errors.
+//! Exit status: 0 when no required case failed, 1 when one did, 2 for usage errors or a proxy
+//! that never came up.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,8 +11,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::catalogue;
+use conformance::external::{run_against, StartError, Target};
 use conformance::report::{colour_wanted, Report};
-use conformance::runner::{run, RunOptions};
+use conformance::runner::{run, RunOptions, SEED};
 use conformance::self_run::InProcessSshgate;
 use conformance::suite::{self, Selection};
 use scenarios::Scenario;
@@ -40,6 +43,59 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Human)]
         format: ListFormat,
     },
+    /// Run the suite against a proxy in another process: one you start (`--proxy`) or one the
+    /// runner starts (`--launch`). The runner serves the mock target and the WebSocket
+    /// approver on loopback and prints where they are.
+    #[command(after_help = LAUNCH_HELP)]
+    Run {
+        #[command(flatten)]
+        proxy: ProxyArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+const LAUNCH_HELP: &str = "\
+Placeholders in --launch, each replaced by its value quoted for sh:
+  {listen}              where the proxy must listen (--proxy, else a free loopback port)
+  {target}              the mock target, HOST:PORT
+  {target_known_hosts}  a known_hosts file with the mock target's host key
+  {target_fingerprint}  the mock target's host key, SHA256:...
+  {approver}            the approver, ws://HOST:PORT (approval protocol v1)
+  {authorized_keys}     an authorized_keys file with the runner's key
+  {dir}                 a scratch folder for the proxy's own files, removed at the end
+  {approval_timeout}    the --approval-timeout value, in seconds
+
+The proxy must log in to the target as the operator's user name and name that user in its
+approval requests: the runner tells concurrent cases apart by it.
+
+Example:
+  conformance run --approval-timeout 1 --launch 'sshgate --listen {listen} --target {target}
+    --approver {approver} --authorized-keys {authorized_keys} --target-known-hosts
+    {target_known_hosts} --host-key {dir}/host_key --approval-timeout {approval_timeout}'";
+
+#[derive(Debug, clap::Args)]
+struct ProxyArgs {
+    /// Where the proxy under test listens, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT", required_unless_present = "launch")]
+    proxy: Option<String>,
+    /// Start the proxy with this command line (run by sh; see the placeholders below) and
+    /// stop it at the end.
+    #[arg(long, value_name = "COMMAND")]
+    launch: Option<String>,
+    /// The proxy's approval time-out in seconds. Cases where the approver never answers wait
+    /// that long for the denial; without it they are skipped.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    approval_timeout: Option<Duration>,
+    /// Seconds to wait for the proxy to accept connections.
+    #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = seconds)]
+    startup_timeout: Duration,
+    /// Where the mock target listens.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    target_listen: SocketAddr,
+    /// Where the WebSocket approver listens.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    approver_listen: SocketAddr,
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,9 +118,42 @@ struct OutputArgs {
     /// Replays in flight at once.
     #[arg(long, default_value_t = 64, value_name = "N")]
     jobs: usize,
-    /// Seconds each waiting step may take.
-    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
-    timeout: u64,
+    /// Seconds each waiting step may take (fractions allowed).
+    #[arg(long, default_value = "5", value_name = "SECONDS", value_parser = seconds)]
+    timeout: Duration,
+    /// How keys are cut into packets; cases that pin a chunking keep theirs.
+    #[arg(long, value_enum, default_value_t = ChunkingArg::All)]
+    chunking: ChunkingArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ChunkingArg {
+    /// All three below.
+    All,
+    OnePacket,
+    ByteByByte,
+    /// Random cuts of 1 to 8 bytes, with the suite's fixed seed.
+    Random,
+}
+
+impl ChunkingArg {
+    fn chunkings(self) -> Vec<scenarios::Chunking> {
+        use scenarios::Chunking;
+        match self {
+            ChunkingArg::All => Chunking::all(SEED).to_vec(),
+            ChunkingArg::OnePacket => vec![Chunking::OnePacket],
+            ChunkingArg::ByteByByte => vec![Chunking::ByteByByte],
+            ChunkingArg::Random => vec![Chunking::Random { seed: SEED }],
+        }
+    }
+}
+
+/// A positive number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value > 0.0 && value.is_finite() => Ok(Duration::from_secs_f64(value)),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,6 +177,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "error".into()),
         )
         .with_writer(std::io::stderr)
+        // Escape codes only for a person at a terminal, not in a log file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         Some(Command::List { selection, format }) => {
@@ -104,6 +195,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Some(Command::Run { proxy, output }) => run_external(&cli.selection, &proxy, &output),
         None => self_run(&cli.selection, &cli.output),
     }
 }
@@ -132,30 +224,76 @@ fn select(args: &SelectionArgs) -> Result<Vec<Scenario>, ExitCode> {
     Ok(cases)
 }
 
-fn self_run(selection: &SelectionArgs, output: &OutputArgs) -> ExitCode {
-    let cases = match select(selection) {
-        Ok(cases) => cases,
-        Err(code) => return code,
-    };
-    if output.jobs == 0 || output.timeout == 0 {
-        return usage("--jobs and --timeout must be at least 1");
+/// The cases and run options the command line asks for, and a runtime to run them on.
+fn prepare(
+    selection: &SelectionArgs,
+    output: &OutputArgs,
+) -> Result<(Vec<Scenario>, RunOptions, tokio::runtime::Runtime), ExitCode> {
+    let cases = select(selection)?;
+    if output.jobs == 0 {
+        return Err(usage("--jobs must be at least 1"));
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => return usage(format!("cannot start the runtime: {error}")),
-    };
-    let launcher = InProcessSshgate::default();
-    let info = launcher.info();
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|error| usage(format!("cannot start the runtime: {error}")))?;
     let options = RunOptions {
         jobs: output.jobs,
         replay: scenarios::ReplayOptions {
-            step_timeout: Duration::from_secs(output.timeout),
+            step_timeout: output.timeout,
             ..Default::default()
         },
+        chunkings: output.chunking.chunkings(),
         ..Default::default()
     };
-    let report = runtime.block_on(run(cases, Arc::new(launcher), info, &options));
+    Ok((cases, options, runtime))
+}
+
+fn self_run(selection: &SelectionArgs, output: &OutputArgs) -> ExitCode {
+    let (cases, mut options, runtime) = match prepare(selection, output) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let launcher = InProcessSshgate::default();
+    let info = launcher.info();
+    options.approval_timeout = Some(launcher.approval_timeout);
+    let harness = Arc::new(scenarios::Isolated::new(launcher));
+    let report = runtime.block_on(run(cases, harness, info, &options));
     emit(&report, output)
+}
+
+fn run_external(selection: &SelectionArgs, proxy: &ProxyArgs, output: &OutputArgs) -> ExitCode {
+    let (cases, options, runtime) = match prepare(selection, output) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let address = match &proxy.proxy {
+        Some(text) => match std::net::ToSocketAddrs::to_socket_addrs(text.as_str()) {
+            Ok(mut addresses) => match addresses.next() {
+                Some(address) => Some(address),
+                None => return usage(format!("--proxy {text}: no address")),
+            },
+            Err(error) => return usage(format!("--proxy {text}: {error}")),
+        },
+        None => None,
+    };
+    let target = Target {
+        proxy: address,
+        launch: proxy.launch.clone(),
+        approval_timeout: proxy.approval_timeout,
+        startup_timeout: proxy.startup_timeout,
+        target_listen: proxy.target_listen,
+        approver_listen: proxy.approver_listen,
+    };
+    match runtime.block_on(run_against(cases, &target, options)) {
+        Ok(report) => emit(&report, output),
+        Err(StartError::Usage(message)) => usage(message),
+        Err(StartError::NeverCameUp { reason, output }) => {
+            eprintln!("conformance: the proxy never came up: {reason}");
+            for line in output.lines() {
+                eprintln!("  | {line}");
+            }
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
 }
 
 fn emit(report: &Report, output: &OutputArgs) -> ExitCode {

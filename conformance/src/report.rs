@@ -36,6 +36,9 @@ pub struct CaseResult {
     pub time_ms: u128,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureDetail>,
+    /// For skipped cases: the capability the proxy lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +58,9 @@ pub struct ProxyInfo {
     /// The SSH identification string it sent, e.g. `SSH-2.0-sshgate_0.1.0`.
     pub ssh_version: Option<String>,
     pub host_key_fingerprint: Option<String>,
+    /// What a proxy the runner launched printed on stdout and stderr (the end of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +105,21 @@ pub fn grade(scenario: &Scenario, outcomes: &[Outcome]) -> CaseResult {
         held: informational.then_some(failed.is_none()),
         time_ms: time.as_millis(),
         failure,
+        skip_reason: None,
+    }
+}
+
+/// A case not run: the proxy lacks what it needs.
+pub fn skipped(scenario: &Scenario, reason: String) -> CaseResult {
+    CaseResult {
+        id: scenario.id.clone(),
+        category: scenario.category().to_string(),
+        requirement: scenario.requirement.clone(),
+        grade: Grade::Skip,
+        held: None,
+        time_ms: 0,
+        failure: None,
+        skip_reason: Some(reason),
     }
 }
 
@@ -138,7 +159,13 @@ impl Report {
                         status.set_description(failure.transcript.clone());
                         status
                     }
-                    (Grade::Skip, _) => TestCaseStatus::skipped(),
+                    (Grade::Skip, _) => {
+                        let mut status = TestCaseStatus::skipped();
+                        if let Some(reason) = &case.skip_reason {
+                            status.set_message(reason.as_str());
+                        }
+                        status
+                    }
                     _ => TestCaseStatus::success(),
                 };
                 let mut test = TestCase::new(case.id.as_str(), status);
@@ -197,6 +224,35 @@ impl Report {
             let _ = writeln!(out, "  actual:      {}", failure.actual);
             let _ = writeln!(out, "  last screen:");
             for line in failure.screen.lines() {
+                let _ = writeln!(out, "  | {line}");
+            }
+        }
+        let mut reasons: Vec<&str> = self
+            .cases
+            .iter()
+            .filter_map(|case| case.skip_reason.as_deref())
+            .collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        for reason in reasons {
+            let ids: Vec<&str> = self
+                .cases
+                .iter()
+                .filter(|case| case.skip_reason.as_deref() == Some(reason))
+                .map(|case| case.id.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "\n{} {} case(s): {reason}\n  {}",
+                paint("33", "SKIP"),
+                ids.len(),
+                ids.join(", ")
+            );
+        }
+        if let Some(output) = self.proxy.output.as_deref().filter(|_| !self.passed()) {
+            let lines: Vec<&str> = output.lines().collect();
+            let _ = writeln!(out, "\nthe proxy's last output:");
+            for line in &lines[lines.len().saturating_sub(10)..] {
                 let _ = writeln!(out, "  | {line}");
             }
         }

@@ -1,20 +1,21 @@
 //! Runs the selected cases against a proxy, concurrently, and grades them into a [`Report`].
 //!
 //! Every case runs under each chunking it allows; cases that wait on purpose (a time-out, a
-//! slow approver) start first so that their waiting overlaps with the rest.
+//! slow approver) start first so that their waiting overlaps with the rest. A case that needs
+//! what the proxy lacks is skipped with the reason. When replays share one approver
+//! connection, cases that drop or garble it run last, one at a time.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use scenarios::format::Answer;
-use scenarios::replay::{replay, Launcher, ReplayOptions};
-use scenarios::{Chunking, Scenario, Step};
+use scenarios::replay::{replay, Harness, ReplayOptions};
+use scenarios::{Chunking, Outcome, Scenario};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::report::{grade, ProxyInfo, Report};
+use crate::report::{grade, skipped, ProxyInfo, Report};
 use crate::suite::SUITE_VERSION;
 
 /// The seed of the random chunking; failure reports name it.
@@ -28,6 +29,12 @@ pub struct RunOptions {
     pub replay: ReplayOptions,
     /// Show a progress line on stderr (only when it is a terminal).
     pub progress: bool,
+    /// The proxy's approval time-out, when known: cases where the approver never answers
+    /// wait that much longer. Unknown, they are skipped.
+    pub approval_timeout: Option<Duration>,
+    pub capabilities: Capabilities,
+    /// The chunkings every case runs under, unless it pins its own.
+    pub chunkings: Vec<Chunking>,
 }
 
 impl Default for RunOptions {
@@ -36,71 +43,110 @@ impl Default for RunOptions {
             jobs: 64,
             replay: ReplayOptions::default(),
             progress: std::io::stderr().is_terminal(),
+            approval_timeout: None,
+            capabilities: Capabilities::default(),
+            chunkings: Chunking::all(SEED).to_vec(),
         }
     }
 }
 
-/// The chunkings a case runs under.
-pub fn chunkings(scenario: &Scenario) -> Vec<Chunking> {
-    match scenario.chunking {
-        Some(pinned) => vec![pinned],
-        None => Chunking::all(SEED).to_vec(),
+/// What the proxy under test does at all; a case needing what it lacks is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub exec: bool,
+    pub shell: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            exec: true,
+            shell: true,
+        }
     }
 }
 
-fn waits_on_purpose(scenario: &Scenario) -> bool {
-    scenario.steps.iter().any(|step| match step {
-        Step::Request { answer, .. } => matches!(answer, Answer::Never | Answer::Delay(_)),
-        Step::Send { pause_ms, .. } => *pause_ms > 0,
-        _ => false,
-    })
+/// The chunkings a case runs under: its own pinned one, else those asked for.
+fn chunkings(scenario: &Scenario, options: &RunOptions) -> Vec<Chunking> {
+    match scenario.chunking {
+        Some(pinned) => vec![pinned],
+        None => options.chunkings.clone(),
+    }
 }
 
-/// Run `cases` against proxies from `launcher` and grade them.
+/// Why `case` cannot be graded against this proxy, if it cannot.
+fn skip_reason(case: &Scenario, options: &RunOptions) -> Option<String> {
+    let capabilities = options.capabilities;
+    if case.uses_exec() && !capabilities.exec {
+        return Some("the proxy refuses exec requests".into());
+    }
+    if case.uses_shell() && !capabilities.shell {
+        return Some("the proxy refuses interactive shells with a PTY".into());
+    }
+    if case.waits_for_approval_timeout() && options.approval_timeout.is_none() {
+        return Some(
+            "the proxy's approval time-out is not known (give it with --approval-timeout)".into(),
+        );
+    }
+    None
+}
+
+/// Run `cases` on stages from `harness` and grade them.
 pub async fn run(
     cases: Vec<Scenario>,
-    launcher: Arc<dyn Launcher>,
+    harness: Arc<dyn Harness>,
     proxy: ProxyInfo,
     options: &RunOptions,
 ) -> Report {
     let started = Instant::now();
     let date = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut order: Vec<usize> = (0..cases.len()).collect();
-    order.sort_by_key(|&index| !waits_on_purpose(&cases[index]));
+    let skips: Vec<Option<String>> = cases.iter().map(|c| skip_reason(c, options)).collect();
+    let runnable = |index: &usize| skips[*index].is_none();
+    let alone = |index: &usize| harness.shares_approver() && cases[*index].disturbs_approver();
+    let mut together: Vec<usize> = (0..cases.len())
+        .filter(|i| runnable(i) && !alone(i))
+        .collect();
+    together.sort_by_key(|&index| !cases[index].waits_on_purpose());
+    let by_itself: Vec<usize> = (0..cases.len())
+        .filter(|i| runnable(i) && alone(i))
+        .collect();
+
     let cases = Arc::new(cases);
-    let total: usize = cases.iter().map(|case| chunkings(case).len()).sum();
-    let done = Arc::new(AtomicUsize::new(0));
-    let running = Arc::new(Semaphore::new(options.jobs.max(1)));
-    let mut replays = JoinSet::new();
-    for index in order {
-        for chunking in chunkings(&cases[index]) {
-            let (cases, launcher, running, done) = (
-                cases.clone(),
-                launcher.clone(),
-                running.clone(),
-                done.clone(),
-            );
-            let (replay_options, progress) = (options.replay.clone(), options.progress);
-            replays.spawn(async move {
-                let _permit = running.acquire_owned().await.expect("never closed");
-                let outcome =
-                    replay(&cases[index], chunking, launcher.as_ref(), &replay_options).await;
-                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if progress {
-                    eprint!("\r[{finished}/{total}] {:<60}", cases[index].id);
-                    let _ = std::io::stderr().flush();
-                }
-                (index, outcome)
-            });
+    let progress = Progress::new(
+        options.progress,
+        together
+            .iter()
+            .chain(&by_itself)
+            .map(|&index| chunkings(&cases[index], options).len())
+            .sum(),
+    );
+    let mut outcomes: Vec<Vec<Outcome>> = vec![Vec::new(); cases.len()];
+    for (batch, jobs) in [(together, options.jobs.max(1)), (by_itself, 1)] {
+        let running = Arc::new(Semaphore::new(jobs));
+        let mut replays = JoinSet::new();
+        for index in batch {
+            for chunking in chunkings(&cases[index], options) {
+                let (cases, harness, running, progress) = (
+                    cases.clone(),
+                    harness.clone(),
+                    running.clone(),
+                    progress.clone(),
+                );
+                let replay_options = replay_options(&cases[index], options);
+                replays.spawn(async move {
+                    let _permit = running.acquire_owned().await.expect("never closed");
+                    let case = &cases[index];
+                    let outcome = replay(case, chunking, harness.as_ref(), &replay_options).await;
+                    progress.done(&case.id);
+                    (index, outcome)
+                });
+            }
+        }
+        for (index, outcome) in replays.join_all().await {
+            outcomes[index].push(outcome);
         }
     }
-    let mut outcomes: Vec<Vec<scenarios::Outcome>> = vec![Vec::new(); cases.len()];
-    for (index, outcome) in replays.join_all().await {
-        outcomes[index].push(outcome);
-    }
-    if options.progress {
-        eprint!("\r{:<80}\r", "");
-    }
+    progress.clear();
     Report {
         suite_version: SUITE_VERSION.to_string(),
         proxy,
@@ -108,8 +154,54 @@ pub async fn run(
         total_ms: started.elapsed().as_millis(),
         cases: cases
             .iter()
-            .zip(&outcomes)
-            .map(|(case, outcomes)| grade(case, outcomes))
+            .zip(outcomes)
+            .zip(skips)
+            .map(|((case, outcomes), skip)| match skip {
+                Some(reason) => skipped(case, reason),
+                None => grade(case, &outcomes),
+            })
             .collect(),
+    }
+}
+
+/// The replay options for `case`: steps of a case that waits for the proxy's approval
+/// time-out may take that much longer.
+fn replay_options(case: &Scenario, options: &RunOptions) -> ReplayOptions {
+    let mut replay = options.replay.clone();
+    if case.waits_for_approval_timeout() {
+        replay.step_timeout += options.approval_timeout.unwrap_or_default();
+    }
+    replay
+}
+
+/// The progress line on stderr: replays done out of all.
+#[derive(Clone)]
+struct Progress {
+    shown: bool,
+    total: usize,
+    done: Arc<AtomicUsize>,
+}
+
+impl Progress {
+    fn new(shown: bool, total: usize) -> Progress {
+        Progress {
+            shown,
+            total,
+            done: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn done(&self, id: &str) {
+        let finished = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.shown {
+            eprint!("\r[{finished}/{}] {id:<60}", self.total);
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn clear(&self) {
+        if self.shown {
+            eprint!("\r{:<80}\r", "");
+        }
     }
 }

@@ -49,6 +49,7 @@ impl InProcessSshgate {
             description: "sshgate (in-process)".into(),
             ssh_version: Some(sshgate::SSH_VERSION.into()),
             host_key_fingerprint: Some(fingerprint(self.host_key.public_key())),
+            output: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! one JSON line) before any waiter is woken, and the log only ever grows, so a
 //! [`EventLog::wait_for`] that saw an event will see it again.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -308,5 +309,37 @@ mod tests {
             .wait_for(|e| *e == TargetEvent::Close, Duration::from_secs(30))
             .await;
         assert_eq!(none, None);
+    }
+}
+
+/// Event logs of their own for chosen user names, so that many clients can share one target
+/// and still be told apart (the conformance runner logs each replay in as its own user).
+/// A connection whose user has no log here records into the target's main log.
+#[derive(Clone, Default)]
+pub struct UserLogs {
+    logs: Arc<Mutex<HashMap<String, EventLog>>>,
+}
+
+impl UserLogs {
+    /// A fresh log for `user`'s connections from now on.
+    pub fn register(&self, user: &str) -> EventLog {
+        let log = EventLog::in_memory();
+        self.lock().insert(user.to_string(), log.clone());
+        log
+    }
+
+    pub fn forget(&self, user: &str) {
+        self.lock().remove(user);
+    }
+
+    pub(crate) fn get(&self, user: &str) -> Option<EventLog> {
+        self.lock().get(user).cloned()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, EventLog>> {
+        // A panic while holding the lock cannot leave the map half-changed.
+        self.logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use events::{EventLog, TargetEvent};
+pub use events::{EventLog, TargetEvent, UserLogs};
 
 /// How long [`run`] waits, after shutdown was asked, for sessions to finish disconnecting.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,13 +97,15 @@ pub async fn run(
         })?,
         None => EventLog::in_memory(),
     };
-    serve(config, events, listener, shutdown).await
+    serve(config, events, UserLogs::default(), listener, shutdown).await
 }
 
-/// Like [`run`], recording into a given `events` log (`config.events_file` is not opened here).
+/// Like [`run`], recording into a given `events` log (`config.events_file` is not opened here),
+/// or into the log `user_logs` holds for the user who logged in.
 pub async fn serve(
     config: Config,
     events: EventLog,
+    user_logs: UserLogs,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
@@ -126,7 +128,11 @@ pub async fn serve(
     let result = {
         // The running server borrows the factory; both are dropped at the end of this block,
         // leaving only the connections' senders alive.
-        let mut factory = server::ConnectionFactory { events, alive };
+        let mut factory = server::ConnectionFactory {
+            events,
+            user_logs,
+            alive,
+        };
         let server = factory.run_on_socket(ssh_config, &listener);
         let handle = server.handle();
         tokio::pin!(server);
@@ -153,6 +159,8 @@ pub async fn serve(
 pub struct MockTarget {
     pub addr: SocketAddr,
     pub events: EventLog,
+    /// Logs of their own for chosen users; their connections are not in `events`.
+    pub user_logs: UserLogs,
     host_key: PublicKey,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), Error>>,
@@ -173,21 +181,34 @@ impl MockTarget {
     }
 
     /// Start on 127.0.0.1 with a random port.
-    pub async fn spawn_with(mut config: Config) -> std::io::Result<MockTarget> {
+    pub async fn spawn_with(config: Config) -> std::io::Result<MockTarget> {
+        Self::spawn_on(config, TcpListener::bind(("127.0.0.1", 0)).await?)
+    }
+
+    /// Start serving on `listener`.
+    pub fn spawn_on(mut config: Config, listener: TcpListener) -> std::io::Result<MockTarget> {
         let key = config.host_key.take().unwrap_or_else(random_host_key);
         let host_key = key.public_key().clone();
         config.host_key = Some(key);
         let events = EventLog::open(config.events_file.as_deref())?;
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = oneshot::channel();
-        let task = tokio::spawn(serve(config, events.clone(), listener, async move {
-            // Fires on an explicit shutdown and when the MockTarget is dropped.
-            let _ = shutdown_rx.await;
-        }));
+        let user_logs = UserLogs::default();
+        let serving = serve(
+            config,
+            events.clone(),
+            user_logs.clone(),
+            listener,
+            async move {
+                // Fires on an explicit shutdown and when the MockTarget is dropped.
+                let _ = shutdown_rx.await;
+            },
+        );
+        let task = tokio::spawn(serving);
         Ok(MockTarget {
             addr,
             events,
+            user_logs,
             host_key,
             shutdown: Some(shutdown),
             task,

@@ -65,6 +65,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Escape codes only for a person at a terminal, not in a log file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -119,7 +121,8 @@ async fn serve(cli: Cli) -> Result<(), Failure> {
         events_file: cli.events.clone(),
     };
     let events = events.unwrap_or_default();
-    mock_target::serve(config, events, listener, shutdown_signal())
+    let user_logs = mock_target::UserLogs::default();
+    mock_target::serve(config, events, user_logs, listener, shutdown_signal())
         .await
         .map_err(|e| runtime_error(e.into()))
 }

@@ -12,12 +12,13 @@ use russh::server::{Auth, ChannelOpenHandle, Msg, Response, Session, VerifiedPub
 use russh::{Channel, ChannelId, Pty, Sig};
 use tokio::sync::mpsc;
 
-use crate::events::{EventLog, TargetEvent};
+use crate::events::{EventLog, TargetEvent, UserLogs};
 use crate::shell::{Shell, GREETING};
 
 /// Creates one [`Connection`] per accepted client.
 pub(crate) struct ConnectionFactory {
     pub(crate) events: EventLog,
+    pub(crate) user_logs: UserLogs,
     /// Cloned into every connection; see [`Connection::_alive`].
     pub(crate) alive: mpsc::Sender<()>,
 }
@@ -29,6 +30,7 @@ impl russh::server::Server for ConnectionFactory {
         tracing::debug!(?peer, "client connected");
         Connection {
             events: self.events.clone(),
+            user_logs: self.user_logs.clone(),
             channels: HashMap::new(),
             _alive: self.alive.clone(),
         }
@@ -58,7 +60,10 @@ struct ChannelState {
 
 /// The handler for one SSH connection.
 pub(crate) struct Connection {
+    /// Where this connection's events go: the target's log, or the log of the user who
+    /// logged in if that user [has one of their own](UserLogs).
     events: EventLog,
+    user_logs: UserLogs,
     channels: HashMap<ChannelId, ChannelState>,
     /// Never sends: `run` waits for every clone of this sender to drop, which tells it that every
     /// connection has ended (russh drops the handler when its session task finishes).
@@ -66,7 +71,10 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    fn auth(&self, user: &str, method: &str) -> Auth {
+    fn auth(&mut self, user: &str, method: &str) -> Auth {
+        if let Some(log) = self.user_logs.get(user) {
+            self.events = log;
+        }
         self.events.push(TargetEvent::Auth {
             user: user.to_string(),
             method: method.to_string(),

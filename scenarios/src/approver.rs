@@ -7,7 +7,9 @@
 //! run), which are approved on arrival so that a proxy asking about them is not failed for it.
 //! Requests nobody claimed are reported at the end of the replay.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -125,17 +127,18 @@ impl ScriptedApprover {
     pub async fn start(websocket: bool) -> std::io::Result<(ScriptedApprover, Endpoints)> {
         let (incoming, receiver) = mpsc::channel(APPROVAL_CAPACITY);
         let (channel, mut messages) = mpsc::channel::<InProcessMessage>(APPROVAL_CAPACITY);
-        let mut tasks = JoinSet::new();
+        let mut approver = ScriptedApprover::new(receiver);
         let url = if websocket {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let url = format!("ws://{}", listener.local_addr()?);
-            tasks.spawn(serve_sockets(listener, incoming.clone()));
+            approver
+                .tasks
+                .spawn(serve_sockets(listener, Routes::One(incoming.clone())));
             Some(url)
         } else {
             None
         };
-        let forward = incoming.clone();
-        tasks.spawn(async move {
+        approver.tasks.spawn(async move {
             while let Some(message) = messages.recv().await {
                 let kind = match message {
                     InProcessMessage::Request { request, reply } => IncomingKind::Request {
@@ -144,21 +147,24 @@ impl ScriptedApprover {
                     },
                     InProcessMessage::Cancel { id, .. } => IncomingKind::Cancel { id },
                 };
-                if forward.send(Incoming(kind)).await.is_err() {
+                if incoming.send(Incoming(kind)).await.is_err() {
                     return;
                 }
             }
         });
-        let approver = ScriptedApprover {
+        Ok((approver, Endpoints { channel, url }))
+    }
+
+    fn new(receiver: mpsc::Receiver<Incoming>) -> Self {
+        ScriptedApprover {
             receiver,
             queue: VecDeque::new(),
             held: Vec::new(),
-            tasks,
+            tasks: JoinSet::new(),
             cancelled: Vec::new(),
             gone: false,
             events: Vec::new(),
-        };
-        Ok((approver, Endpoints { channel, url }))
+        }
     }
 
     /// The next message from the proxy.
@@ -256,14 +262,94 @@ impl ScriptedApprover {
     }
 }
 
+/// One WebSocket approver for many replays at once, for a proxy that has a single approver
+/// URL: each request goes to the scripted approver of the replay whose operator it names
+/// (`request.user`), and a cancel to the replay that got the request.
+pub struct ApprovalRouter {
+    url: String,
+    routes: Arc<UserRoutes>,
+    server: tokio::task::AbortHandle,
+}
+
+#[derive(Default)]
+struct UserRoutes(Mutex<HashMap<String, mpsc::Sender<Incoming>>>);
+
+impl UserRoutes {
+    fn get(&self, user: &str) -> Option<mpsc::Sender<Incoming>> {
+        self.lock().get(user).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Incoming>>> {
+        // A panic while holding the lock cannot leave the map half-changed.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl ApprovalRouter {
+    /// Listen on `address` (port 0 picks one).
+    pub async fn bind(address: SocketAddr) -> std::io::Result<ApprovalRouter> {
+        let listener = TcpListener::bind(address).await?;
+        let url = format!("ws://{}", listener.local_addr()?);
+        let routes = Arc::new(UserRoutes::default());
+        let server = tokio::spawn(serve_sockets(listener, Routes::ByUser(routes.clone())));
+        Ok(ApprovalRouter {
+            url,
+            routes,
+            server: server.abort_handle(),
+        })
+    }
+
+    /// `ws://HOST:PORT`, speaking approval protocol v1.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A scripted approver for the requests that name `user`, until [`forget`](Self::forget).
+    pub fn register(&self, user: &str) -> ScriptedApprover {
+        let (incoming, receiver) = mpsc::channel(APPROVAL_CAPACITY);
+        self.routes.lock().insert(user.to_string(), incoming);
+        ScriptedApprover::new(receiver)
+    }
+
+    pub fn forget(&self, user: &str) {
+        self.routes.lock().remove(user);
+    }
+}
+
+impl Drop for ApprovalRouter {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Where the frames arriving on the approver's sockets go.
+#[derive(Clone)]
+enum Routes {
+    /// All to one replay.
+    One(mpsc::Sender<Incoming>),
+    /// To the replay registered for the request's user.
+    ByUser(Arc<UserRoutes>),
+}
+
+impl Routes {
+    fn for_request(&self, request: &ApprovalRequest) -> Option<mpsc::Sender<Incoming>> {
+        match self {
+            Routes::One(incoming) => Some(incoming.clone()),
+            Routes::ByUser(routes) => routes.get(&request.user),
+        }
+    }
+}
+
 /// Accept proxy connections and turn their frames into [`Incoming`] messages.
-async fn serve_sockets(listener: TcpListener, incoming: mpsc::Sender<Incoming>) {
+async fn serve_sockets(listener: TcpListener, routes: Routes) {
     let mut connections = JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
-        let incoming = incoming.clone();
+        let routes = routes.clone();
         connections.spawn(async move {
             if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
-                serve_socket(socket, incoming).await;
+                serve_socket(socket, routes).await;
             }
         });
     }
@@ -271,11 +357,13 @@ async fn serve_sockets(listener: TcpListener, incoming: mpsc::Sender<Incoming>) 
 
 async fn serve_socket(
     socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
-    incoming: mpsc::Sender<Incoming>,
+    routes: Routes,
 ) {
     let (mut sink, mut stream) = socket.split();
-    // Answers for this connection; a replay sends a handful.
+    // Answers for this connection.
     let (out, mut commands) = mpsc::channel(APPROVAL_CAPACITY);
+    // Which replay each request on this connection went to, for its cancel.
+    let mut routed: HashMap<String, mpsc::Sender<Incoming>> = HashMap::new();
     loop {
         tokio::select! {
             command = commands.recv() => match command {
@@ -298,17 +386,26 @@ async fn serve_socket(
                 };
                 // Frames that do not parse are the proxy's fault; the step waiting for a
                 // request reports that none came.
-                let kind = match serde_json::from_str::<ProxyFrame>(text.as_str()) {
-                    Ok(ProxyFrame::Request(request)) => IncomingKind::Request {
-                        reply: Reply::Socket { id: request.id.clone(), out: out.clone() },
-                        request,
+                let (destination, kind) = match serde_json::from_str::<ProxyFrame>(text.as_str()) {
+                    Ok(ProxyFrame::Request(request)) => {
+                        let reply = Reply::Socket { id: request.id.clone(), out: out.clone() };
+                        let Some(destination) = routes.for_request(&request) else {
+                            tracing::warn!(user = %request.user, "a request for no replay: denied");
+                            reply.send(Decision::deny(&request.id, "no conformance case logged in as this user"));
+                            continue;
+                        };
+                        routed.insert(request.id.clone(), destination.clone());
+                        (destination, IncomingKind::Request { reply, request })
+                    }
+                    Ok(ProxyFrame::Cancel { id, .. }) => match routed.remove(&id) {
+                        Some(destination) => (destination, IncomingKind::Cancel { id }),
+                        None => continue,
                     },
-                    Ok(ProxyFrame::Cancel { id, .. }) => IncomingKind::Cancel { id },
                     Ok(ProxyFrame::Hello { .. }) | Err(_) => continue,
                 };
-                if incoming.send(Incoming(kind)).await.is_err() {
-                    return;
-                }
+                // A replay that has ended no longer listens; the proxy's own time-out
+                // handles what it asked.
+                let _ = destination.send(Incoming(kind)).await;
             }
         }
     }

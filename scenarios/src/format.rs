@@ -33,6 +33,56 @@ impl Scenario {
     pub fn category(&self) -> &str {
         self.id.split('/').next().unwrap_or_default()
     }
+
+    /// Whether the case runs exec requests.
+    pub fn uses_exec(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|step| matches!(step, Step::Exec { .. }))
+    }
+
+    /// Whether the case opens an interactive shell with a PTY (every step that touches the
+    /// shell or its screen opens it).
+    pub fn uses_shell(&self) -> bool {
+        self.steps.iter().any(|step| {
+            matches!(
+                step,
+                Step::Send { .. }
+                    | Step::Resize { .. }
+                    | Step::ScreenContains(_)
+                    | Step::ScreenRow { .. }
+                    | Step::Cursor { .. }
+            )
+        })
+    }
+
+    fn answers(&self) -> impl Iterator<Item = &Answer> {
+        self.steps.iter().filter_map(|step| match step {
+            Step::Request { answer, .. } => Some(answer),
+            _ => None,
+        })
+    }
+
+    /// Whether a request goes unanswered, so that the proxy's approval time-out decides it.
+    pub fn waits_for_approval_timeout(&self) -> bool {
+        self.answers().any(|answer| matches!(answer, Answer::Never))
+    }
+
+    /// Whether the approver drops its connection or answers with garbage: on a connection
+    /// shared with other replays, that would disturb them too.
+    pub fn disturbs_approver(&self) -> bool {
+        self.answers()
+            .any(|answer| matches!(answer, Answer::Drop | Answer::Malformed))
+    }
+
+    /// Whether the case waits on purpose (a time-out, a slow approver, a pause in typing).
+    pub fn waits_on_purpose(&self) -> bool {
+        self.steps.iter().any(|step| match step {
+            Step::Request { answer, .. } => matches!(answer, Answer::Never | Answer::Delay(_)),
+            Step::Send { pause_ms, .. } => *pause_ms > 0,
+            _ => false,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -5,7 +5,8 @@
 //! - [`notation`]: the key notation of `send` steps (`echo hi<Left><C-w><Enter>`), both ways.
 //! - [`terminal`]: the operator's screen, a vt100 terminal that also answers queries.
 //! - [`approver`]: the scripted approver a replay answers requests with.
-//! - [`replay`]: drives one scenario through a proxy to a fresh mock target.
+//! - [`replay`]: drives one scenario through a proxy to a mock target, on a stage of its own or
+//!   shared with other replays.
 //! - [`outcome`]: pass or fail, where, and the transcript.
 //! - [`corpus`]: loading the shipped corpus (`scenarios/corpus/<category>/<name>.toml`).
 
@@ -19,4 +20,6 @@ pub mod terminal;
 
 pub use format::{Chunking, Scenario, Step};
 pub use outcome::Outcome;
-pub use replay::{replay, Environment, LaunchedProxy, Launcher, ReplayOptions};
+pub use replay::{
+    replay, Environment, Harness, Isolated, LaunchedProxy, Launcher, ReplayOptions, Shared,
+};

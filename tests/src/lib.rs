@@ -1,10 +1,12 @@
-//! Shared support for the end-to-end tests: an operator client, the pass-through control
-//! proxy, a helper that starts target, approver and proxy together in-process, and one that
-//! starts the built binaries as processes.
+//! Shared support for the end-to-end tests: an operator client, the two control proxies
+//! (pass-through and naive, also built as the `passthrough-proxy` and `naive-proxy` binaries
+//! for the conformance runner's `--launch`), a helper that starts target, approver and proxy
+//! together in-process, and one that starts the built binaries as processes.
 //!
 //! The tests themselves live in `tests/tests/`; this library is test code only.
 
 pub mod launchers;
+pub mod naive;
 pub mod operator;
 pub mod passthrough;
 pub mod process;

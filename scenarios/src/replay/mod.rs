@@ -1,12 +1,18 @@
-//! The replayer: drives one scenario through a proxy to a fresh mock target, as the operator.
+//! The replayer: drives one scenario through a proxy to a mock target, as the operator.
 //!
-//! Each replay gets its own mock target and scripted approver, and asks a [`Launcher`] for a
-//! proxy in front of them, so replays never share state and can run concurrently. Waiting is
-//! event-driven: every wait selects over the operator's channel, the approver, the exec
-//! output and the target's events, with a deadline per step, and never sleeps to poll.
+//! A [`Harness`] sets the stage for each replay: the target's events it watches, the scripted
+//! approver it answers with, and the proxy it logs in to. Either every replay gets a target,
+//! an approver and a proxy of its own ([`Isolated`], for proxies that can be started in a
+//! moment), or all replays share one of each and are told apart by the user name they log in
+//! as ([`Shared`], for a proxy in another process). Either way replays never see each other's
+//! state and can run concurrently. Waiting is event-driven: every wait selects over the
+//! operator's channel, the approver, the exec output and the target's events, with a deadline
+//! per step, and never sleeps to poll.
 
+mod isolated;
 mod operator;
 mod session;
+mod shared;
 
 use std::any::Any;
 use std::future::Future;
@@ -20,9 +26,16 @@ use sshgate_wire::InProcessMessage;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use mock_target::EventLog;
+
+use crate::approver::ScriptedApprover;
 use crate::format::{Chunking, Scenario};
-use crate::outcome::{Outcome, Transcript};
+use crate::outcome::{Failure, Outcome, Transcript};
 use session::Session;
+
+pub use isolated::Isolated;
+pub use operator::{connect, AnyHostKey};
+pub use shared::{Shared, SharedEnvironment};
 
 /// What a proxy under test is started with for one replay.
 pub struct Environment {
@@ -55,9 +68,37 @@ pub trait Launcher: Send + Sync {
     }
 }
 
+/// What one replay runs against.
+pub struct Stage {
+    /// Where the operator logs in.
+    pub proxy: SocketAddr,
+    /// The user name the operator logs in as.
+    pub user: String,
+    /// What the target saw of this replay.
+    pub events: EventLog,
+    /// Answers this replay's approval requests.
+    pub approver: ScriptedApprover,
+    /// Keeps what the replay needs alive (and its registrations in place) until dropped.
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
+pub type StageFuture<'a> = Pin<Box<dyn Future<Output = Result<Stage, Failure>> + Send + 'a>>;
+
+/// Sets the stage for each replay.
+pub trait Harness: Send + Sync {
+    fn stage<'a>(&'a self, options: &'a ReplayOptions) -> StageFuture<'a>;
+
+    /// Whether replays share one approver connection, so that a case which drops or garbles
+    /// it would disturb every other replay in flight: such cases must run alone.
+    fn shares_approver(&self) -> bool {
+        false
+    }
+}
+
 /// How the replayer logs in to the proxy and how long a step may take.
 #[derive(Clone)]
 pub struct ReplayOptions {
+    /// The user name, where the harness does not choose one per replay.
     pub user: String,
     /// `None` tries the `none` method.
     pub key: Option<Arc<PrivateKey>>,
@@ -74,16 +115,16 @@ impl Default for ReplayOptions {
     }
 }
 
-/// Replay `scenario` under `chunking` against a proxy from `launcher`.
+/// Replay `scenario` under `chunking` on a stage from `harness`.
 pub async fn replay(
     scenario: &Scenario,
     chunking: Chunking,
-    launcher: &dyn Launcher,
+    harness: &dyn Harness,
     options: &ReplayOptions,
 ) -> Outcome {
     let started = Instant::now();
     let mut transcript = Transcript::default();
-    let failure = match Session::start(scenario, chunking, launcher, options).await {
+    let failure = match Session::start(scenario, chunking, harness, options).await {
         Ok(mut session) => {
             let failure = session.run(scenario).await.err();
             session.fill(&mut transcript);

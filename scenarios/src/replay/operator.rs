@@ -6,17 +6,30 @@ use std::sync::Arc;
 
 use rand::RngExt;
 use russh::client;
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 
 use super::ReplayOptions;
 use crate::format::Chunking;
 
-pub(super) struct AnyHostKey;
+/// The operator's client handler: any host key will do (the suite is not about the proxy's
+/// key), but the last one seen is kept for the report.
+#[derive(Default, Clone)]
+pub struct AnyHostKey {
+    pub seen: Arc<std::sync::Mutex<Option<PublicKey>>>,
+}
 
 impl client::Handler for AnyHostKey {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, _: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        if let PublicKeyOrCertificate::PublicKey { key, .. } = key {
+            if let Ok(mut seen) = self.seen.lock() {
+                *seen = Some(key.clone());
+            }
+        }
         Ok(true)
     }
 }
@@ -39,9 +52,12 @@ pub(super) fn cut(bytes: &[u8], chunking: Chunking, rng: &mut rand::rngs::StdRng
     }
 }
 
-pub(super) async fn connect(
+/// Log in to the proxy at `address` as `user`, with the options' key (or `none`).
+pub async fn connect(
     address: SocketAddr,
+    user: &str,
     options: &ReplayOptions,
+    handler: AnyHostKey,
 ) -> Result<client::Handle<AnyHostKey>, String> {
     let config = Arc::new(client::Config {
         nodelay: true,
@@ -49,21 +65,21 @@ pub(super) async fn connect(
         preferred: mock_target::fast_handshake(),
         ..Default::default()
     });
-    let mut handle = client::connect(config, address, AnyHostKey)
+    let mut handle = client::connect(config, address, handler)
         .await
         .map_err(|error| format!("cannot connect to {address}: {error}"))?;
     let result = match &options.key {
         Some(key) => {
             let key = PrivateKeyWithHashAlg::new(key.clone(), None);
-            handle.authenticate_publickey(&options.user, key).await
+            handle.authenticate_publickey(user, key).await
         }
-        None => handle.authenticate_none(&options.user).await,
+        None => handle.authenticate_none(user).await,
     }
     .map_err(|error| format!("authentication failed: {error}"))?;
     if result.success() {
         Ok(handle)
     } else {
-        Err(format!("the proxy refused {:?}", options.user))
+        Err(format!("the proxy refused {user:?}"))
     }
 }
 

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use mock_target::{MockTarget, TargetEvent};
+use mock_target::{EventLog, TargetEvent};
 use rand::SeedableRng;
 use russh::client::{self, Msg};
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::watch;
 
 use super::operator::{connect, cut, AnyHostKey};
-use super::{Environment, LaunchedProxy, Launcher, ReplayOptions};
+use super::{Harness, ReplayOptions};
 use crate::approver::ScriptedApprover;
 use crate::format::{Chunking, Scenario, Step};
 use crate::outcome::{Failure, Transcript};
@@ -39,10 +39,11 @@ pub(super) struct Session {
     step_timeout: Duration,
     rows: u16,
     cols: u16,
-    target: MockTarget,
+    /// What the target saw of this replay.
+    events: EventLog,
     approver: ScriptedApprover,
-    /// Kept so that the proxy lives as long as the replay.
-    _proxy: LaunchedProxy,
+    /// Kept so that the stage lives as long as the replay.
+    _stage: Box<dyn std::any::Any + Send + Sync>,
     operator: client::Handle<AnyHostKey>,
     shell: Option<Shell>,
     terminal: OperatorTerminal,
@@ -70,25 +71,11 @@ impl Session {
     pub(super) async fn start(
         scenario: &Scenario,
         chunking: Chunking,
-        launcher: &dyn Launcher,
+        harness: &dyn Harness,
         options: &ReplayOptions,
     ) -> Result<Session, Failure> {
-        let target = MockTarget::spawn()
-            .await
-            .map_err(|error| failure(0, "a mock target", error.to_string()))?;
-        let (approver, endpoints) = ScriptedApprover::start(launcher.wants_websocket_approver())
-            .await
-            .map_err(|error| failure(0, "an approver on loopback", error.to_string()))?;
-        let proxy = launcher
-            .launch(Environment {
-                target: target.addr,
-                target_key: target.host_key().clone(),
-                approvals: endpoints.channel,
-                approver_url: endpoints.url,
-            })
-            .await
-            .map_err(|error| failure(0, "the proxy starts", error))?;
-        let operator = connect(proxy.address, options)
+        let stage = harness.stage(options).await?;
+        let operator = connect(stage.proxy, &stage.user, options, AnyHostKey::default())
             .await
             .map_err(|error| failure(0, "the operator logs in to the proxy", error))?;
         let seed = match chunking {
@@ -101,9 +88,9 @@ impl Session {
             step_timeout: options.step_timeout,
             rows: scenario.terminal.rows,
             cols: scenario.terminal.cols,
-            target,
-            approver,
-            _proxy: proxy,
+            events: stage.events,
+            approver: stage.approver,
+            _stage: stage.guard,
             operator,
             shell: None,
             terminal: OperatorTerminal::new(scenario.terminal.rows, scenario.terminal.cols),
@@ -211,7 +198,7 @@ impl Session {
             Step::Executed(line) => {
                 let wanted = line.clone();
                 self.wait_for(step, &format!("the target runs {line:?}"), &|session| {
-                    session.target.events.executed_lines().contains(&wanted)
+                    session.events.executed_lines().contains(&wanted)
                 })
                 .await
             }
@@ -220,7 +207,7 @@ impl Session {
                 self.wait_for(
                     step,
                     &format!("the target runs exec {command:?}"),
-                    &|session| session.target.events.exec_commands().contains(&wanted),
+                    &|session| session.events.exec_commands().contains(&wanted),
                 )
                 .await
             }
@@ -236,7 +223,7 @@ impl Session {
                 let wanted = bytes.clone();
                 let expected = format!("the target receives {}", crate::notation::render(bytes));
                 self.wait_for(step, &expected, &|session| {
-                    let input = session.target.events.input_bytes();
+                    let input = session.events.input_bytes();
                     input.windows(wanted.len()).any(|window| window == wanted)
                 })
                 .await
@@ -248,7 +235,7 @@ impl Session {
                 };
                 let expected = format!("the target told of a {rows}x{cols} window");
                 self.wait_for(step, &expected, &|session| {
-                    session.target.events.snapshot().contains(&wanted)
+                    session.events.snapshot().contains(&wanted)
                 })
                 .await
             }
@@ -307,7 +294,7 @@ impl Session {
     }
 
     fn check_invariants(&self, step: usize) -> Result<(), Failure> {
-        let lines = self.target.events.executed_lines();
+        let lines = self.events.executed_lines();
         for text in &self.never_executed {
             if let Some(line) = lines.iter().find(|line| line.contains(text.as_str())) {
                 return Err(failure(
@@ -317,7 +304,7 @@ impl Session {
                 ));
             }
         }
-        let input = self.target.events.input_bytes();
+        let input = self.events.input_bytes();
         for bytes in &self.never_received {
             if !bytes.is_empty() && input.windows(bytes.len()).any(|window| window == bytes) {
                 return Err(failure(
@@ -436,7 +423,7 @@ impl Session {
         let deadline = tokio::time::sleep(self.step_timeout);
         tokio::pin!(deadline);
         // Subscribed before the first look, so an event between look and wait still wakes us.
-        let mut target_events = self.target.events.subscribe();
+        let mut target_events = self.events.subscribe();
         loop {
             if condition(self) {
                 return Ok(());
@@ -499,7 +486,7 @@ impl Session {
         format!(
             "after {:?}: executed {:?}, unclaimed requests {requests:?}, screen {:?}",
             self.step_timeout,
-            self.target.events.executed_lines(),
+            self.events.executed_lines(),
             self.terminal.contents().trim_end(),
         )
     }
@@ -509,7 +496,6 @@ impl Session {
         transcript.received = self.received.clone();
         transcript.approvals = self.approver.events.clone();
         transcript.target_events = self
-            .target
             .events
             .snapshot()
             .iter()

@@ -1,7 +1,10 @@
 //! The whole scenario corpus, replayed end to end through the conformance runner: every
 //! scenario under every chunking against sshgate (all must pass), through sshgate's WebSocket
 //! approver client, and against the pass-through control (every gating scenario must fail
-//! there, or it proves nothing).
+//! there, or it proves nothing). `launched` does the same through the runner's third-party
+//! path, with each proxy a separate process.
+
+mod launched;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +12,7 @@ use std::time::Duration;
 use conformance::report::{Grade, ProxyInfo, Report};
 use conformance::runner::{run, RunOptions};
 use conformance::self_run::InProcessSshgate;
-use scenarios::replay::{Launcher, ReplayOptions};
+use scenarios::replay::{Isolated, Launcher, ReplayOptions};
 use scenarios::Scenario;
 use sshgate_tests::launchers::PassThroughLauncher;
 
@@ -37,12 +40,15 @@ async fn grade(
     launcher: impl Launcher + 'static,
     options: RunOptions,
 ) -> Report {
-    run(cases, Arc::new(launcher), ProxyInfo::default(), &options).await
+    let harness = Arc::new(Isolated::new(launcher));
+    run(cases, harness, ProxyInfo::default(), &options).await
 }
 
+/// Options for a run against in-process sshgate, whose approval time-out is known.
 fn quiet() -> RunOptions {
     RunOptions {
         progress: false,
+        approval_timeout: Some(InProcessSshgate::default().approval_timeout),
         ..RunOptions::default()
     }
 }
@@ -87,7 +93,7 @@ async fn gating_scenarios_fail_against_the_pass_through() {
             step_timeout: Duration::from_secs(1),
             ..ReplayOptions::default()
         },
-        progress: false,
+        ..quiet()
     };
     let report = grade(cases, PassThroughLauncher, options).await;
     let passed: Vec<&str> = report

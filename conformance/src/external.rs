@@ -1,0 +1,203 @@
+//! `conformance run`: the suite against a proxy in another process, started by hand
+//! (`--proxy`) or by the runner (`--launch`).
+//!
+//! One mock target and one WebSocket approver on loopback serve every replay (see
+//! `scenarios::replay::Shared`); the runner logs in with a key it generates, whose public half
+//! it writes where `{authorized_keys}` points. Files for the proxy live in a temporary folder
+//! that is removed at the end.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::ssh_key::LineEnding;
+use scenarios::replay::{Shared, SharedEnvironment};
+use scenarios::Scenario;
+
+use crate::launch::{fill, wait_for_listener, ProxyProcess};
+use crate::probe::probe;
+use crate::report::{ProxyInfo, Report};
+use crate::runner::{run, RunOptions};
+
+/// Where the proxy under test is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Where the proxy listens; with `launch` and no address, the runner picks one.
+    pub proxy: Option<SocketAddr>,
+    /// The command line that starts the proxy, with placeholders.
+    pub launch: Option<String>,
+    /// The proxy's approval time-out, when the user told it.
+    pub approval_timeout: Option<Duration>,
+    /// How long the proxy may take to accept connections.
+    pub startup_timeout: Duration,
+    /// Where the mock target and the approver listen (port 0 picks one).
+    pub target_listen: SocketAddr,
+    pub approver_listen: SocketAddr,
+}
+
+/// Why a run could not start; the binary exits with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("the proxy never came up: {reason}")]
+    NeverCameUp { reason: String, output: String },
+}
+
+/// The placeholders `--launch` may use, with their values (`None`: needs a flag).
+fn placeholders(
+    listen: SocketAddr,
+    environment: &SharedEnvironment,
+    files: &Files,
+    approval_timeout: Option<Duration>,
+) -> Vec<(&'static str, Option<String>)> {
+    let path = |path: &Path| Some(path.display().to_string());
+    vec![
+        ("listen", Some(listen.to_string())),
+        ("target", Some(environment.target_address().to_string())),
+        ("approver", Some(environment.approver_url().to_string())),
+        ("authorized_keys", path(&files.authorized_keys)),
+        ("target_known_hosts", path(&files.target_known_hosts)),
+        (
+            "target_fingerprint",
+            Some(sshgate::credentials::fingerprint(environment.target_key())),
+        ),
+        ("dir", path(files.dir.path())),
+        (
+            "approval_timeout",
+            approval_timeout.map(|t| t.as_secs_f64().to_string()),
+        ),
+    ]
+}
+
+/// The files the runner writes for the proxy.
+struct Files {
+    dir: tempfile::TempDir,
+    authorized_keys: std::path::PathBuf,
+    target_known_hosts: std::path::PathBuf,
+}
+
+impl Files {
+    fn write(
+        client_key: &russh::keys::PrivateKey,
+        environment: &SharedEnvironment,
+    ) -> std::io::Result<Files> {
+        let dir = tempfile::Builder::new().prefix("conformance-").tempdir()?;
+        let authorized_keys = dir.path().join("authorized_keys");
+        let line = client_key
+            .public_key()
+            .to_openssh()
+            .map_err(std::io::Error::other)?;
+        std::fs::write(&authorized_keys, format!("{line}\n"))?;
+        let target_known_hosts = dir.path().join("target_known_hosts");
+        let target = environment.target_address();
+        russh::keys::known_hosts::learn_known_hosts_path(
+            &target.ip().to_string(),
+            target.port(),
+            environment.target_key(),
+            &target_known_hosts,
+        )
+        .map_err(std::io::Error::other)?;
+        // Not read by anyone; kept beside the others so that a proxy can be tried by hand
+        // with `ssh -i` while the run is going.
+        let private = client_key
+            .to_openssh(LineEnding::LF)
+            .map_err(std::io::Error::other)?;
+        std::fs::write(dir.path().join("client_key"), private.as_bytes())?;
+        Ok(Files {
+            dir,
+            authorized_keys,
+            target_known_hosts,
+        })
+    }
+}
+
+/// Start the environment, bring up (or wait for) the proxy, probe it, run `cases` and stop it.
+pub async fn run_against(
+    cases: Vec<Scenario>,
+    target: &Target,
+    mut options: RunOptions,
+) -> Result<Report, StartError> {
+    let environment = SharedEnvironment::start(target.target_listen, target.approver_listen)
+        .await
+        .map_err(|error| StartError::Usage(format!("cannot listen on loopback: {error}")))?;
+    let client_key = sshgate::credentials::generate_host_key();
+    let files = Files::write(&client_key, &environment)
+        .map_err(|error| StartError::Usage(format!("cannot write the proxy's files: {error}")))?;
+    let listen = match target.proxy {
+        Some(address) => address,
+        None => {
+            let port = portpicker::pick_unused_port()
+                .ok_or_else(|| StartError::Usage("no free port on loopback".into()))?;
+            SocketAddr::from(([127, 0, 0, 1], port))
+        }
+    };
+    let values = placeholders(listen, &environment, &files, target.approval_timeout);
+    let process = match &target.launch {
+        Some(template) => {
+            let command_line = fill(template, &values).map_err(StartError::Usage)?;
+            eprintln!("conformance: starting the proxy: {command_line}");
+            let mut process = ProxyProcess::spawn(&command_line)
+                .map_err(|error| StartError::Usage(format!("--launch: cannot run sh: {error}")))?;
+            if let Err(reason) = process
+                .wait_until_accepting(listen, target.startup_timeout)
+                .await
+            {
+                let output = process.stop().await;
+                return Err(StartError::NeverCameUp { reason, output });
+            }
+            Some(process)
+        }
+        None => {
+            eprintln!("conformance: start the proxy under test with:");
+            for (name, value) in &values {
+                if let Some(value) = value {
+                    eprintln!("  {name:<20} {value}");
+                }
+            }
+            eprintln!(
+                "conformance: waiting up to {:?} for it on {listen}",
+                target.startup_timeout
+            );
+            wait_for_listener(listen, target.startup_timeout)
+                .await
+                .map_err(|reason| StartError::NeverCameUp {
+                    reason,
+                    output: String::new(),
+                })?;
+            None
+        }
+    };
+
+    options.replay.key = Some(Arc::new(client_key));
+    options.approval_timeout = target.approval_timeout;
+    let harness = Shared::new(environment, listen);
+    let facts = match probe(&harness, listen, &options.replay).await {
+        Ok(facts) => facts,
+        Err(reason) => {
+            let output = match process {
+                Some(process) => process.stop().await,
+                None => String::new(),
+            };
+            return Err(StartError::NeverCameUp { reason, output });
+        }
+    };
+    options.capabilities = facts.capabilities;
+    let mut proxy = ProxyInfo {
+        description: match &target.launch {
+            Some(template) => format!("`{template}` on {listen}"),
+            None => format!("the proxy on {listen}"),
+        },
+        ssh_version: facts.ssh_version,
+        host_key_fingerprint: facts.host_key_fingerprint,
+        output: None,
+    };
+    let mut report = run(cases, Arc::new(harness), proxy.clone(), &options).await;
+    if let Some(process) = process {
+        proxy.output = Some(process.stop().await);
+        report.proxy = proxy;
+    }
+    drop(files);
+    Ok(report)
+}

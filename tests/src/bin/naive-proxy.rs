@@ -1,0 +1,58 @@
+//! `naive-proxy`: the naive approval proxy (`sshgate_tests::naive`) as a process, so that the
+//! conformance runner can `--launch` it. It gates exec and CR-submitted shell lines the way a
+//! published, bypassable design does; each bypass case must fail against it. Test code only,
+//! never part of sshgate.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use sshgate::approval::{ApprovalPath, WebSocketApprover};
+use sshgate_tests::naive::NaiveProxy;
+use sshgate_tests::passthrough::{announce, resolve};
+
+/// A naive SSH approval proxy (a negative control for the conformance suite).
+#[derive(Debug, Parser)]
+#[command(name = "naive-proxy")]
+struct Cli {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", value_parser = resolve)]
+    listen: SocketAddr,
+    /// The SSH server to relay to (any host key is accepted).
+    #[arg(long, value_name = "HOST:PORT", value_parser = resolve)]
+    target: SocketAddr,
+    /// The approver, approval protocol v1 over WebSocket.
+    #[arg(long, value_name = "ws://URL")]
+    approver: String,
+    /// Deny when the approver has not decided within this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    approval_timeout: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("naive-proxy: cannot listen on {}: {error}", cli.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let approvals = ApprovalPath::new(
+        Arc::new(WebSocketApprover::spawn(cli.approver)),
+        Duration::from_secs(cli.approval_timeout),
+    );
+    let proxy = match NaiveProxy::start(listener, cli.target, approvals) {
+        Ok(proxy) => proxy,
+        Err(error) => {
+            eprintln!("naive-proxy: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    announce("naive-proxy", proxy.addr);
+    std::future::pending::<()>().await;
+    ExitCode::SUCCESS
+}

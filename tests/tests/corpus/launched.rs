@@ -1,0 +1,164 @@
+//! The runner's third-party path, used as a third party uses it: `conformance run --launch`
+//! starts each proxy as a separate process, in front of the runner's mock target and
+//! WebSocket approver, and writes a JSON report. sshgate must pass every required case; the
+//! pass-through control must fail every one; the naive design of DESIGN.md section 5 must
+//! fail the bypasses it is known to fail, and the report must name them.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+use sshgate_tests::process::binary;
+
+/// Run `conformance run --launch LAUNCH ARGS..` with a JSON report; its exit code and report.
+fn launched(launch: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let output = Command::new(binary("conformance"))
+        .args(["run", "--approval-timeout", "1", "--launch", launch])
+        .args(args)
+        .args(["--format", "json", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the runner starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report = std::fs::read_to_string(&out)
+        .unwrap_or_else(|error| panic!("no report ({error}); the runner said: {stderr}"));
+    (output.status.code(), serde_json::from_str(&report).unwrap())
+}
+
+/// The launch template for a proxy binary of this workspace.
+fn template(name: &str, extra: &str) -> String {
+    format!(
+        "{} --listen {{listen}} --target {{target}} --approver {{approver}} {extra}",
+        binary(name).display()
+    )
+}
+
+/// Case id to grade.
+fn grades(report: &Value) -> BTreeMap<String, String> {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|case| {
+            (
+                case["id"].as_str().unwrap().to_string(),
+                case["grade"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn ids_graded<'a>(grades: &'a BTreeMap<String, String>, grade: &str) -> Vec<&'a str> {
+    grades
+        .iter()
+        .filter(|(_, graded)| graded.as_str() == grade)
+        .map(|(id, _)| id.as_str())
+        .collect()
+}
+
+#[test]
+fn sshgate_launched_as_a_process_passes_every_required_case() {
+    let launch = template(
+        "sshgate",
+        "--authorized-keys {authorized_keys} --target-known-hosts {target_known_hosts} \
+         --host-key {dir}/host_key --approval-timeout {approval_timeout}",
+    );
+    // One chunking: the in-process runs cover all three; this one is about the process.
+    let (code, report) = launched(&launch, &["--chunking", "one-packet"]);
+    let grades = grades(&report);
+    assert_eq!(ids_graded(&grades, "fail"), Vec::<&str>::new());
+    assert_eq!(ids_graded(&grades, "skip"), Vec::<&str>::new());
+    assert!(ids_graded(&grades, "pass").len() > 150, "{grades:?}");
+    assert_eq!(code, Some(0));
+    let proxy = &report["proxy"];
+    let version = proxy["ssh_version"].as_str().unwrap_or_default();
+    assert!(version.starts_with("SSH-2.0-sshgate"), "{proxy}");
+    let host_key = proxy["host_key_fingerprint"].as_str().unwrap_or_default();
+    assert!(host_key.starts_with("SHA256:"), "{proxy}");
+    // The proxy's own output is kept for the report, from its readiness line on.
+    let output = proxy["output"].as_str().unwrap_or_default();
+    assert!(
+        output.contains("sshgate listening on"),
+        "{}",
+        &output[..output.len().min(2000)]
+    );
+}
+
+#[test]
+fn the_pass_through_fails_every_required_case() {
+    let launch = template("passthrough-proxy", "");
+    // Against a relay every step waiting for a request times out: keep it short. One
+    // chunking: what fails here fails before any key is sent twice.
+    let args = [
+        "--chunking",
+        "one-packet",
+        "--timeout",
+        "0.5",
+        "--jobs",
+        "256",
+    ];
+    let (code, report) = launched(&launch, &args);
+    let grades = grades(&report);
+    assert_eq!(ids_graded(&grades, "pass"), Vec::<&str>::new());
+    assert_eq!(ids_graded(&grades, "skip"), Vec::<&str>::new());
+    assert!(ids_graded(&grades, "fail").len() > 150, "{grades:?}");
+    assert_eq!(code, Some(1));
+    for case in report["cases"].as_array().unwrap() {
+        if case["grade"] == "fail" {
+            let failure = &case["failure"];
+            assert!(failure["expected"].is_string(), "{case}");
+            assert!(case["requirement"].as_str().is_some_and(|r| !r.is_empty()));
+        }
+    }
+}
+
+/// The bypasses DESIGN.md section 5 lists for published designs, as cases, that a proxy with
+/// CR as its only submit, Ctrl+U as its deny and only CSI sequences parsed must fail.
+const NAIVE_BYPASSES: &[&str] = &[
+    // LF or Ctrl+O as a submit
+    "bypass/lf-submits",
+    "bypass/ctrl-o-submits",
+    // a CR inside a paste
+    "bypass/cr-inside-paste",
+    // deny as Ctrl+U after the cursor moved left: a later empty Enter runs the rest
+    "bypass/deny-after-cursor-left-then-empty-enter",
+    "bypass/deny-after-home-then-empty-enter",
+    // Ctrl+C, then a new line while the model still holds the old one
+    "bypass/ctrl-c-then-new-line",
+    // OSC strings and X10 mouse bytes in the command text
+    "bypass/osc-string-in-line",
+    "bypass/x10-mouse-bytes-spell-text",
+    // a DENY word assembled by editing keys
+    "bypass/assemble-deny-kill-and-yank",
+    "bypass/assemble-deny-transpose",
+];
+
+#[test]
+fn the_naive_design_fails_its_known_bypasses() {
+    let launch = template("naive-proxy", "--approval-timeout {approval_timeout}");
+    // One chunking is enough to show each flaw; many at once, as most cases wait to fail.
+    let args = [
+        "--chunking",
+        "one-packet",
+        "--timeout",
+        "2",
+        "--jobs",
+        "256",
+    ];
+    let (code, report) = launched(&launch, &args);
+    let grades = grades(&report);
+    let failed = ids_graded(&grades, "fail");
+    let missed: Vec<&&str> = NAIVE_BYPASSES
+        .iter()
+        .filter(|id| !failed.contains(id))
+        .collect();
+    assert!(missed.is_empty(), "the naive proxy passed {missed:?}");
+    // What the design does get right still passes: the failures above are its flaws, not a
+    // proxy that fails everything.
+    for id in ["basic/approve-echo", "basic/deny-echo", "exec/denied"] {
+        assert_eq!(grades.get(id).map(String::as_str), Some("pass"), "{id}");
+    }
+    assert_eq!(code, Some(1));
+}
