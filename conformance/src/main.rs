@@ -69,10 +69,11 @@ Placeholders in --launch, each replaced by its value quoted for sh:
 The proxy must log in to the target as the operator's user name and name that user in its
 approval requests: the runner tells concurrent cases apart by it.
 
-Example:
-  conformance run --approval-timeout 1 --launch 'sshgate --listen {listen} --target {target}
-    --approver {approver} --authorized-keys {authorized_keys} --target-known-hosts
-    {target_known_hosts} --host-key {dir}/host_key --approval-timeout {approval_timeout}'";
+Example (sshgate; a backslash before a line break continues the command for sh):
+  conformance run --approval-timeout 1 --launch 'sshgate --listen {listen} \\
+    --target {target} --target-known-hosts {target_known_hosts} --approver {approver} \\
+    --authorized-keys {authorized_keys} --host-key {dir}/host_key \\
+    --approval-timeout {approval_timeout}'";
 
 #[derive(Debug, clap::Args)]
 struct ProxyArgs {

@@ -100,9 +100,43 @@ fn usage_errors_exit_2_with_one_line() {
         &["--cases", "["],
         &["--bogus"],
         &["--jobs", "0"],
+        &["--timeout", "-1"],
+        &["run"],
+        &["run", "--proxy", "not an address"],
+        &["run", "--launch", "proxy {listne}"],
+        &["run", "--launch", "proxy --timeout {approval_timeout}"],
     ] {
         let output = run(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
     }
+}
+
+#[test]
+fn a_proxy_that_never_comes_up_exits_2_with_its_output() {
+    let output = run(&[
+        "run",
+        "--launch",
+        "echo starting {listen}; echo cannot bind >&2; exit 3",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("never came up"), "{stderr}");
+    assert!(stderr.contains("exit status: 3"), "{stderr}");
+    assert!(stderr.contains("cannot bind"), "{stderr}");
+}
+
+#[test]
+fn a_proxy_address_where_nothing_listens_exits_2() {
+    let port = portpicker::pick_unused_port().expect("a free port");
+    let address = format!("127.0.0.1:{port}");
+    let output = run(&["run", "--proxy", &address, "--startup-timeout", "0.2"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("never came up"), "{stderr}");
+    // The user starting a proxy by hand is told where the target and approver are.
+    assert!(
+        stderr.contains("target") && stderr.contains("ws://127.0.0.1:"),
+        "{stderr}"
+    );
 }

@@ -357,3 +357,33 @@ async fn shutdown_disconnects_sessions_and_stops_listening() {
     // ...and nobody listens any more.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// Log in as `user` with the `none` method and run `command` as an exec request.
+async fn exec_as(target: &MockTarget, user: &str, command: &str) {
+    let config = std::sync::Arc::new(russh::client::Config::default());
+    let pinned = common::Pinned(target.host_key().clone());
+    let mut handle = russh::client::connect(config, target.addr, pinned)
+        .await
+        .unwrap();
+    assert!(handle.authenticate_none(user).await.unwrap().success());
+    let mut channel = handle.channel_open_session().await.unwrap();
+    channel.exec(true, command).await.unwrap();
+    collect(&mut channel).await;
+}
+
+#[tokio::test]
+async fn a_user_with_a_log_of_their_own_is_recorded_there_only() {
+    let target = MockTarget::spawn().await.unwrap();
+    let bob_log = target.user_logs.register("bob");
+    exec_as(&target, "bob", "echo bob").await;
+    exec_as(&target, "alice", "echo alice").await;
+    assert_eq!(bob_log.exec_commands(), ["echo bob"]);
+    assert_eq!(target.events.exec_commands(), ["echo alice"]);
+
+    // Once forgotten, the user's new connections go to the main log again.
+    target.user_logs.forget("bob");
+    exec_as(&target, "bob", "echo again").await;
+    assert_eq!(target.events.exec_commands(), ["echo alice", "echo again"]);
+    assert_eq!(bob_log.exec_commands(), ["echo bob"]);
+    target.shutdown().await;
+}

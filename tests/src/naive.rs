@@ -35,8 +35,9 @@ impl NaiveProxy {
         listener: TcpListener,
         target: SocketAddr,
         approvals: ApprovalPath,
+        refuse_exec: bool,
     ) -> std::io::Result<NaiveProxy> {
-        let gate = Arc::new(NaiveGate::new(approvals));
+        let gate = Arc::new(NaiveGate::new(approvals, refuse_exec));
         let relay = RelayProxy::start(listener, target, gate)?;
         Ok(NaiveProxy {
             addr: relay.addr,
@@ -48,11 +49,16 @@ impl NaiveProxy {
 /// The naive policy: ask for every exec and every CR-submitted shell line.
 pub struct NaiveGate {
     approvals: ApprovalPath,
+    /// Refuse exec requests outright (a proxy without exec support).
+    refuse_exec: bool,
 }
 
 impl NaiveGate {
-    pub fn new(approvals: ApprovalPath) -> Self {
-        NaiveGate { approvals }
+    pub fn new(approvals: ApprovalPath, refuse_exec: bool) -> Self {
+        NaiveGate {
+            approvals,
+            refuse_exec,
+        }
     }
 }
 
@@ -104,6 +110,10 @@ impl Gate for NaiveGate {
             pending: false,
             held: Vec::new(),
         }))
+    }
+
+    fn takes_exec(&self) -> bool {
+        !self.refuse_exec
     }
 }
 

@@ -61,6 +61,10 @@ pub trait Gate: Send + Sync + 'static {
     /// A shell started on a channel with a PTY: `None` forwards its input untouched, `Some`
     /// routes every operator byte through the returned gate.
     fn shell(&self, session: &SessionInfo) -> Option<Box<dyn ShellGate>>;
+    /// Whether exec requests are taken at all; a refused one gets a failure reply.
+    fn takes_exec(&self) -> bool {
+        true
+    }
 }
 
 /// The gate on one PTY shell's operator-to-target bytes.
@@ -288,7 +292,11 @@ impl russh::server::Handler for Relay {
         _: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_success(channel)
+        if self.gate.takes_exec() {
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
+        }
     }
 
     async fn subsystem_request(
@@ -347,6 +355,8 @@ async fn relay(
                         }
                         to_target.request_shell(true).await
                     }
+                    // Refused with a failure reply by the handler.
+                    Some(ChannelMsg::Exec { .. }) if !gate.takes_exec() => Ok(()),
                     Some(ChannelMsg::Exec { command, .. }) => {
                         match gate.exec(session, &command).await {
                             Ok(()) => to_target.exec(true, command).await,

@@ -29,6 +29,10 @@ struct Cli {
     /// Deny when the approver has not decided within this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     approval_timeout: u64,
+    /// Refuse exec requests, as a proxy without exec support does (the runner then skips the
+    /// cases that need exec).
+    #[arg(long)]
+    refuse_exec: bool,
 }
 
 #[tokio::main]
@@ -45,7 +49,7 @@ async fn main() -> ExitCode {
         Arc::new(WebSocketApprover::spawn(cli.approver)),
         Duration::from_secs(cli.approval_timeout),
     );
-    let proxy = match NaiveProxy::start(listener, cli.target, approvals) {
+    let proxy = match NaiveProxy::start(listener, cli.target, approvals, cli.refuse_exec) {
         Ok(proxy) => proxy,
         Err(error) => {
             eprintln!("naive-proxy: {error}");

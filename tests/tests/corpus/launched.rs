@@ -10,12 +10,19 @@ use std::process::Command;
 use serde_json::Value;
 use sshgate_tests::process::binary;
 
-/// Run `conformance run --launch LAUNCH ARGS..` with a JSON report; its exit code and report.
+/// Run `conformance run --launch LAUNCH ARGS..` with a JSON report, telling the runner the
+/// proxy's approval time-out is 1 s; its exit code and report.
 fn launched(launch: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let mut with_timeout = vec!["--approval-timeout", "1"];
+    with_timeout.extend_from_slice(args);
+    launched_as_is(launch, &with_timeout)
+}
+
+fn launched_as_is(launch: &str, args: &[&str]) -> (Option<i32>, Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
     let output = Command::new(binary("conformance"))
-        .args(["run", "--approval-timeout", "1", "--launch", launch])
+        .args(["run", "--launch", launch])
         .args(args)
         .args(["--format", "json", "--out"])
         .arg(&out)
@@ -161,4 +168,54 @@ fn the_naive_design_fails_its_known_bypasses() {
         assert_eq!(grades.get(id).map(String::as_str), Some("pass"), "{id}");
     }
     assert_eq!(code, Some(1));
+}
+
+/// Grade by id, with the skip reason of skipped cases.
+fn skip_reasons(report: &Value) -> BTreeMap<String, String> {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter(|case| case["grade"] == "skip")
+        .map(|case| {
+            let reason = case["skip_reason"].as_str().unwrap_or_default();
+            (case["id"].as_str().unwrap().to_string(), reason.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn cases_needing_what_the_proxy_lacks_are_skipped_with_the_reason() {
+    // A proxy that refuses exec, and a runner not told the proxy's approval time-out.
+    let launch = template("naive-proxy", "--approval-timeout 1 --refuse-exec");
+    let args = [
+        "--cases",
+        "failure/*",
+        "--chunking",
+        "one-packet",
+        "--timeout",
+        "1",
+    ];
+    let (_, report) = launched_as_is(&launch, &args);
+    let skipped = skip_reasons(&report);
+    for id in [
+        "failure/approver-drop-denies-exec",
+        "failure/malformed-answer-denies-exec",
+    ] {
+        let reason = skipped.get(id).map(String::as_str).unwrap_or("not skipped");
+        assert!(reason.contains("refuses exec"), "{id}: {reason}");
+    }
+    let reason = skipped
+        .get("failure/never-answered-shell-line-times-out")
+        .map(String::as_str)
+        .unwrap_or("not skipped");
+    assert!(reason.contains("--approval-timeout"), "{reason}");
+    // The shell cases that need neither still run and are graded.
+    let graded = grades(&report);
+    assert_eq!(
+        graded
+            .get("failure/malformed-answer-denies-shell-line")
+            .map(String::as_str),
+        Some("pass")
+    );
 }
