@@ -2,10 +2,13 @@
 //! each is answered exactly as the step says.
 //!
 //! Requests arrive through the in-process channel or through approval protocol v1 on a
-//! WebSocket (for a proxy in another process); both end up in one queue. Invariant: nothing is
-//! approved that no step approved, except requests for a line known to be blank (nothing to
-//! run), which are approved on arrival so that a proxy asking about them is not failed for it.
-//! Requests nobody claimed are reported at the end of the replay.
+//! WebSocket (for a proxy in another process); both end up in one queue. When many replays
+//! share one proxy, an [`ApprovalRouter`] serves the WebSocket for all of them and hands each
+//! request to the replay whose user it names. Invariant: nothing is approved that no step
+//! approved, except requests for a line known to be blank (nothing to run), which are
+//! approved on arrival so that a proxy asking about them is not failed for it. Requests
+//! nobody claimed are reported at the end of the replay; a request for no known replay is
+//! denied.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
