@@ -10,14 +10,17 @@ use sshgate_tests::operator::Operator;
 use sshgate_tests::stack::spawn_sshgate;
 
 /// A loopback port with nothing listening on it.
-async fn closed_port() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+/// A loopback address that refuses connections. The socket stays bound but never listens,
+/// so that no other test can take the port meanwhile; keep it alive for the test.
+fn closed_port() -> (std::net::SocketAddr, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    (socket.local_addr().unwrap(), socket)
 }
 
 #[tokio::test]
 async fn unreachable_target_is_explained_to_the_operator() {
-    let target = closed_port().await;
+    let (target, _reserved) = closed_port();
     let approval = ApprovalPath::new(
         Arc::new(WebSocketApprover::spawn("ws://127.0.0.1:1".into())),
         Duration::from_secs(5),
@@ -36,7 +39,7 @@ async fn unreachable_target_is_explained_to_the_operator() {
 #[tokio::test]
 async fn unreachable_approver_denies_with_a_reason() {
     let target = mock_target::MockTarget::spawn().await.unwrap();
-    let approver = closed_port().await;
+    let (approver, _reserved) = closed_port();
     let approval = ApprovalPath::new(
         Arc::new(WebSocketApprover::spawn(format!("ws://{approver}"))),
         Duration::from_secs(5),
