@@ -255,6 +255,7 @@ mod tests {
             target: "10.0.0.1:22".into(),
             certain: false,
             context: vec!["$ cd /tmp".into(), "\x1b[31mred".into()],
+            typed: None,
         }
     }
 

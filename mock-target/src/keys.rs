@@ -3,8 +3,18 @@
 //! Bytes arrive in arbitrary chunks, so the decoder is a state machine: a partial escape
 //! sequence or a partial UTF-8 character at the end of a chunk is kept and completed by the next
 //! chunk ("need more bytes" is a state, not an error). Invariant: every byte fed in is either part
-//! of exactly one emitted key or consumed as noise; nothing is ever replayed twice. This decoder
+//! of exactly one emitted key, consumed as noise or flushed by a C-c; nothing is ever replayed
+//! twice. This decoder
 //! is written independently of the proxy's tokenizer on purpose: the mock target is the referee.
+//!
+//! It also plays the terminal's part between the operator and readline:
+//! - the tty's signal characters act whatever readline is reading: C-c (`VINTR`) always comes
+//!   out as [`Key::Control`]`(0x03)`, ends any sequence or paste in progress and flushes the
+//!   input not yet read (the keys before it in the same chunk), while C-z and
+//!   C-\ (`VSUSP`, `VQUIT`, which an interactive bash ignores) and the flow-control bytes C-s
+//!   and C-q (`IXON`) never reach the shell;
+//! - inside a bracketed paste readline reads raw text up to `ESC [ 201 ~`, so there every byte
+//!   is text: control bytes (ESC included) come out as [`Key::Control`], never as keys.
 
 /// One decoded keystroke (or a marker) as the mock shell understands it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,10 +28,34 @@ pub enum Key {
     Left,
     Right,
     Delete,
-    /// `ESC [ 200 ~`
+    /// `ESC [ 1 ; 5 D`
+    CtrlLeft,
+    /// `ESC [ 1 ; 5 C`
+    CtrlRight,
+    /// `ESC [ 1 ; 3 D`
+    AltLeft,
+    /// `ESC [ 1 ; 3 C`
+    AltRight,
+    /// `ESC [ 3 ; 5 ~`
+    CtrlDelete,
+    /// ESC followed by this byte (a Meta key: `M-b` is `Meta(b'b')`, `M-DEL` is
+    /// `Meta(0x7f)`), unless the byte starts a sequence (`[`, `O`, a string introducer).
+    Meta(u8),
+    /// `ESC [ 200 ~`: after it, bytes are pasted text until [`Key::PasteEnd`].
     PasteStart,
     /// `ESC [ 201 ~`
     PasteEnd,
+}
+
+/// The end of a bracketed paste.
+const PASTE_END: &[u8] = b"\x1b[201~";
+/// The tty's interrupt character (`VINTR`).
+const INTERRUPT: u8 = 0x03;
+
+/// Bytes the tty keeps from the shell: C-q and C-s (flow control, `IXON`), C-z and C-\\ (the
+/// suspend and quit signals, which an interactive bash ignores).
+fn tty_consumes(b: u8) -> bool {
+    matches!(b, 0x11 | 0x13 | 0x1a | 0x1c)
 }
 
 /// Upper bound on the parameter bytes kept for one CSI sequence; longer ones are still consumed
@@ -55,6 +89,8 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct KeyDecoder {
     state: State,
+    /// Inside a bracketed paste: how many bytes of [`PASTE_END`] have matched so far.
+    paste: Option<usize>,
 }
 
 impl Default for KeyDecoder {
@@ -67,35 +103,48 @@ impl KeyDecoder {
     pub fn new() -> Self {
         KeyDecoder {
             state: State::Ground,
+            paste: None,
         }
     }
 
+    /// Whether the bytes fed so far end inside an escape sequence (outside a paste): a key
+    /// has begun to arrive.
+    pub fn in_escape(&self) -> bool {
+        self.paste.is_none() && !matches!(self.state, State::Ground | State::Utf8 { .. })
+    }
+
     /// Decode one chunk, appending the keys it completes to `out`.
+    ///
+    /// A C-c also drops the keys this chunk gave before it: the tty flushes the input the shell
+    /// has not read yet when it interrupts it, and a chunk arrives in one write.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Key>) {
+        let start = out.len();
         for &b in bytes {
+            if b == INTERRUPT {
+                out.truncate(start);
+            }
             self.byte(b, out);
         }
     }
 
     fn byte(&mut self, b: u8, out: &mut Vec<Key>) {
+        if tty_consumes(b) {
+            return;
+        }
+        if b == INTERRUPT {
+            // The tty interrupts the shell: whatever it was in the middle of is abandoned.
+            self.state = State::Ground;
+            self.paste = None;
+            out.push(Key::Control(INTERRUPT));
+            return;
+        }
+        if let Some(matched) = self.paste {
+            return self.paste_byte(matched, b, out);
+        }
         match std::mem::replace(&mut self.state, State::Ground) {
             State::Ground => self.ground(b, out),
-            State::Utf8 { mut buf, len, need } => {
-                if (0x80..0xc0).contains(&b) {
-                    buf[len] = b;
-                    if len + 1 == need {
-                        // from_utf8 rejects overlong forms and surrogates; those are dropped.
-                        if let Ok(s) = std::str::from_utf8(&buf[..need]) {
-                            out.extend(s.chars().map(Key::Char));
-                        }
-                    } else {
-                        self.state = State::Utf8 {
-                            buf,
-                            len: len + 1,
-                            need,
-                        };
-                    }
-                } else {
+            State::Utf8 { buf, len, need } => {
+                if !self.utf8(buf, len, need, b, out) {
                     // Truncated sequence: drop it and read this byte afresh.
                     self.ground(b, out);
                 }
@@ -105,7 +154,8 @@ impl KeyDecoder {
                 b'O' => self.state = State::Ss3,
                 b']' | b'P' | b'X' | b'^' | b'_' => self.state = State::String,
                 0x1b => self.state = State::Escape,
-                // ESC + anything else is a Meta key, which the mock ignores.
+                0x00..=0x7f => out.push(Key::Meta(b)),
+                // ESC before a non-ASCII byte: dropped with it.
                 _ => {}
             },
             State::Csi(mut params) => match b {
@@ -123,6 +173,9 @@ impl KeyDecoder {
                         self.state = State::Mouse(3);
                     } else if let Some(key) = csi_key(&params, b) {
                         out.push(key);
+                        if key == Key::PasteStart {
+                            self.paste = Some(0);
+                        }
                     }
                 }
                 // A control byte aborts the sequence and is read on its own.
@@ -156,6 +209,68 @@ impl KeyDecoder {
         }
     }
 
+    /// Continue a UTF-8 sequence with `b`; false (and nothing done) if `b` cannot continue it.
+    fn utf8(
+        &mut self,
+        mut buf: [u8; 4],
+        len: usize,
+        need: usize,
+        b: u8,
+        out: &mut Vec<Key>,
+    ) -> bool {
+        if !(0x80..0xc0).contains(&b) {
+            return false;
+        }
+        buf[len] = b;
+        if len + 1 == need {
+            // from_utf8 rejects overlong forms and surrogates; those are dropped.
+            if let Ok(s) = std::str::from_utf8(&buf[..need]) {
+                out.extend(s.chars().map(Key::Char));
+            }
+        } else {
+            self.state = State::Utf8 {
+                buf,
+                len: len + 1,
+                need,
+            };
+        }
+        true
+    }
+
+    /// One byte of a bracketed paste, `matched` bytes of [`PASTE_END`] already seen.
+    fn paste_byte(&mut self, matched: usize, b: u8, out: &mut Vec<Key>) {
+        if matched > 0 || b == PASTE_END[0] {
+            self.state = State::Ground;
+            if b == PASTE_END[matched] {
+                if matched + 1 == PASTE_END.len() {
+                    self.paste = None;
+                    out.push(Key::PasteEnd);
+                } else {
+                    self.paste = Some(matched + 1);
+                }
+                return;
+            }
+            // Not the end after all: what matched was text (ESC a control byte in it).
+            self.paste = Some(0);
+            out.push(Key::Control(PASTE_END[0]));
+            out.extend(
+                PASTE_END[1..matched]
+                    .iter()
+                    .map(|&c| Key::Char(char::from(c))),
+            );
+            return self.paste_byte(0, b, out);
+        }
+        if let State::Utf8 { buf, len, need } = std::mem::replace(&mut self.state, State::Ground) {
+            if self.utf8(buf, len, need, b, out) {
+                return;
+            }
+        }
+        match b {
+            0x00..=0x1f | 0x7f => out.push(Key::Control(b)),
+            _ => self.ground(b, out),
+        }
+    }
+
     fn ground(&mut self, b: u8, out: &mut Vec<Key>) {
         match b {
             0x1b => self.state = State::Escape,
@@ -186,6 +301,11 @@ fn csi_key(params: &[u8], fin: u8) -> Option<Key> {
         (b"1" | b"7", b'~') => Some(Key::Home),
         (b"4" | b"8", b'~') => Some(Key::End),
         (b"3", b'~') => Some(Key::Delete),
+        (b"1;5", b'D') => Some(Key::CtrlLeft),
+        (b"1;5", b'C') => Some(Key::CtrlRight),
+        (b"1;3", b'D') => Some(Key::AltLeft),
+        (b"1;3", b'C') => Some(Key::AltRight),
+        (b"3;5", b'~') => Some(Key::CtrlDelete),
         (b"200", b'~') => Some(Key::PasteStart),
         (b"201", b'~') => Some(Key::PasteEnd),
         _ => None,
@@ -263,9 +383,137 @@ mod tests {
     #[test]
     fn noise_is_swallowed() {
         // OSC with BEL, OSC with ST, SGR mouse, X10 mouse (raw bytes include 'x' and ESC-free junk),
-        // cursor position report, focus event, Ctrl-Left, meta-b, DCS.
-        let input = b"\x1b]11;rgb:0/0/0\x07\x1b]0;t\x1b\\\x1b[<0;3;4M\x1b[M xy\x1b[12;40R\x1b[I\x1b[1;5D\x1bb\x1bPq\x1b\\k";
+        // cursor position report, focus event, Shift-Left, DCS.
+        let input = b"\x1b]11;rgb:0/0/0\x07\x1b]0;t\x1b\\\x1b[<0;3;4M\x1b[M xy\x1b[12;40R\x1b[I\x1b[1;2D\x1bPq\x1b\\k";
         assert_eq!(both(input), vec![Key::Char('k')]);
+    }
+
+    #[test]
+    fn word_keys_in_xterm_modifier_form() {
+        for (seq, key) in [
+            (&b"\x1b[1;5D"[..], Key::CtrlLeft),
+            (b"\x1b[1;5C", Key::CtrlRight),
+            (b"\x1b[1;3D", Key::AltLeft),
+            (b"\x1b[1;3C", Key::AltRight),
+            (b"\x1b[3;5~", Key::CtrlDelete),
+        ] {
+            assert_eq!(both(seq), vec![key], "{seq:?}");
+        }
+    }
+
+    #[test]
+    fn meta_keys_are_esc_and_a_byte() {
+        assert_eq!(
+            both(b"\x1bb\x1bF\x1b\x7f\x1b\x08\x1b\x1bd\x1b\r"),
+            vec![
+                Key::Meta(b'b'),
+                Key::Meta(b'F'),
+                Key::Meta(0x7f),
+                Key::Meta(0x08),
+                Key::Meta(b'd'),
+                Key::Meta(b'\r'),
+            ]
+        );
+        // ESC before a non-ASCII character drops the character's first byte; the rest is noise.
+        assert_eq!(both("\x1bé!".as_bytes()), vec![Key::Char('!')]);
+    }
+
+    #[test]
+    fn interrupt_cuts_through_everything() {
+        // In the middle of a Meta key, a CSI sequence, an OSC string, a UTF-8 character and a
+        // paste, C-c comes out and what was pending is dropped.
+        for input in [
+            &b"\x1b\x03b"[..],
+            b"\x1b[1;\x03b",
+            b"\x1b]0;x\x03b",
+            b"\xe4\xbd\x03b",
+            b"\x1b[200~x\x1b[20\x03b",
+        ] {
+            // In one chunk, C-c also flushes the keys before it.
+            assert_eq!(
+                decode(input),
+                [Key::Control(0x03), Key::Char('b')],
+                "{input:?}"
+            );
+            let keys = decode_bytewise(input);
+            let at = keys.iter().position(|k| *k == Key::Control(0x03));
+            assert_eq!(
+                keys[at.expect("C-c")..],
+                [Key::Control(0x03), Key::Char('b')],
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn interrupt_flushes_the_keys_before_it_in_the_chunk() {
+        let mut d = KeyDecoder::new();
+        let mut out = vec![Key::Home];
+        d.feed(b"ab\x1b[D\x03c", &mut out);
+        assert_eq!(out, [Key::Home, Key::Control(0x03), Key::Char('c')]);
+    }
+
+    #[test]
+    fn the_tty_keeps_signal_and_flow_control_bytes() {
+        assert_eq!(
+            both(b"a\x11\x13\x1a\x1cb\x1b\x1ab\x1b[200~\x1a\x1b[201~"),
+            vec![
+                Key::Char('a'),
+                Key::Char('b'),
+                Key::Meta(b'b'),
+                Key::PasteStart,
+                Key::PasteEnd
+            ]
+        );
+    }
+
+    #[test]
+    fn a_paste_is_raw_text_up_to_its_end_marker() {
+        assert_eq!(
+            both("\x1b[200~a\r\x7f\x1b[D\x1b[20x\x1b\x1b[201~é\x1b[201~b".as_bytes()),
+            vec![
+                Key::PasteStart,
+                Key::Char('a'),
+                Key::Control(b'\r'),
+                Key::Control(0x7f),
+                Key::Control(0x1b),
+                Key::Char('['),
+                Key::Char('D'),
+                Key::Control(0x1b),
+                Key::Char('['),
+                Key::Char('2'),
+                Key::Char('0'),
+                Key::Char('x'),
+                Key::Control(0x1b),
+                Key::PasteEnd,
+                Key::Char('é'),
+                Key::PasteEnd,
+                Key::Char('b'),
+            ]
+        );
+        // A UTF-8 character inside a paste, and one cut short by the end marker.
+        assert_eq!(
+            both(b"\x1b[200~\xc3\xa9\xc3\x1b[201~"),
+            vec![Key::PasteStart, Key::Char('\u{e9}'), Key::PasteEnd]
+        );
+    }
+
+    #[test]
+    fn in_escape_while_a_sequence_is_incomplete() {
+        let mut d = KeyDecoder::new();
+        let mut out = Vec::new();
+        for (bytes, inside) in [
+            (&b"a"[..], false),
+            (b"\x1b", true),
+            (b"[1;", true),
+            (b"5D", false),
+            (b"\xe4", false),
+            (b"\xbd\xa0\x1b]0;t", true),
+            (b"\x07\x1b[200~\x1b[20", false),
+        ] {
+            d.feed(bytes, &mut out);
+            assert_eq!(d.in_escape(), inside, "after {bytes:?}");
+        }
     }
 
     #[test]

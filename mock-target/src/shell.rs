@@ -2,9 +2,13 @@
 //!
 //! Pure and synchronous (bytes in, a [`Reaction`] out), so the SSH handler stays a thin
 //! translation layer and this logic is unit-tested without a network. Invariant: the terminal
-//! output always leaves the screen showing `$ ` followed by exactly the editor's line, with the
-//! terminal cursor at the editor's cursor; a line is reported in `executed` before its `:ok`
-//! output, and nothing is reported or written after the shell has exited.
+//! output always leaves the screen showing `$ ` followed by exactly the editor's line, drawn as
+//! readline draws it (control characters in caret notation, tabs as blanks, double-width
+//! characters in two cells, zero-width ones on the cell before), with the terminal cursor at the
+//! editor's cursor; a line is reported in `executed` before its `:ok` output, and nothing is
+//! reported or written after the shell has exited.
+
+use unicode_width::UnicodeWidthChar;
 
 use crate::keys::{Key, KeyDecoder};
 use crate::line_editor::LineEditor;
@@ -32,7 +36,9 @@ pub struct Reaction {
 pub struct Shell {
     decoder: KeyDecoder,
     editor: LineEditor,
-    in_paste: bool,
+    /// Inside a bracketed paste: the text so far. Like readline, the shell reads the whole
+    /// paste before it inserts (and shows) any of it.
+    paste: Option<Vec<char>>,
     cols: usize,
     /// The line as last drawn on the terminal, and the cursor drawn with it.
     shown: Vec<char>,
@@ -46,7 +52,7 @@ impl Shell {
         let mut shell = Shell {
             decoder: KeyDecoder::new(),
             editor: LineEditor::new(),
-            in_paste: false,
+            paste: None,
             cols: DEFAULT_COLS,
             shown: Vec::new(),
             shown_cursor: 0,
@@ -81,8 +87,15 @@ impl Shell {
         }
         let mut keys = Vec::new();
         self.decoder.feed(bytes, &mut keys);
-        for key in keys {
-            self.key(key, &mut reaction);
+        // Whether a key other than a typed character follows key i in this chunk (see
+        // `LineEditor::type_char`): the input readline would find already waiting.
+        // An escape sequence begun at the end of the chunk is such a key too.
+        let mut waiting = vec![self.decoder.in_escape(); keys.len()];
+        for i in (0..keys.len().saturating_sub(1)).rev() {
+            waiting[i] = waiting[i + 1] || !matches!(keys[i + 1], Key::Char(_));
+        }
+        for (key, waiting) in keys.into_iter().zip(waiting) {
+            self.key(key, waiting, &mut reaction);
             if self.exited {
                 break;
             }
@@ -91,31 +104,66 @@ impl Shell {
         reaction
     }
 
-    fn key(&mut self, key: Key, reaction: &mut Reaction) {
-        if self.in_paste {
+    /// Act on one key; `waiting`: another kind of key already follows it in the input.
+    fn key(&mut self, key: Key, waiting: bool, reaction: &mut Reaction) {
+        if key == Key::Control(0x03) {
+            // The tty's interrupt: bash abandons the line, and a paste in progress with it.
+            self.paste = None;
+            self.move_to_end(&mut reaction.output);
+            self.editor.take();
+            push(&mut reaction.output, &format!("^C\r\n{PROMPT}"));
+            self.forget_drawn();
+            return;
+        }
+        if let Some(text) = &mut self.paste {
             match key {
-                Key::PasteEnd => self.in_paste = false,
-                Key::Char(c) => self.editor.insert(c),
-                Key::Control(b'\r' | b'\n') => self.editor.insert('\n'),
-                Key::Control(b'\t') => self.editor.insert('\t'),
+                Key::PasteEnd => {
+                    // readline inserts the paste as a C string: a NUL ends it.
+                    let mut text = self.paste.take().unwrap_or_default();
+                    if let Some(nul) = text.iter().position(|&c| c == '\0') {
+                        text.truncate(nul);
+                    }
+                    self.editor.insert_str(&text);
+                }
+                Key::Char(c) => text.push(c),
+                // readline turns a pasted CR into a newline and keeps every other byte.
+                Key::Control(b'\r') => text.push('\n'),
+                Key::Control(b) => text.push(char::from(b)),
+                // The decoder reads a paste as raw text: no other key comes out inside one.
                 _ => {}
             }
             return;
         }
         let e = &mut self.editor;
         match key {
-            Key::Char(c) => e.insert(c),
-            Key::PasteStart => self.in_paste = true,
-            Key::PasteEnd => {}
+            Key::Char(c) => e.type_char(c, waiting),
+            Key::PasteStart => {
+                e.other();
+                self.paste = Some(Vec::new());
+            }
             Key::Home | Key::Control(0x01) => e.home(),
             Key::End | Key::Control(0x05) => e.end(),
             Key::Left | Key::Control(0x02) => e.left(),
             Key::Right | Key::Control(0x06) => e.right(),
             Key::Delete => e.delete(),
+            Key::CtrlLeft | Key::AltLeft => e.backward_word(),
+            Key::CtrlRight | Key::AltRight => e.forward_word(),
+            Key::CtrlDelete => e.kill_word(),
+            // readline runs an upper-case Meta key as its lower-case version.
+            Key::Meta(b) => match b.to_ascii_lowercase() {
+                b'b' => e.backward_word(),
+                b'f' => e.forward_word(),
+                b'd' => e.kill_word(),
+                0x7f | 0x08 => e.backward_kill_word(),
+                b'y' => e.yank_pop(),
+                _ => e.other(),
+            },
             Key::Control(0x7f | 0x08) => e.backspace(),
             Key::Control(0x15) => e.kill_to_start(),
             Key::Control(0x0b) => e.kill_to_end(),
             Key::Control(0x17) => e.kill_word_back(),
+            Key::Control(0x19) => e.yank(),
+            Key::Control(0x14) => e.transpose_chars(),
             Key::Control(b'\r' | b'\n') => {
                 self.move_to_end(&mut reaction.output);
                 let line = self.editor.take();
@@ -127,12 +175,6 @@ impl Shell {
                 reaction.executed.push(line);
                 self.forget_drawn();
             }
-            Key::Control(0x03) => {
-                self.move_to_end(&mut reaction.output);
-                self.editor.take();
-                push(&mut reaction.output, &format!("^C\r\n{PROMPT}"));
-                self.forget_drawn();
-            }
             Key::Control(0x04) => {
                 if e.is_empty() {
                     push(&mut reaction.output, "\x1b[?2004lexit\r\n");
@@ -142,7 +184,7 @@ impl Shell {
                     e.delete();
                 }
             }
-            Key::Control(_) => {}
+            Key::PasteEnd | Key::Control(_) => e.other(),
         }
     }
 
@@ -153,9 +195,9 @@ impl Shell {
     }
 
     fn move_to_end(&mut self, out: &mut Vec<u8>) {
-        let from = self.column_of(&self.shown[..self.shown_cursor]);
-        let to = self.column_of(&self.shown);
-        self.move_between(from, to, out);
+        let drawn = self.layout(PROMPT.len(), &self.shown);
+        let from = drawn.cell_of(self.shown_cursor);
+        self.move_between(from, drawn.end, out);
     }
 
     /// Make the screen match the editor: append when only typing at the end, else redraw.
@@ -165,35 +207,64 @@ impl Shell {
         if line == self.shown.as_slice() && cursor == self.shown_cursor {
             return;
         }
+        let drawn = self.layout(PROMPT.len(), &self.shown);
         let appended = self.shown_cursor == self.shown.len()
             && cursor == line.len()
             && line.starts_with(&self.shown)
-            && line[self.shown.len()..].iter().all(|c| !c.is_control());
+            // A zero-width character after a full row would land on the next row, away from
+            // the character it belongs to; a redraw writes the two together.
+            && !(drawn.end % self.cols == 0 && line[self.shown.len()..].first().is_some_and(|&c| c.width() == Some(0)));
         if appended {
-            let suffix: String = line[self.shown.len()..].iter().collect();
-            push(out, &suffix);
-            self.wrap_if_at_margin(self.column_of(line), out);
+            let suffix = self.layout(drawn.end, &line[self.shown.len()..]);
+            push(out, &suffix.text);
+            self.wrap_if_at_margin(suffix.end, out);
         } else {
-            let from = self.column_of(&self.shown[..self.shown_cursor]);
-            self.move_between(from, 0, out);
+            self.move_between(drawn.cell_of(self.shown_cursor), 0, out);
             push(out, "\x1b[J");
             push(out, PROMPT);
-            push(out, &display(line));
-            let end = self.column_of(line);
-            self.wrap_if_at_margin(end, out);
-            self.move_between(end, self.column_of(&line[..cursor]), out);
+            let now = self.layout(PROMPT.len(), line);
+            push(out, &now.text);
+            self.wrap_if_at_margin(now.end, out);
+            self.move_between(now.end, now.cell_of(cursor), out);
         }
         self.shown = line.to_vec();
         self.shown_cursor = cursor;
     }
 
-    /// Offset in screen cells from the start of the prompt to just after `chars`.
-    fn column_of(&self, chars: &[char]) -> usize {
-        PROMPT.len()
-            + chars
-                .iter()
-                .map(|&c| if c.is_control() { 2 } else { 1 })
-                .sum::<usize>()
+    /// How `chars` is drawn from cell `start` (cells counted from the start of the prompt's
+    /// row, row after row), as readline draws a line: control characters in caret notation, a
+    /// tab as blanks up to the next tab stop, a double-width character that does not fit in
+    /// the last column of a row after a blank there, on the next row.
+    fn layout(&self, start: usize, chars: &[char]) -> Layout {
+        let mut drawn = Layout {
+            text: String::new(),
+            starts: Vec::with_capacity(chars.len()),
+            end: start,
+        };
+        for &c in chars {
+            let col = drawn.end % self.cols;
+            if c == '\t' {
+                drawn.starts.push(drawn.end);
+                let blanks = 8 - col % 8;
+                drawn.text.extend(std::iter::repeat_n(' ', blanks));
+                drawn.end += blanks;
+            } else if c.is_control() {
+                drawn.starts.push(drawn.end);
+                drawn.text.push_str(&caret(c));
+                drawn.end += 2;
+            } else {
+                // vt100 and terminals draw no character wider than two cells.
+                let width = c.width().unwrap_or(1).min(2);
+                if width == 2 && col + 1 == self.cols && self.cols > 1 {
+                    drawn.text.push(' ');
+                    drawn.end += 1;
+                }
+                drawn.starts.push(drawn.end);
+                drawn.text.push(c);
+                drawn.end += width;
+            }
+        }
+        drawn
     }
 
     /// A terminal that just filled the last column has not moved to the next row yet; writing a
@@ -222,20 +293,27 @@ impl Shell {
     }
 }
 
-/// How a line is drawn: control chars (a pasted newline or tab) in caret notation.
-fn display(chars: &[char]) -> String {
-    let mut s = String::new();
-    for &c in chars {
-        if c.is_control() && (c as u32) < 0x20 {
-            s.push('^');
-            s.push(char::from(b'@' + c as u8));
-        } else if c.is_control() {
-            s.push_str("^?");
-        } else {
-            s.push(c);
-        }
+/// A line as drawn: the text to write, the cell each char starts at, the cell after the last.
+struct Layout {
+    text: String,
+    starts: Vec<usize>,
+    end: usize,
+}
+
+impl Layout {
+    /// Where the terminal cursor stands with the editor's cursor before char `index`: on that
+    /// char (past a blank that pushed it to the next row), or after the line.
+    fn cell_of(&self, index: usize) -> usize {
+        self.starts.get(index).copied().unwrap_or(self.end)
     }
-    s
+}
+
+/// A control character in caret notation, as readline shows it (`^J`, `^?`).
+fn caret(c: char) -> String {
+    match u8::try_from(c) {
+        Ok(b @ 0..0x20) => format!("^{}", char::from(b'@' + b)),
+        _ => "^?".to_string(),
+    }
 }
 
 fn push(out: &mut Vec<u8>, s: &str) {
@@ -296,10 +374,24 @@ mod tests {
     #[test]
     fn ctrl_c_discards_the_line() {
         let mut shell = Shell::new(80);
-        let r = shell.feed(b"rm -rf /\x03echo ok\r");
+        shell.feed(b"rm -rf /");
+        let r = shell.feed(b"\x03echo ok\r");
         assert_eq!(r.executed, ["echo ok"]);
         let out = String::from_utf8(r.output).unwrap();
-        assert!(out.contains("^C\r\n$ "), "{out:?}");
+        assert!(out.starts_with("^C\r\n$ "), "{out:?}");
+    }
+
+    #[test]
+    fn ctrl_c_flushes_what_came_before_it_in_the_same_chunk() {
+        // As the tty does: the shell never reads the keys before C-c in the same write, not
+        // even an Enter, nor the C-u that would have filled the kill ring.
+        let mut shell = Shell::new(80);
+        let r = shell.feed(b"echo hi\r\x03");
+        assert!(r.executed.is_empty());
+        assert_eq!(String::from_utf8(r.output).unwrap(), "^C\r\n$ ");
+        let r = shell.feed(b"echo x\x15\x03");
+        assert_eq!(String::from_utf8(r.output).unwrap(), "^C\r\n$ ");
+        assert_eq!(shell.feed(b"\x19\r").executed, [""]);
     }
 
     #[test]
@@ -317,14 +409,124 @@ mod tests {
     #[test]
     fn bracketed_paste_inserts_newlines_as_text() {
         assert_eq!(run(b"echo \x1b[200~a\rb\nc\x1b[201~\r"), ["echo a\nb\nc"]);
-        // Controls inside a paste do not edit or cancel.
-        assert_eq!(run(b"\x1b[200~x\x03\x15y\x1b[201~\r"), ["xy"]);
+        // Controls and escape sequences inside a paste are text, not edits; a NUL ends the
+        // pasted text, as readline inserts the paste as a C string.
+        assert_eq!(
+            run(b"\x1b[200~x\x15\x1b[Dy\x1b[201~\r"),
+            ["x\u{15}\u{1b}[Dy"]
+        );
+        assert_eq!(run(b"\x1b[200~ab\0cd\x1b[201~!\r"), ["ab!"]);
+    }
+
+    #[test]
+    fn a_paste_shows_only_once_it_ends() {
+        let mut shell = Shell::new(80);
+        let r = shell.feed(b"echo \x1b[200~one\ntwo");
+        assert_eq!(String::from_utf8(r.output).unwrap(), "echo ");
+        let r = shell.feed(b"\x1b[201~");
+        assert_eq!(String::from_utf8(r.output).unwrap(), "one^Jtwo");
+        // A tab is drawn as blanks to the next tab stop.
+        let r = shell.feed(b"\x1b[200~\tx\x1b[201~");
+        assert_eq!(String::from_utf8(r.output).unwrap(), " x");
+        assert_eq!(shell.pending_line(), "echo one\ntwo\tx");
+    }
+
+    #[test]
+    fn ctrl_c_inside_a_paste_abandons_the_line() {
+        // The tty interrupts bash whatever readline is reading: paste and line are gone.
+        assert_eq!(run(b"ls \x1b[200~rm -rf x\x03echo ok\r"), ["echo ok"]);
+        let mut shell = Shell::new(80);
+        shell.feed(b"ls \x1b[200~rm -rf x");
+        let r = shell.feed(b"\x03");
+        assert_eq!(String::from_utf8(r.output).unwrap(), "^C\r\n$ ");
+        assert_eq!(shell.pending_line(), "");
+    }
+
+    #[test]
+    fn word_moves() {
+        // M-b, M-f (and their upper-case forms), C-Left/Right, M-Left/Right: alphanumeric words.
+        assert_eq!(run(b"echo NY\x1bbDE\r"), ["echo DENY"]);
+        assert_eq!(run(b"echo a/b.c\x1bb\x1bBX\r"), ["echo a/Xb.c"]);
+        assert_eq!(run(b"echo one-two\x01\x1bf\x1bFX\r"), ["echo oneX-two"]);
+        assert_eq!(run(b"echo foo_bar\x1b[1;5DX\r"), ["echo foo_Xbar"]);
+        assert_eq!(run(b"echo a.b\x01\x1b[1;5C\x1b[1;5CX\r"), ["echo aX.b"]);
+        assert_eq!(run(b"echo x.y.z\x1b[1;3D\x1b[1;3DW\r"), ["echo x.Wy.z"]);
+        assert_eq!(run(b"echo x.y\x01\x1b[1;3CW\r"), ["echoW x.y"]);
+        // Meta keys the shell does not bind change nothing.
+        assert_eq!(run(b"ab\x1bq\x1b.c\r"), ["abc"]);
+    }
+
+    #[test]
+    fn word_kills() {
+        assert_eq!(run(b"echo foo.bar baz\x01\x1bf\x1bd\r"), ["echo.bar baz"]);
+        assert_eq!(
+            run(b"echo rm-me.txt\x01\x1bf\x06\x1b[3;5~\r"),
+            ["echo -me.txt"]
+        );
+        assert_eq!(run(b"echo a/b.c\x1b\x7fx\r"), ["echo a/b.x"]);
+        assert_eq!(run(b"echo x-y\x1b\x08\x1b\x08z\r"), ["echo z"]);
+        assert_eq!(
+            run(b"echo safe; rm -rf x\x01\x1bf\x1bf\x0b\r"),
+            ["echo safe"]
+        );
+    }
+
+    #[test]
+    fn kill_and_yank() {
+        assert_eq!(run(b"NY\x01\x0becho DE\x19\r"), ["echo DENY"]);
+        assert_eq!(run(b"rm x\x17\x17echo \x19\r"), ["echo rm x"]);
+        assert_eq!(
+            run(b"DENYecho\x1b[D\x1b[D\x1b[D\x1b[D\x15\x05 \x19\r"),
+            ["echo DENY"]
+        );
+        // The kill ring outlives the line: a line killed with C-e C-u comes back with C-y.
+        assert_eq!(run(b"echo DENY\x05\x15\x19 --now\r"), ["echo DENY --now"]);
+        // M-y right after C-y swaps in the kill before (two kills: "two" ended its chunk).
+        let mut shell = Shell::new(80);
+        shell.feed(b"one\x15two");
+        assert_eq!(shell.feed(b"\x15\x19\x1by\r").executed, ["one"]);
+        // An empty kill ring yanks nothing.
+        assert_eq!(run(b"a\x19\x1byb\r"), ["ab"]);
+    }
+
+    #[test]
+    fn kills_around_typing_join_when_they_come_in_one_chunk() {
+        // As in bash: with the whole input at once, typing between two kills does not end the
+        // run of kills; with the second kill in a later chunk, it does.
+        let whole = Shell::new(80).feed(b"echo zz\x17x\x1b\x7f\x19\r").executed;
+        assert_eq!(whole, ["echo xzz"]);
+        let mut shell = Shell::new(80);
+        shell.feed(b"echo zz\x17x");
+        assert_eq!(shell.feed(b"\x1b\x7f\x19\r").executed, ["echo x"]);
+        // The second kill's ESC in the first chunk is waiting already.
+        let mut shell = Shell::new(80);
+        shell.feed(b"echo zz\x17x\x1b");
+        assert_eq!(shell.feed(b"\x7f\x19\r").executed, ["echo xzz"]);
+    }
+
+    #[test]
+    fn transpose_chars() {
+        assert_eq!(run(b"echo DEYN\x14\r"), ["echo DENY"]);
+        assert_eq!(run(b"echo DNEY\x1b[D\x1b[D\x14\r"), ["echo DENY"]);
+        assert_eq!(run(b"x\x14y\r"), ["xy"]);
+    }
+
+    #[test]
+    fn display_characters() {
+        // Backspace takes a combining mark with its base; C-w splits only at space and tab.
+        assert_eq!(run("echo cafe\u{301}\x7fs\r".as_bytes()), ["echo cafs"]);
+        assert_eq!(run("echo 你好\u{3000}世界\x17ok\r".as_bytes()), ["echo ok"]);
+    }
+
+    #[test]
+    fn tty_signal_and_flow_control_bytes_do_nothing() {
+        assert_eq!(run(b"a\x1a\x1c\x11\x13b\r"), ["ab"]);
     }
 
     #[test]
     fn escape_noise_does_not_reach_the_line() {
         assert_eq!(
-            run(b"ec\x1b]0;title\x07ho\x1b[M !!\x1b[<0;1;1m \x1b[1;5Dhi\x1b[O\t\r"),
+            run(b"ec\x1b]0;title\x07ho\x1b[M !!\x1b[<0;1;1m \x1b[1;2Dhi\x1b[O\t\r"),
             ["echo hi"]
         );
     }
@@ -351,5 +553,45 @@ mod tests {
             "{out:?}"
         );
         assert_eq!(shell.pending_line(), "Xabcdefghijklmnopqrst");
+    }
+
+    #[test]
+    fn wide_characters_take_two_cells() {
+        // "$ 你好" ends at column 6; moving left once puts the cursor on 好, at column 4.
+        let mut shell = Shell::new(80);
+        shell.feed("你好".as_bytes());
+        let r = shell.feed(b"\x1b[D");
+        let out = String::from_utf8(r.output).unwrap();
+        assert!(out.ends_with("\r\x1b[4C"), "{out:?}");
+        // A combining mark takes none: "$ e\u{301}x" puts the cursor before x at column 3.
+        let mut shell = Shell::new(80);
+        shell.feed("e\u{301}x".as_bytes());
+        let out = String::from_utf8(shell.feed(b"\x1b[D").output).unwrap();
+        assert!(out.ends_with("\r\x1b[3C"), "{out:?}");
+    }
+
+    #[test]
+    fn a_wide_character_that_does_not_fit_goes_to_the_next_row_after_a_blank() {
+        // 10 columns: "$ abcdefg" fills nine; 你 does not fit in the last one, so a blank goes
+        // there (marking the row as wrapped, as readline's does) and 你 starts the next row.
+        let mut shell = Shell::new(10);
+        let r = shell.feed("abcdefg你".as_bytes());
+        let out = String::from_utf8(r.output).unwrap();
+        assert!(out.ends_with("g 你"), "{out:?}");
+        // Left puts the cursor on 你, at the start of the second row, as readline does.
+        let r = shell.feed(b"\x1b[D");
+        let out = String::from_utf8(r.output).unwrap();
+        assert!(out.ends_with("$ abcdefg 你\r"), "{out:?}");
+    }
+
+    #[test]
+    fn a_combining_mark_after_a_full_row_is_redrawn_with_its_base() {
+        // 10 columns: "$ abcdefgh" fills the row; the accent must be written right after the
+        // h, not on the next row.
+        let mut shell = Shell::new(10);
+        shell.feed(b"abcdefgh");
+        let r = shell.feed("\u{301}".as_bytes());
+        let out = String::from_utf8(r.output).unwrap();
+        assert!(out.contains("$ abcdefgh\u{301} \r"), "{out:?}");
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use crate::approval::ApprovalPath;
 use crate::gate::{GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::target::TargetLink;
+use crate::target_screen::SharedScreen;
 use crate::to_operator::{refuse, Notice, OutboundPump, NOTICE_CAPACITY};
 
 /// Who is on the other end, for approval requests.
@@ -68,6 +69,8 @@ struct Bridge {
     /// Whether the operator asked for a PTY: the keystroke model only applies to a terminal.
     pty: bool,
     decision: Option<(String, PendingDecision)>,
+    /// The target's screen, fed by the outbound pump.
+    screen: SharedScreen,
 }
 
 /// Terminal modes the keystroke model depends on (which keys interrupt, erase, kill, quote;
@@ -122,6 +125,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
     let (target_rx, target_tx) = target.split();
     let (notices, notices_rx) = mpsc::channel(NOTICE_CAPACITY);
     let (paste_tx, bracketed_paste) = watch::channel(false);
+    let screen = SharedScreen::new(24, 80);
     let outbound = tokio::spawn(
         OutboundPump {
             target: target_rx,
@@ -130,6 +134,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             server: context.server.clone(),
             notices: notices_rx,
             bracketed_paste: paste_tx,
+            screen: screen.clone(),
         }
         .run(),
     );
@@ -143,6 +148,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         client_eof: false,
         pty: false,
         decision: None,
+        screen,
     };
     loop {
         let result = tokio::select! {
@@ -164,6 +170,28 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
     let _ = bridge.target.close().await;
     drop(bridge);
     let _ = outbound.await;
+}
+
+/// The approver's decision on `request`.
+async fn ask(approval: ApprovalPath, request: ApprovalRequest) -> Decision {
+    tracing::info!(
+        id = %request.id,
+        kind = %request.kind,
+        command = %request.command,
+        certain = request.certain,
+        typed = request.typed.as_deref(),
+        "asking approver"
+    );
+    approval.decide(request).await
+}
+
+/// A terminal dimension for the screen: the SSH request's, bounded to what a screen can be.
+fn screen_size(value: u32) -> u16 {
+    match u16::try_from(value) {
+        Ok(0) => 80,
+        Ok(size) => size.min(1000),
+        Err(_) => 1000,
+    }
 }
 
 /// Resolves with the pending decision, or never when there is none.
@@ -194,6 +222,9 @@ impl Bridge {
                 ..
             } => {
                 self.pty = true;
+                self.screen
+                    .lock()
+                    .resize(screen_size(row_height), screen_size(col_width));
                 let modes: Vec<(Pty, u32)> = terminal_modes
                     .into_iter()
                     .filter(|(mode, _)| !MODES_THE_MODEL_ASSUMES.contains(mode))
@@ -224,11 +255,15 @@ impl Bridge {
                 row_height,
                 pix_width,
                 pix_height,
-            } => self
-                .target
-                .window_change(col_width, row_height, pix_width, pix_height)
-                .await
-                .map_err(drop),
+            } => {
+                self.screen
+                    .lock()
+                    .resize(screen_size(row_height), screen_size(col_width));
+                self.target
+                    .window_change(col_width, row_height, pix_width, pix_height)
+                    .await
+                    .map_err(drop)
+            }
             // In a PTY shell Ctrl+C travels as a byte through the gate; a signal request would
             // discard the target's line behind the model's back.
             ChannelMsg::Signal { .. } if matches!(self.mode, Mode::Shell(_)) => {
@@ -260,12 +295,12 @@ impl Bridge {
                 let text = String::from_utf8_lossy(&command).into_owned();
                 // Bytes that are not UTF-8 reach the target as they are, not as shown.
                 let certain = std::str::from_utf8(&command).is_ok();
-                self.ask(RequestKind::Exec, text, certain);
+                self.ask(self.request(RequestKind::Exec, text, certain));
                 self.mode = Mode::Awaiting(Held::Exec(command));
                 Ok(())
             }
             ChannelMsg::RequestSubsystem { name, .. } => {
-                self.ask(RequestKind::Subsystem, name.clone(), true);
+                self.ask(self.request(RequestKind::Subsystem, name.clone(), true));
                 self.mode = Mode::Awaiting(Held::Subsystem(name));
                 Ok(())
             }
@@ -308,21 +343,21 @@ impl Bridge {
     }
 
     async fn start_shell(&mut self) -> Step {
+        self.screen.start();
         self.target.request_shell(true).await.map_err(drop)?;
         self.mode = Mode::Shell(Box::default());
         let early = std::mem::take(&mut self.held_input);
         self.client_data(&early).await
     }
 
-    /// Send a request to the approver; its decision arrives in [`Bridge::decided`].
-    fn ask(&mut self, kind: RequestKind, command: String, certain: bool) {
+    /// A request with a fresh id and this channel's particulars.
+    fn request(&self, kind: RequestKind, command: String, certain: bool) -> ApprovalRequest {
         let number = self
             .context
             .request_ids
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{}-{number}", self.context.session);
-        let request = ApprovalRequest {
-            id: id.clone(),
+        ApprovalRequest {
+            id: format!("{}-{number}", self.context.session),
             session: self.context.session.clone(),
             kind,
             command,
@@ -330,10 +365,31 @@ impl Bridge {
             client: self.context.client.clone(),
             target: self.context.target.address().to_string(),
             certain,
-            context: Vec::new(),
+            ..ApprovalRequest::default()
+        }
+    }
+
+    /// Send a request to the approver; its decision arrives in [`Bridge::decided`].
+    fn ask(&mut self, request: ApprovalRequest) {
+        let id = request.id.clone();
+        let approval = self.context.approval.clone();
+        self.decision = Some((id, Box::pin(ask(approval, request))));
+    }
+
+    /// Ask about a submitted shell line once it is checked against the target's screen.
+    fn ask_about_line(&mut self, line: String, certain: bool) {
+        let mut request = self.request(RequestKind::Shell, String::new(), false);
+        let id = request.id.clone();
+        let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
+        let decision = async move {
+            let checked = screen.check_when_settled(&line, certain).await;
+            request.command = checked.command;
+            request.certain = checked.certain;
+            request.typed = checked.typed;
+            request.context = checked.context;
+            ask(approval, request).await
         };
-        tracing::info!(%id, kind = %kind, command = %request.command, certain, "asking approver");
-        self.decision = Some((id, Box::pin(self.context.approval.decide(request))));
+        self.decision = Some((id, Box::pin(decision)));
     }
 
     async fn decided(&mut self, decision: Decision) -> Step {
@@ -370,13 +426,15 @@ impl Bridge {
     async fn carry_out(&mut self, actions: Vec<GateAction>) -> Step {
         for action in actions {
             match action {
-                GateAction::ToTarget(bytes) => self.target.data(&bytes[..]).await.map_err(drop)?,
+                GateAction::ToTarget(bytes) => {
+                    self.screen.lock().input_sent();
+                    self.target.data(&bytes[..]).await.map_err(drop)?
+                }
                 GateAction::ToClient(bytes) => {
                     self.notices.send(Notice::Show(bytes)).await.map_err(drop)?
                 }
-                GateAction::Ask(submit) => {
-                    self.ask(RequestKind::Shell, submit.line, submit.certain)
-                }
+                GateAction::Ask(submit) => self.ask_about_line(submit.line, submit.certain),
+                GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Cancel => {
                     if let Some((id, _)) = self.decision.take() {
                         tracing::info!(%id, "cancelled by Ctrl+C");

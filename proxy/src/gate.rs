@@ -26,6 +26,8 @@ pub enum GateAction {
     Ask(Submit),
     /// The pending request was cancelled (Ctrl+C); tell the approver.
     Cancel,
+    /// The first key of a new line comes next: the prompt is on the target's screen now.
+    LineStarts,
 }
 
 /// A submit held until its decision: the byte that would run the line.
@@ -37,6 +39,13 @@ pub struct ShellGate {
     reconstructor: Reconstructor,
     pending: Option<Pending>,
     held: VecDeque<u8>,
+    /// Whether a key of the current line has gone out since the last submit or interrupt.
+    line_open: bool,
+    /// The current line began in the same packet as a Ctrl+C before it. Bash, interrupted,
+    /// may lose the first key after the Ctrl+C while still showing it (found by the
+    /// differential test against bash 5.2: `^Cecho safe` in one packet runs `cho safe`), so
+    /// neither the keys nor the screen can be sure of that line.
+    after_interrupt: bool,
 }
 
 impl Default for ShellGate {
@@ -51,6 +60,8 @@ impl ShellGate {
             reconstructor: Reconstructor::new(),
             pending: None,
             held: VecDeque::new(),
+            line_open: false,
+            after_interrupt: false,
         }
     }
 
@@ -77,6 +88,8 @@ impl ShellGate {
         let Some(pending) = self.pending.take() else {
             return actions;
         };
+        self.line_open = false;
+        self.after_interrupt = false;
         if approve {
             actions.push(GateAction::ToTarget(vec![pending.byte]));
             self.reconstructor.accepted();
@@ -98,14 +111,31 @@ impl ShellGate {
         }
         let mut forward = Vec::new();
         for (index, &byte) in data.iter().enumerate() {
-            match self.reconstructor.push(byte) {
-                ByteAction::Forward | ByteAction::Interrupt => forward.push(byte),
-                ByteAction::Submit(submit) if submit.certain && is_blank(&submit.line) => {
-                    // Nothing to run: an empty line needs no approver.
-                    forward.push(byte);
-                    self.reconstructor.accepted();
+            if !self.line_open {
+                if !forward.is_empty() {
+                    actions.push(GateAction::ToTarget(std::mem::take(&mut forward)));
                 }
-                ByteAction::Submit(submit) => {
+                actions.push(GateAction::LineStarts);
+                self.line_open = true;
+            }
+            match self.reconstructor.push(byte) {
+                ByteAction::Forward => forward.push(byte),
+                ByteAction::Interrupt => {
+                    forward.push(byte);
+                    self.line_open = false;
+                    self.after_interrupt = index + 1 < data.len();
+                }
+                ByteAction::Submit(mut submit) => {
+                    let after_interrupt = std::mem::take(&mut self.after_interrupt);
+                    if submit.certain && is_blank(&submit.line) {
+                        // Nothing to run: an empty line needs no approver. (Losing a key of
+                        // a blank line after a Ctrl+C only ever leaves less on it.)
+                        forward.push(byte);
+                        self.reconstructor.accepted();
+                        self.line_open = false;
+                        continue;
+                    }
+                    submit.certain &= !after_interrupt;
                     if !forward.is_empty() {
                         actions.push(GateAction::ToTarget(std::mem::take(&mut forward)));
                     }
@@ -128,6 +158,8 @@ impl ShellGate {
             self.pending = None;
             self.held.clear();
             self.reconstructor.interrupted();
+            self.line_open = false;
+            self.after_interrupt = position + 1 < data.len();
             actions.push(GateAction::Cancel);
             actions.push(GateAction::ToTarget(vec![CTRL_C]));
             self.input(&data[position + 1..], actions);
@@ -259,6 +291,49 @@ mod tests {
         let actions = gate.client_input(&vec![b'a'; HELD_INPUT_LIMIT + 1]);
         assert!(actions.contains(&GateAction::ToClient(BELL.to_vec())));
         assert_eq!(gate.held.len(), HELD_INPUT_LIMIT);
+    }
+
+    #[test]
+    fn each_line_start_is_announced_before_its_first_key() {
+        let mut gate = ShellGate::new();
+        let actions = gate.client_input(b"ls\r");
+        assert_eq!(actions[0], GateAction::LineStarts);
+        assert_eq!(actions[1], GateAction::ToTarget(b"ls".to_vec()));
+        let after = gate.decided(true, "");
+        assert!(!after.contains(&GateAction::LineStarts));
+        let next = gate.client_input(b"\r\x03p");
+        let starts = next
+            .iter()
+            .filter(|a| **a == GateAction::LineStarts)
+            .count();
+        assert_eq!(starts, 3, "{next:?}");
+    }
+
+    #[test]
+    fn a_line_typed_after_ctrl_c_in_the_same_packet_is_uncertain() {
+        let certainty = |actions: &[GateAction]| -> Vec<bool> {
+            actions
+                .iter()
+                .filter_map(|action| match action {
+                    GateAction::Ask(submit) => Some(submit.certain),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut gate = ShellGate::new();
+        assert_eq!(
+            certainty(&gate.client_input(b"rm x\x03echo safe\r")),
+            [false]
+        );
+        gate.decided(true, "");
+        // Ctrl+C alone in its packet: the next line is as certain as its keys.
+        let mut gate = ShellGate::new();
+        gate.client_input(b"rm x\x03");
+        assert_eq!(certainty(&gate.client_input(b"echo safe\r")), [true]);
+        // Ctrl+C cancelling a pending request, with a line after it in the packet.
+        let mut gate = ShellGate::new();
+        gate.client_input(b"echo a\r");
+        assert_eq!(certainty(&gate.client_input(b"\x03echo b\r")), [false]);
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   [`to_operator`], carries the target's output back.
 //! - [`gate`]: sans-IO; decides what of the typed input may pass, using the keystroke
 //!   reconstructor of the `sshgate-keystroke` crate to find submits and the line they run.
+//! - [`target_screen`]: the target's screen per shell channel; each submitted line is
+//!   checked against the line it displays before the approver is asked.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
 //!   fail-closed time-out.
 //! - [`target`]: the SSH client connection to the target and its host-key check.
@@ -27,6 +29,7 @@ pub mod demo;
 pub mod gate;
 pub mod server;
 pub mod target;
+pub mod target_screen;
 pub mod to_operator;
 
 pub use server::{run, ClientAuth, Settings};

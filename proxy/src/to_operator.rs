@@ -5,13 +5,15 @@
 //! neither direction waits on the other: russh stops reading a connection while one of its
 //! channels' buffers is full, and a single task writing one way while the other way fills up
 //! would never drain it. It also watches the target's output for the bracketed paste mode
-//! switch, which decides whether a newline inside a paste runs the line.
+//! switch, which decides whether a newline inside a paste runs the line, and keeps the
+//! target's screen that each submit is checked against.
 
 use russh::server::Msg;
 use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::{mpsc, watch};
 
 use crate::gate::PasteModeWatch;
+use crate::target_screen::SharedScreen;
 
 /// Notices waiting for the operator: deny reasons, bells. A handful per decision at most; when
 /// full, the inbound pump waits for room.
@@ -34,6 +36,8 @@ pub struct OutboundPump {
     pub notices: mpsc::Receiver<Notice>,
     /// Tells the inbound pump whether the target enabled bracketed paste.
     pub bracketed_paste: watch::Sender<bool>,
+    /// The target's screen, read by the inbound pump at each submit.
+    pub screen: SharedScreen,
 }
 
 impl OutboundPump {
@@ -49,6 +53,7 @@ impl OutboundPump {
                         if let Some(enabled) = paste_mode.feed(data) {
                             self.bracketed_paste.send_replace(enabled);
                         }
+                        self.screen.feed(data);
                     }
                     if self.forward(message).await.is_err() {
                         break;

@@ -47,7 +47,8 @@ pub struct Incoming(IncomingKind);
 
 enum IncomingKind {
     Request {
-        request: ApprovalRequest,
+        // Boxed: a request is ten times the size of a cancel.
+        request: Box<ApprovalRequest>,
         reply: Reply,
     },
     Cancel {
@@ -145,7 +146,7 @@ impl ScriptedApprover {
             while let Some(message) = messages.recv().await {
                 let kind = match message {
                     InProcessMessage::Request { request, reply } => IncomingKind::Request {
-                        request,
+                        request: Box::new(request),
                         reply: Reply::Channel(reply),
                     },
                     InProcessMessage::Cancel { id, .. } => IncomingKind::Cancel { id },
@@ -178,6 +179,7 @@ impl ScriptedApprover {
     pub fn on_message(&mut self, message: Incoming) {
         match message.0 {
             IncomingKind::Request { request, reply } => {
+                let request = *request;
                 self.events.push(ApprovalEvent::Request(request.clone()));
                 if self.gone {
                     reply.hang_up();
@@ -398,7 +400,7 @@ async fn serve_socket(
                             continue;
                         };
                         routed.insert(request.id.clone(), destination.clone());
-                        (destination, IncomingKind::Request { reply, request })
+                        (destination, IncomingKind::Request { reply, request: Box::new(request) })
                     }
                     Ok(ProxyFrame::Cancel { id, .. }) => match routed.remove(&id) {
                         Some(destination) => (destination, IncomingKind::Cancel { id }),

@@ -169,6 +169,8 @@ pub enum Step {
         command: Option<String>,
         kind: Option<RequestKind>,
         certain: Option<bool>,
+        /// Text that no field of the request may contain (a secret typed with echo off).
+        excludes: Option<String>,
         answer: Answer,
     },
     /// A request for this id was cancelled (the approver was told).
@@ -263,6 +265,7 @@ struct RawRequest {
     command: Option<String>,
     kind: Option<RequestKind>,
     certain: Option<bool>,
+    excludes: Option<String>,
     /// `rule` (default), `approve`, `deny`, `delay`, `never`, `drop`, `malformed`.
     #[serde(default)]
     answer: Option<String>,
@@ -427,6 +430,7 @@ fn convert_request(raw: RawRequest) -> Result<Step, String> {
         command: raw.command,
         kind: raw.kind,
         certain: raw.certain,
+        excludes: raw.excludes,
         answer,
     })
 }
@@ -465,6 +469,7 @@ mod tests {
                     command: Some("echo hi".into()),
                     kind: Some(RequestKind::Shell),
                     certain: Some(true),
+                    excludes: None,
                     answer: Answer::Rule
                 },
                 Step::Executed("echo hi".into()),

@@ -83,7 +83,7 @@ fn ask(
         client: session.client.clone(),
         target: session.target.to_string(),
         certain: true,
-        context: Vec::new(),
+        ..ApprovalRequest::default()
     };
     let decision = approvals.decide(request);
     Box::pin(async move {

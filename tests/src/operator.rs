@@ -163,6 +163,51 @@ impl Shell {
         self.expect_any(&[needle]).await.map(drop)
     }
 
+    /// How much output has arrived so far: a mark for [`expect_after`](Self::expect_after).
+    pub fn mark(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Read until the output after `mark` contains `needle`.
+    pub async fn expect_after(&mut self, mark: usize, needle: &str) -> Result<(), String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let since = String::from_utf8_lossy(&self.output[mark.min(self.output.len())..]);
+            if since.contains(needle) {
+                return Ok(());
+            }
+            if !self.read_one(deadline).await? {
+                return Err(format!(
+                    "closed before {needle:?} appeared after byte {mark}; output {:?}",
+                    self.text()
+                ));
+            }
+        }
+    }
+
+    /// Read until `done` holds for the output after `mark`, for at most `within`; `what` names
+    /// the wait in the error.
+    pub async fn wait_until(
+        &mut self,
+        mark: usize,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&[u8]) -> bool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if done(&self.output[mark.min(self.output.len())..]) {
+                return Ok(());
+            }
+            if !self.read_one(deadline).await? {
+                return Err(format!(
+                    "closed before {what} after byte {mark}; output {:?}",
+                    self.text()
+                ));
+            }
+        }
+    }
+
     /// Read until the output contains one of `needles`; returns which.
     pub async fn expect_any(&mut self, needles: &[&str]) -> Result<usize, String> {
         let deadline = Instant::now() + WAIT;

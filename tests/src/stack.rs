@@ -130,6 +130,15 @@ pub async fn spawn_sshgate(
     approval: ApprovalPath,
 ) -> (SocketAddr, oneshot::Sender<()>) {
     let settings = Settings::for_local_target(generate_host_key(), target, target_key);
+    serve_sshgate(settings, approval).await
+}
+
+/// Start sshgate in-process with `settings` on 127.0.0.1:0; it stops when the sender is
+/// dropped.
+pub async fn serve_sshgate(
+    settings: Settings,
+    approval: ApprovalPath,
+) -> (SocketAddr, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

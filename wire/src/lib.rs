@@ -55,9 +55,15 @@ pub struct ApprovalRequest {
     /// False when the proxy cannot be sure that `command` is what will run (TAB completion,
     /// history recall, keys it cannot model): the approver must not treat it as exact.
     pub certain: bool,
-    /// Recent lines of the operator's screen, oldest first.
+    /// Recent lines of the target's screen as the operator sees it, oldest first, ending with
+    /// the line being submitted.
     #[serde(default)]
     pub context: Vec<String>,
+    /// What the proxy's input model made of the keys, when `command` is something else: the
+    /// line the target displays differed from it (TAB completion, history recall), so
+    /// `command` is the displayed line and `certain` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typed: Option<String>,
 }
 
 /// An approver's answer to one request.
@@ -145,6 +151,7 @@ mod tests {
             target: "127.0.0.1:22".into(),
             certain: true,
             context: vec![],
+            typed: None,
         }
     }
 

@@ -145,6 +145,7 @@ impl Session {
                 command,
                 kind,
                 certain,
+                excludes,
                 answer,
             } => {
                 let pending = self
@@ -173,6 +174,12 @@ impl Session {
                 }
                 if certain.is_some_and(|c| c != request.certain) {
                     wrong.push(format!("certain {}", certain.unwrap_or_default()));
+                }
+                if let Some(secret) = excludes {
+                    let whole = serde_json::to_string(request).unwrap_or_default();
+                    if whole.contains(secret.as_str()) {
+                        wrong.push(format!("nothing that contains {secret:?}"));
+                    }
                 }
                 if !wrong.is_empty() {
                     return Err(failure(

@@ -1,0 +1,487 @@
+//! The line the target shows: a vt100 screen of one shell channel's output, read at each
+//! submit and cross-checked with the input model.
+//!
+//! The input model only sees keys. What the shell will run is what its line editor holds, and
+//! that is on the screen: TAB completion, history recall and reverse search put text there
+//! that no key spelled. At a submit the displayed line (the logical line under the cursor,
+//! with the prompt stripped) is compared with the model's line:
+//! - they agree: the request carries the line, as certain as the model is;
+//! - they differ, or the model is unsure: the request carries the displayed line, marked
+//!   uncertain, with the model's text beside it;
+//! - nothing of a non-empty line is displayed: the target did not echo it (a password
+//!   prompt), so the typed text is a secret and appears nowhere in the request;
+//! - the screen cannot be read (a full-screen program, the prompt not found): the model's
+//!   line, as the model has it.
+//!
+//! The prompt is learned from the screen: where the cursor stood when the line's first key went
+//! out, and, once a line agreed, whatever stood before it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Screen rows given to the approver as context, ending with the cursor's row.
+const CONTEXT_ROWS: usize = 5;
+/// How long a submit waits for the screen to show the model's line (the target's echo of the
+/// last keys may still be on its way). Only a line that never shows costs the whole wait: a
+/// password typed with echo off, or a line the model got wrong.
+const SETTLE_AT_MOST: Duration = Duration::from_secs(1);
+/// When the model is unsure, the screen counts as settled once the target's output pauses
+/// this long after it has answered the submit's keys.
+const QUIET: Duration = Duration::from_millis(60);
+
+/// What a request says about a submitted shell line after the cross-check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub command: String,
+    pub certain: bool,
+    /// The input model's text, when the request carries something else.
+    pub typed: Option<String>,
+    pub context: Vec<String>,
+}
+
+/// Shown to the approver in place of a line the target did not echo.
+pub const HIDDEN: &str = "(hidden: the target did not echo this input, as at a password prompt)";
+
+/// The target's screen for one shell channel.
+pub struct TargetScreen {
+    parser: vt100::Parser,
+    /// The prompt as it stood when the current line's first key went to the target.
+    prompt_at_start: Option<String>,
+    /// The prompt before the last line the screen and the model agreed on.
+    learned_prompt: Option<String>,
+    /// When the operator's last keys went to the target, and when the target last wrote.
+    last_input: Option<Instant>,
+    last_output: Option<Instant>,
+}
+
+impl TargetScreen {
+    pub fn new(rows: u16, cols: u16) -> Self {
+        TargetScreen {
+            parser: vt100::Parser::new(dimension(rows), dimension(cols), 0),
+            prompt_at_start: None,
+            learned_prompt: None,
+            last_input: None,
+            last_output: None,
+        }
+    }
+
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        self.parser
+            .screen_mut()
+            .set_size(dimension(rows), dimension(cols));
+    }
+
+    pub fn feed(&mut self, output: &[u8]) {
+        self.parser.process(output);
+        self.last_output = Some(Instant::now());
+    }
+
+    /// The operator's keys went to the target just now.
+    pub fn input_sent(&mut self) {
+        self.last_input = Some(Instant::now());
+    }
+
+    /// When the screen counts as settled for a line the model is unsure of: a moment after
+    /// the target last wrote, once it has written since the last keys went out.
+    fn quiet_from(&self) -> Option<Instant> {
+        let output = self.last_output?;
+        (self.last_input.is_none_or(|input| output >= input)).then_some(output + QUIET)
+    }
+
+    /// The operator's first key of a new line is about to go out: what stands left of the
+    /// cursor now is the prompt.
+    pub fn line_starts(&mut self) {
+        let screen = self.parser.screen();
+        let (row, col) = screen.cursor_position();
+        let prompt = screen.contents_between(row, 0, row, col);
+        // The session's first line starts at a fresh prompt: the best first guess.
+        if self.learned_prompt.is_none() {
+            self.learned_prompt = Some(prompt.clone());
+        }
+        self.prompt_at_start = Some(prompt);
+    }
+
+    /// The logical line under the cursor (wrapped rows joined).
+    fn cursor_line(&self) -> Option<String> {
+        let screen = self.parser.screen();
+        if screen.alternate_screen() {
+            return None;
+        }
+        let (cursor_row, _) = screen.cursor_position();
+        let mut first = cursor_row;
+        while first > 0 && screen.row_wrapped(first - 1) {
+            first -= 1;
+        }
+        let mut last = cursor_row;
+        let (rows, cols) = screen.size();
+        while last + 1 < rows.get() && screen.row_wrapped(last) {
+            last += 1;
+        }
+        let text: String = screen
+            .rows(0, cols.get())
+            .skip(usize::from(first))
+            .take(usize::from(last - first) + 1)
+            .collect();
+        Some(text)
+    }
+
+    /// The line after the prompt, if a known prompt starts the cursor's line; in readline's
+    /// incremental search, the line found.
+    fn displayed(&self) -> Option<(String, String)> {
+        let line = self.cursor_line()?;
+        if let Some(found) = search_prompt(&line) {
+            return Some((
+                found.to_string(),
+                line[found.len()..].trim_end().to_string(),
+            ));
+        }
+        // The learned prompt first: a snapshot taken at a line's start may hold text that a
+        // line the shell did not run (an Enter it did not take) left behind, and stripping
+        // that would hide it from the approver. The snapshot serves when the prompt changed.
+        [&self.learned_prompt, &self.prompt_at_start]
+            .into_iter()
+            .flatten()
+            .find_map(|prompt| {
+                let after = match line.strip_prefix(prompt.as_str()) {
+                    Some(after) => after,
+                    // A prompt ending in blanks with nothing typed after it.
+                    None if line.trim_end() == prompt.trim_end() => "",
+                    None => return None,
+                };
+                Some((prompt.clone(), after.trim_end().to_string()))
+            })
+    }
+
+    fn agrees(&self, line: &str) -> bool {
+        self.displayed()
+            .is_some_and(|(prompt, displayed)| shows(&prompt, line, &displayed))
+    }
+
+    fn context(&self) -> Vec<String> {
+        let screen = self.parser.screen();
+        let (cursor_row, _) = screen.cursor_position();
+        let rows: Vec<String> = screen
+            .rows(0, screen.size().1.get())
+            .take(usize::from(cursor_row) + 1)
+            .map(|row| row.trim_end().to_string())
+            .collect();
+        let from = rows.len().saturating_sub(CONTEXT_ROWS);
+        rows[from..].to_vec()
+    }
+
+    /// Cross-check the model's `line` (and whether the model is `certain` of it).
+    pub fn check(&mut self, line: &str, certain: bool) -> Checked {
+        let context = self.context();
+        let Some((prompt, displayed)) = self.displayed() else {
+            return Checked {
+                command: line.to_string(),
+                certain,
+                typed: None,
+                context,
+            };
+        };
+        if displayed.is_empty() && !line.trim().is_empty() {
+            // Not echoed: a secret. Neither the command nor the context may carry it, and the
+            // context cannot, since the screen never showed it.
+            return Checked {
+                command: HIDDEN.to_string(),
+                certain: false,
+                typed: None,
+                context,
+            };
+        }
+        if shows(&prompt, line, &displayed) {
+            self.learned_prompt = Some(prompt);
+            return Checked {
+                command: line.to_string(),
+                certain,
+                typed: None,
+                context,
+            };
+        }
+        Checked {
+            command: displayed,
+            certain: false,
+            typed: Some(line.to_string()),
+            context,
+        }
+    }
+}
+
+/// Readline's incremental search prompt at the start of `line` (`(reverse-i-search)`ls': `),
+/// which stands in for the shell's prompt while a search is on; Enter runs the line found.
+fn search_prompt(line: &str) -> Option<&str> {
+    const SEARCHES: &[&str] = &[
+        "(reverse-i-search)`",
+        "(i-search)`",
+        "(failed reverse-i-search)`",
+        "(failed i-search)`",
+    ];
+    SEARCHES.iter().find(|search| line.starts_with(**search))?;
+    let end = line.find("': ")? + "': ".len();
+    Some(&line[..end])
+}
+
+/// Whether `displayed` (after `prompt`) is how a line editor shows `line`: control
+/// characters in caret notation (`^J`), a tab as `^I` or as blanks up to the next tab stop.
+fn shows(prompt: &str, line: &str, displayed: &str) -> bool {
+    // Trailing blanks do not show; a trailing newline does (`^J`).
+    let line = line.trim_end_matches([' ', '\t']);
+    if !line.chars().any(char::is_control) {
+        return displayed == line;
+    }
+    let caret = |c: char| match c {
+        '\u{7f}' => "^?".to_string(),
+        c if (c as u32) < 0x20 => format!("^{}", char::from(b'@' + c as u8)),
+        c => c.to_string(),
+    };
+    let in_carets: String = line.chars().map(caret).collect();
+    let mut with_tabs = String::new();
+    // Tab stops count from the start of the row; wide characters are rare enough next to a
+    // tab that counting chars is close enough (a miss only marks the line uncertain).
+    let mut column = prompt.chars().count();
+    for c in line.chars() {
+        let shown = match c {
+            '\t' => " ".repeat(8 - column % 8),
+            c => caret(c),
+        };
+        column += shown.chars().count();
+        with_tabs.push_str(&shown);
+    }
+    displayed == in_carets || displayed == with_tabs.trim_end()
+}
+
+/// A screen dimension: at least one.
+fn dimension(value: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(value).unwrap_or(std::num::NonZeroU16::MIN)
+}
+
+/// A [`TargetScreen`] shared by a channel's two pumps: the outbound pump feeds it, the inbound
+/// pump reads it at each submit.
+#[derive(Clone)]
+pub struct SharedScreen {
+    screen: Arc<Mutex<TargetScreen>>,
+    /// Counts the target's output chunks, so that a submit can wait for the echo.
+    output: watch::Sender<u64>,
+    /// Set once the channel is a PTY shell; other channels' output is not kept.
+    shell: Arc<AtomicBool>,
+}
+
+impl SharedScreen {
+    pub fn new(rows: u16, cols: u16) -> Self {
+        SharedScreen {
+            screen: Arc::new(Mutex::new(TargetScreen::new(rows, cols))),
+            output: watch::Sender::new(0),
+            shell: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The channel became a PTY shell: keep its screen from now on.
+    pub fn start(&self) {
+        self.shell.store(true, Ordering::Relaxed);
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, TargetScreen> {
+        // A panic while holding the lock leaves at worst a half-fed screen: keep going.
+        self.screen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The target's output, on its way to the operator.
+    pub fn feed(&self, output: &[u8]) {
+        if !self.shell.load(Ordering::Relaxed) {
+            return;
+        }
+        self.lock().feed(output);
+        self.output.send_modify(|count| *count += 1);
+    }
+
+    /// Cross-check a submitted line once the screen has settled: it shows the model's line
+    /// (when the model is sure of it), or the target's output has paused after answering the
+    /// last keys (when the model is unsure), or the longest wait is over.
+    pub async fn check_when_settled(&self, line: &str, certain: bool) -> Checked {
+        let deadline = Instant::now() + SETTLE_AT_MOST;
+        let mut output = self.output.subscribe();
+        loop {
+            output.mark_unchanged();
+            let wait = {
+                let screen = self.lock();
+                if certain {
+                    if screen.agrees(line) {
+                        break;
+                    }
+                    deadline
+                } else {
+                    // Unsure lines wait for the target's answer to the keys even when the
+                    // screen already agrees: a recalled line is drawn only after the key.
+                    match screen.quiet_from() {
+                        Some(quiet) if quiet <= Instant::now() => break,
+                        Some(quiet) => deadline.min(quiet),
+                        None => deadline,
+                    }
+                }
+            };
+            if tokio::time::timeout_at(wait, output.changed())
+                .await
+                .is_err()
+            {
+                break; // settled or out of time: the screen is what it shows
+            }
+        }
+        self.lock().check(line, certain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screen_after(output: &str) -> TargetScreen {
+        let mut screen = TargetScreen::new(24, 80);
+        screen.feed(output.as_bytes());
+        screen
+    }
+
+    #[test]
+    fn an_agreeing_line_keeps_the_models_certainty() {
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"echo hi");
+        let checked = screen.check("echo hi", true);
+        assert_eq!(checked.command, "echo hi");
+        assert!(checked.certain);
+        assert_eq!(checked.typed, None);
+    }
+
+    #[test]
+    fn a_completed_line_is_shown_as_displayed_and_uncertain() {
+        let mut screen = screen_after("user@host:~$ ");
+        screen.line_starts();
+        screen.feed(b"echo hi");
+        let checked = screen.check("ech\t hi", false);
+        assert_eq!(checked.command, "echo hi");
+        assert!(!checked.certain);
+        assert_eq!(checked.typed.as_deref(), Some("ech\t hi"));
+    }
+
+    #[test]
+    fn a_line_the_model_got_wrong_is_not_certain() {
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"rm -rf /tmp/x; echo hi");
+        let checked = screen.check("echo hi", true);
+        assert_eq!(checked.command, "rm -rf /tmp/x; echo hi");
+        assert!(!checked.certain);
+    }
+
+    #[test]
+    fn a_line_not_echoed_is_hidden_entirely() {
+        let mut screen = screen_after("Password: ");
+        screen.line_starts();
+        let checked = screen.check("hunter2", true);
+        assert_eq!(checked.command, HIDDEN);
+        assert!(!checked.certain);
+        assert_eq!(checked.typed, None);
+        assert!(!format!("{checked:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_wrapped_line_is_read_whole() {
+        let mut screen = TargetScreen::new(24, 10);
+        screen.feed(b"$ ");
+        screen.line_starts();
+        screen.feed(b"echo 0123456789");
+        assert_eq!(
+            screen.check("echo 0123456789", true).command,
+            "echo 0123456789"
+        );
+        assert!(screen.check("echo 0123456789", true).certain);
+    }
+
+    #[test]
+    fn the_prompt_is_learned_from_an_agreeing_line() {
+        // The next line's first key went out before its prompt arrived.
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"ls");
+        assert!(screen.check("ls", true).certain);
+        screen.feed(b"\r\nfile\r\n");
+        screen.line_starts();
+        screen.feed(b"$ pwd");
+        let checked = screen.check("pwd", true);
+        assert_eq!(checked.command, "pwd");
+        assert!(checked.certain);
+    }
+
+    #[test]
+    fn text_left_on_the_line_by_an_enter_not_taken_is_shown() {
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        // The shell did not take the "Enter" after this; the next line's snapshot of the
+        // prompt includes it.
+        screen.feed(b"rm -rf /x;");
+        screen.line_starts();
+        screen.feed(b"echo next");
+        let checked = screen.check("echo next", false);
+        assert_eq!(checked.command, "rm -rf /x;echo next");
+    }
+
+    #[test]
+    fn a_full_screen_program_leaves_the_model_as_it_is() {
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"\x1b[?1049hsomething else");
+        let checked = screen.check(":q", true);
+        assert_eq!(checked.command, ":q");
+        assert!(checked.certain);
+    }
+
+    #[test]
+    fn control_characters_agree_in_caret_notation_and_tabs_as_blanks() {
+        assert!(shows("$ ", "echo a\necho b", "echo a^Jecho b"));
+        assert!(shows("$ ", "printf \"a\tb\"", "printf \"a^Ib\""));
+        assert!(shows("$ ", "printf \"a\tb\"", "printf \"a     b\""));
+        assert!(!shows("$ ", "echo a\necho b", "echo aecho b"));
+        assert!(shows("$ ", "echo hi ", "echo hi"));
+        assert!(shows("$ ", "echo one\n", "echo one^J"));
+    }
+
+    #[test]
+    fn a_reverse_search_shows_the_line_found() {
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"\r(reverse-i-search)`firs': echo first");
+        let checked = screen.check("firs", false);
+        assert_eq!(checked.command, "echo first");
+        assert!(!checked.certain);
+    }
+
+    #[test]
+    fn context_ends_with_the_cursor_row() {
+        let mut screen = screen_after("a\r\nb\r\n$ ");
+        screen.line_starts();
+        screen.feed(b"ls");
+        assert_eq!(screen.check("ls", true).context, ["a", "b", "$ ls"]);
+    }
+
+    #[tokio::test]
+    async fn a_submit_waits_for_the_echo() {
+        let shared = SharedScreen::new(24, 80);
+        shared.start();
+        shared.feed(b"$ ");
+        shared.lock().line_starts();
+        let echo = shared.clone();
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            echo.feed(b"echo hi");
+        });
+        let checked = shared.check_when_settled("echo hi", true).await;
+        assert_eq!(checked.command, "echo hi");
+        assert!(checked.certain);
+    }
+}

@@ -1,0 +1,98 @@
+//! Real peers: sshgate in-process in front of OpenSSH's `sshd` with bash behind it (the
+//! [`RealTarget`] fixture, whose referee reports every line bash runs), reached by the test's
+//! own SSH client (`shell`) or by OpenSSH's `ssh` running inside tmux (`tmux`); and bash as
+//! the referee of the keystroke model over the scenario corpus (`differential`).
+//!
+//! Each test starts its own sshd, sshgate and approver. Without sshd installed they are
+//! skipped with a message; where `CI` is set that is a failure instead.
+
+mod differential;
+mod screen;
+mod secrets;
+mod shell;
+mod tmux;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mock_approver::{ApproverLog, Behaviour, InProcessApprover};
+use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
+use sshgate::credentials::generate_host_key;
+use sshgate::{ClientAuth, Settings};
+use sshgate_tests::operator::Operator;
+use sshgate_tests::sshd::{RealTarget, TargetOptions};
+use tokio::sync::oneshot;
+
+/// sshgate in front of a real target, with the mock approver's rule (deny what contains DENY)
+/// unless started with another configuration.
+struct Front {
+    target: RealTarget,
+    approvals: ApproverLog,
+    proxy: SocketAddr,
+    /// sshgate's host key, for a known_hosts file.
+    proxy_key: russh::keys::PrivateKey,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Front {
+    /// None when the test is skipped (no sshd here).
+    async fn start(options: TargetOptions, client_auth: ClientAuth) -> Option<Front> {
+        let rule = mock_approver::Config::with_behaviour(Behaviour::Rule);
+        Self::start_with(options, client_auth, rule).await
+    }
+
+    /// [`start`](Self::start) with another approver configuration.
+    async fn start_with(
+        options: TargetOptions,
+        client_auth: ClientAuth,
+        approver: mock_approver::Config,
+    ) -> Option<Front> {
+        let target = RealTarget::start_or_skip(options)?;
+        let approver = InProcessApprover::spawn(approver);
+        let approval = ApprovalPath::new(
+            Arc::new(ChannelApprover::new(approver.sender)),
+            Duration::from_secs(60),
+        );
+        let proxy_key = generate_host_key();
+        let settings = Settings {
+            host_key: proxy_key.clone(),
+            client_auth,
+            password_pass_through: false,
+            // Host key checked against the target's known_hosts file, identity key, user.
+            target: target.target_settings(),
+        };
+        let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+        Some(Front {
+            target,
+            approvals: approver.log,
+            proxy,
+            proxy_key,
+            _stop: stop,
+        })
+    }
+
+    /// A PTY shell through sshgate to bash, once bash has drawn its first prompt.
+    async fn shell_at_prompt(&self) -> sshgate_tests::operator::Shell {
+        let mut shell = self.operator().await.shell().await.unwrap();
+        let first = self.target.next_record().await.unwrap();
+        assert_eq!(first, sshgate_tests::sshd::Record::Prompt);
+        shell.expect("$ ").await.unwrap();
+        shell
+    }
+
+    async fn operator(&self) -> Operator {
+        Operator::connect(self.proxy, "operator", None)
+            .await
+            .expect("operator connects to sshgate")
+    }
+
+    /// The commands the approver was asked about, in order.
+    fn requested(&self) -> Vec<String> {
+        self.approvals
+            .requests()
+            .into_iter()
+            .map(|request| request.command)
+            .collect()
+    }
+}

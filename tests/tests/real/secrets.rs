@@ -1,0 +1,76 @@
+//! Secrets, against real bash: text typed while the target does not echo (a `read -s`
+//! prompt, `stty -echo`) never reaches the approver or sshgate's logs, and still waits for a
+//! decision.
+
+use sshgate::ClientAuth;
+use sshgate_tests::sshd::{Record, TargetOptions};
+
+use crate::Front;
+
+const SECRET: &str = "hunter2-correct-horse";
+
+#[tokio::test]
+#[tracing_test::traced_test]
+async fn a_password_typed_with_echo_off_reaches_neither_approver_nor_logs() {
+    let Some(front) = Front::start(TargetOptions::default(), ClientAuth::InsecureAcceptAny).await
+    else {
+        return;
+    };
+    let mut shell = front.shell_at_prompt().await;
+    let target = &front.target;
+
+    let read = "read -s -p 'Password: ' pw; echo \"got ${#pw}\"";
+    let mark = shell.mark();
+    shell.send(format!("{read}\r").as_bytes()).await.unwrap();
+    assert_eq!(target.next_line().await.unwrap(), read);
+    // The prompt `read` prints, not the echo of the command line that contains it.
+    shell
+        .expect_after(mark, "\x1b[?2004l\rPassword: ")
+        .await
+        .unwrap();
+    shell.send(format!("{SECRET}\r").as_bytes()).await.unwrap();
+    // The password reached `read` (after a decision): bash counts its characters.
+    shell
+        .expect(&format!("got {}", SECRET.len()))
+        .await
+        .unwrap();
+    assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
+
+    let requests = front.approvals.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let hidden = &requests[1];
+    assert!(!hidden.certain, "{hidden:?}");
+    assert!(hidden.command.contains("hidden"), "{hidden:?}");
+    for request in &requests {
+        let json = serde_json::to_string(request).unwrap();
+        assert!(
+            !json.contains(SECRET),
+            "the approver saw the secret: {json}"
+        );
+    }
+    // sshgate's own log lines, captured at every level this test enables.
+    assert!(!logs_contain(SECRET), "the secret is in sshgate's logs");
+}
+
+#[tokio::test]
+async fn echo_off_does_not_let_a_line_run_without_a_decision() {
+    let Some(front) = Front::start(TargetOptions::default(), ClientAuth::InsecureAcceptAny).await
+    else {
+        return;
+    };
+    let mut shell = front.shell_at_prompt().await;
+    let target = &front.target;
+    shell.send(b"stty -echo\r").await.unwrap();
+    assert_eq!(target.next_line().await.unwrap(), "stty -echo");
+    assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
+    shell.expect("$ ").await.unwrap();
+
+    // Typed blind: the screen shows nothing of it, so the approver is asked about a hidden
+    // line; the line runs only once that request is decided (the rule approves it).
+    shell.send(b"echo blind-line\r").await.unwrap();
+    assert_eq!(target.next_line().await.unwrap(), "echo blind-line");
+    let requests = front.approvals.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[1].command.contains("hidden"), "{requests:?}");
+    assert!(!requests[1].certain);
+}
