@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// Path of a binary of this workspace, built by `cargo test --workspace`.
 pub fn binary(name: &str) -> PathBuf {
@@ -21,6 +22,8 @@ pub struct Server {
     child: Child,
     /// What followed "listening on " in its readiness line.
     pub address: String,
+    /// Everything it printed after the readiness line, stdout and stderr.
+    output: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Server {
@@ -47,11 +50,23 @@ impl Server {
             panic!("{name} printed {line:?} instead of its readiness line; stderr: {stderr}");
         };
         let address = address.to_string();
-        // Keep draining both pipes so that the server never blocks on a full one.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Server { child, address }
+        // Keep draining both pipes, so that the server never blocks on a full one, and keep
+        // what they carry for tests that search it.
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        keep(stdout, output.clone());
+        keep(stderr, output.clone());
+        Server {
+            child,
+            address,
+            output,
+        }
+    }
+
+    /// What it printed so far after its readiness line (stdout and stderr).
+    pub fn output(&self) -> String {
+        let output = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&output).into_owned()
     }
 
     /// The port of the address, for `ws://HOST:PORT` too.
@@ -60,6 +75,17 @@ impl Server {
         port.parse()
             .unwrap_or_else(|_| panic!("no port in {:?}", self.address))
     }
+}
+
+/// Append everything `from` yields to `into`, in a thread of its own.
+fn keep(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+    std::thread::spawn(move || {
+        let mut buffer = [0; 8192];
+        while let Ok(read @ 1..) = from.read(&mut buffer) {
+            let mut kept = into.lock().unwrap_or_else(|e| e.into_inner());
+            kept.extend_from_slice(&buffer[..read]);
+        }
+    });
 }
 
 impl Drop for Server {

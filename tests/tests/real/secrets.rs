@@ -74,3 +74,83 @@ async fn echo_off_does_not_let_a_line_run_without_a_decision() {
     assert!(requests[1].command.contains("hidden"), "{requests:?}");
     assert!(!requests[1].certain);
 }
+
+/// sshgate and the mock approver as the processes users run, their output searched whole.
+#[tokio::test]
+async fn no_output_of_sshgate_or_the_mock_approver_contains_the_password() {
+    use sshgate_tests::operator::Operator;
+    use sshgate_tests::process::Server;
+    use sshgate_tests::sshd::RealTarget;
+
+    let Some(target) = RealTarget::start_or_skip(TargetOptions::default()) else {
+        return;
+    };
+    let dir = target.dir();
+    let identity = dir.join("sshgate_identity");
+    target
+        .client_key()
+        .write_openssh_file(&identity, russh::keys::ssh_key::LineEnding::LF)
+        .unwrap();
+    let events = dir.join("approver-events.jsonl");
+    let path = |path: &std::path::Path| path.to_str().expect("UTF-8 temp path").to_string();
+    let approver = Server::start(
+        "mock-approver",
+        &["--listen", "127.0.0.1:0", "--events", &path(&events)],
+    );
+    let approver_url = format!("ws://127.0.0.1:{}", approver.port());
+    let sshgate = Server::start(
+        "sshgate",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--target",
+            &target.addr().to_string(),
+            "--target-known-hosts",
+            &path(&target.known_hosts_path()),
+            "--identity",
+            &path(&identity),
+            "--target-user",
+            target.user(),
+            "--approver",
+            &approver_url,
+            "--host-key",
+            &path(&dir.join("sshgate_host_key")),
+            "--insecure-accept-any-client",
+        ],
+    );
+    let proxy = sshgate.address.parse().unwrap();
+    let operator = Operator::connect(proxy, "operator", None).await.unwrap();
+    let mut shell = operator.shell().await.unwrap();
+    assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
+    shell.expect("$ ").await.unwrap();
+
+    let read = "read -s -p 'Password: ' pw; echo \"got ${#pw}\"";
+    let mark = shell.mark();
+    shell.send(format!("{read}\r").as_bytes()).await.unwrap();
+    assert_eq!(target.next_line().await.unwrap(), read);
+    shell
+        .expect_after(mark, "\x1b[?2004l\rPassword: ")
+        .await
+        .unwrap();
+    shell
+        .send(format!("{SECRET}\r").as_bytes())
+        .await
+        .unwrap();
+    shell
+        .expect(&format!("got {}", SECRET.len()))
+        .await
+        .unwrap();
+    assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
+
+    let recorded = std::fs::read_to_string(&events).unwrap();
+    // The search is over real output: the approver did record both requests.
+    assert!(recorded.contains("read -s"), "{recorded}");
+    assert!(recorded.contains("hidden"), "{recorded}");
+    for (name, output) in [
+        ("sshgate's output", sshgate.output()),
+        ("the mock approver's output", approver.output()),
+        ("the mock approver's events", recorded),
+    ] {
+        assert!(!output.contains(SECRET), "{name} contains the secret:\n{output}");
+    }
+}
