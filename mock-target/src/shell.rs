@@ -17,8 +17,18 @@ use crate::line_editor::LineEditor;
 pub const PROMPT: &str = "$ ";
 /// Sent once when the shell starts: enable bracketed paste, then the first prompt.
 pub const GREETING: &str = "\x1b[?2004h$ ";
+/// What the shell prints after `read -s`, before reading a secret with echo off.
+pub const SECRET_PROMPT: &str = "Password: ";
 /// Column count assumed without a PTY or with a PTY that reports 0 columns.
 const DEFAULT_COLS: usize = 80;
+
+/// Whether `line` reads a secret: bash's `read` with `-s` (echo off), the way a script asks
+/// for a password.
+fn reads_secret(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some("read")
+        && words.any(|word| word.starts_with('-') && !word.starts_with("--") && word.contains('s'))
+}
 
 /// What one chunk of input made the shell do.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -44,6 +54,9 @@ pub struct Shell {
     shown: Vec<char>,
     shown_cursor: usize,
     exited: bool,
+    /// After a `read -s` line: the next line is a secret, read with echo off (what a password
+    /// prompt does), and not run.
+    reading_secret: bool,
 }
 
 impl Shell {
@@ -57,6 +70,7 @@ impl Shell {
             shown: Vec::new(),
             shown_cursor: 0,
             exited: false,
+            reading_secret: false,
         };
         shell.set_cols(cols);
         shell
@@ -106,6 +120,10 @@ impl Shell {
 
     /// Act on one key; `waiting`: another kind of key already follows it in the input.
     fn key(&mut self, key: Key, waiting: bool, reaction: &mut Reaction) {
+        if self.reading_secret {
+            self.secret_key(key, reaction);
+            return;
+        }
         if key == Key::Control(0x03) {
             // The tty's interrupt: bash abandons the line, and a paste in progress with it.
             self.paste = None;
@@ -170,7 +188,12 @@ impl Shell {
                 let shown = line.replace('\n', "\r\n");
                 // Like bash: bracketed paste is off while the line runs, on again with the
                 // next prompt.
-                let output = format!("\x1b[?2004l\r\n{shown}:ok\r\n\x1b[?2004h{PROMPT}");
+                let output = if reads_secret(&line) {
+                    self.reading_secret = true;
+                    format!("\x1b[?2004l\r\n{SECRET_PROMPT}")
+                } else {
+                    format!("\x1b[?2004l\r\n{shown}:ok\r\n\x1b[?2004h{PROMPT}")
+                };
                 push(&mut reaction.output, &output);
                 reaction.executed.push(line);
                 self.forget_drawn();
@@ -185,6 +208,22 @@ impl Shell {
                 }
             }
             Key::PasteEnd | Key::Control(_) => e.other(),
+        }
+    }
+
+    /// A key while a secret is read with echo off: nothing is shown; Enter ends the secret
+    /// (it is not run), Ctrl+C abandons it.
+    fn secret_key(&mut self, key: Key, reaction: &mut Reaction) {
+        match key {
+            Key::Control(b'\r' | b'\n') => {
+                self.reading_secret = false;
+                push(&mut reaction.output, &format!("\r\n\x1b[?2004h{PROMPT}"));
+            }
+            Key::Control(0x03) => {
+                self.reading_secret = false;
+                push(&mut reaction.output, &format!("^C\r\n\x1b[?2004h{PROMPT}"));
+            }
+            _ => {}
         }
     }
 
@@ -534,6 +573,20 @@ mod tests {
     #[test]
     fn utf8_split_across_chunks() {
         assert_eq!(run("echo héllo €\r".as_bytes()), ["echo héllo €"]);
+    }
+
+    #[test]
+    fn read_s_reads_the_next_line_as_a_secret_without_echo() {
+        let mut shell = Shell::new(80);
+        let first = shell.feed(b"read -s pw\r");
+        assert_eq!(first.executed, ["read -s pw"]);
+        assert!(String::from_utf8_lossy(&first.output).ends_with(SECRET_PROMPT));
+        let secret = shell.feed(b"hunter2\r");
+        assert!(secret.executed.is_empty());
+        let shown = String::from_utf8_lossy(&secret.output).to_string();
+        assert!(!shown.contains("hunter2"), "{shown:?}");
+        assert!(shown.ends_with(PROMPT));
+        assert_eq!(shell.feed(b"echo hi\r").executed, ["echo hi"]);
     }
 
     #[test]

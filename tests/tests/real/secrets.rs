@@ -132,10 +132,7 @@ async fn no_output_of_sshgate_or_the_mock_approver_contains_the_password() {
         .expect_after(mark, "\x1b[?2004l\rPassword: ")
         .await
         .unwrap();
-    shell
-        .send(format!("{SECRET}\r").as_bytes())
-        .await
-        .unwrap();
+    shell.send(format!("{SECRET}\r").as_bytes()).await.unwrap();
     shell
         .expect(&format!("got {}", SECRET.len()))
         .await
@@ -151,6 +148,9 @@ async fn no_output_of_sshgate_or_the_mock_approver_contains_the_password() {
         ("the mock approver's output", approver.output()),
         ("the mock approver's events", recorded),
     ] {
-        assert!(!output.contains(SECRET), "{name} contains the secret:\n{output}");
+        assert!(
+            !output.contains(SECRET),
+            "{name} contains the secret:\n{output}"
+        );
     }
 }
