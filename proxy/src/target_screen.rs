@@ -13,8 +13,9 @@
 //! - the screen cannot be read (a full-screen program, the prompt not found): the model's
 //!   line, as the model has it.
 //!
-//! The prompt is learned from the screen: where the cursor stood when the line's first key went
-//! out, and, once a line agreed, whatever stood before it.
+//! The prompt is learned from the screen: what stood left of the cursor when the session's first
+//! line began, then what stood before the last line that agreed; the snapshot taken when the
+//! current line began serves when that prompt is no longer on the line (it changed).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -195,7 +196,10 @@ impl TargetScreen {
             };
         }
         if shows(&prompt, line, &displayed) {
-            self.learned_prompt = Some(prompt);
+            // A search prompt stands in for the shell's only while the search is on.
+            if search_prompt(&prompt).is_none() {
+                self.learned_prompt = Some(prompt);
+            }
             return Checked {
                 command: line.to_string(),
                 certain,
