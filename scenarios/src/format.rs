@@ -75,10 +75,13 @@ impl Scenario {
             .any(|answer| matches!(answer, Answer::Drop | Answer::Malformed))
     }
 
-    /// Whether the case waits on purpose (a time-out, a slow approver, a pause in typing).
+    /// Whether the case waits on purpose (a time-out, a slow approver, a pause in typing, or
+    /// a secret: a proxy may wait a while for the echo that never comes before it asks).
     pub fn waits_on_purpose(&self) -> bool {
         self.steps.iter().any(|step| match step {
-            Step::Request { answer, .. } => matches!(answer, Answer::Never | Answer::Delay(_)),
+            Step::Request {
+                answer, excludes, ..
+            } => excludes.is_some() || matches!(answer, Answer::Never | Answer::Delay(_)),
             Step::Send { pause_ms, .. } => *pause_ms > 0,
             _ => false,
         })
