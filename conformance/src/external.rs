@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::keys::ssh_key::LineEnding;
 use scenarios::replay::{Shared, SharedEnvironment};
 use scenarios::Scenario;
 
@@ -99,12 +98,6 @@ impl Files {
             &target_known_hosts,
         )
         .map_err(std::io::Error::other)?;
-        // Not read by anyone; kept beside the others so that a proxy can be tried by hand
-        // with `ssh -i` while the run is going.
-        let private = client_key
-            .to_openssh(LineEnding::LF)
-            .map_err(std::io::Error::other)?;
-        std::fs::write(dir.path().join("client_key"), private.as_bytes())?;
         Ok(Files {
             dir,
             authorized_keys,
@@ -184,7 +177,7 @@ pub async fn run_against(
         }
     };
     options.capabilities = facts.capabilities;
-    let mut proxy = ProxyInfo {
+    let proxy = ProxyInfo {
         description: match &target.launch {
             Some(template) => format!("`{template}` on {listen}"),
             None => format!("the proxy on {listen}"),
@@ -193,10 +186,9 @@ pub async fn run_against(
         host_key_fingerprint: facts.host_key_fingerprint,
         output: None,
     };
-    let mut report = run(cases, Arc::new(harness), proxy.clone(), &options).await;
+    let mut report = run(cases, Arc::new(harness), proxy, &options).await;
     if let Some(process) = process {
-        proxy.output = Some(process.stop().await);
-        report.proxy = proxy;
+        report.proxy.output = Some(process.stop().await);
     }
     drop(files);
     Ok(report)

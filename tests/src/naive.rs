@@ -8,43 +8,17 @@
 //! works against it, so a conformance case that passes here does not detect its bypass.
 //! Being naive is the point: do not make it smarter. Test code only, never part of sshgate.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use sshgate::approval::ApprovalPath;
 use sshgate_wire::{ApprovalRequest, RequestKind};
-use tokio::net::TcpListener;
 
-use crate::passthrough::{Gate, RelayProxy, SessionInfo, ShellGate, Step, Verdict, VerdictFuture};
+use crate::passthrough::{Gate, SessionInfo, ShellGate, Step, Verdict, VerdictFuture};
 
 const CR: u8 = 0x0d;
 const ESC: u8 = 0x1b;
 /// Ctrl+U: the design's deny, which kills only what is left of the cursor.
 const KILL_TO_START: u8 = 0x15;
-
-/// A running naive proxy; dropping it stops it.
-pub struct NaiveProxy {
-    pub addr: SocketAddr,
-    _relay: RelayProxy,
-}
-
-impl NaiveProxy {
-    /// Serve on `listener`, relaying to `target` and asking `approvals`.
-    pub fn start(
-        listener: TcpListener,
-        target: SocketAddr,
-        approvals: ApprovalPath,
-        refuse_exec: bool,
-    ) -> std::io::Result<NaiveProxy> {
-        let gate = Arc::new(NaiveGate::new(approvals, refuse_exec));
-        let relay = RelayProxy::start(listener, target, gate)?;
-        Ok(NaiveProxy {
-            addr: relay.addr,
-            _relay: relay,
-        })
-    }
-}
 
 /// The naive policy: ask for every exec and every CR-submitted shell line.
 pub struct NaiveGate {
@@ -365,7 +339,10 @@ mod tests {
             }
             fn cancel(&self, _: &str, _: &str) {}
         }
-        let approvals = ApprovalPath::new(Arc::new(Never), std::time::Duration::from_secs(1));
+        let approvals = ApprovalPath::new(
+            std::sync::Arc::new(Never),
+            std::time::Duration::from_secs(1),
+        );
         NaiveShell {
             approvals,
             session: SessionInfo {

@@ -83,21 +83,7 @@ impl Operator {
 
     /// Open a PTY shell of 80x24.
     pub async fn shell(&self) -> Result<Shell, String> {
-        let channel = self.channel().await?;
-        channel
-            .request_pty(true, "xterm", 80, 24, 0, 0, &[])
-            .await
-            .map_err(|error| format!("pty: {error}"))?;
-        channel
-            .request_shell(true)
-            .await
-            .map_err(|error| format!("shell: {error}"))?;
-        Ok(Shell {
-            channel,
-            output: Vec::new(),
-            exit_status: None,
-            closed: false,
-        })
+        Shell::start(self.channel().await?, "xterm", 80, 24).await
     }
 
     /// Request a subsystem and return its channel.
@@ -147,6 +133,29 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// Ask for a PTY (`term`, `cols` x `rows`) and a shell on `channel`.
+    pub async fn start(
+        channel: Channel<Msg>,
+        term: &str,
+        cols: u32,
+        rows: u32,
+    ) -> Result<Shell, String> {
+        channel
+            .request_pty(true, term, cols, rows, 0, 0, &[])
+            .await
+            .map_err(|error| format!("pty: {error}"))?;
+        channel
+            .request_shell(true)
+            .await
+            .map_err(|error| format!("shell: {error}"))?;
+        Ok(Shell {
+            channel,
+            output: Vec::new(),
+            exit_status: None,
+            closed: false,
+        })
+    }
+
     pub async fn send(&self, bytes: &[u8]) -> Result<(), String> {
         self.channel
             .data(bytes)

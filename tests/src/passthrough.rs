@@ -439,10 +439,32 @@ pub fn resolve(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{text}: no address"))
 }
 
-/// Print the readiness line `<name> listening on ADDR` on stdout and flush it.
-pub fn announce(name: &str, addr: SocketAddr) {
+/// A control proxy as a process: listen on `listen`, relay to `target` through `gate`, print
+/// the readiness line `<name> listening on ADDR`, and serve until killed. Failing to start
+/// is one line on stderr and exit status 1.
+pub async fn serve_as_process(
+    name: &str,
+    listen: SocketAddr,
+    target: SocketAddr,
+    gate: Arc<dyn Gate>,
+) -> std::process::ExitCode {
     use std::io::Write;
+    let started = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => RelayProxy::start(listener, target, gate),
+        Err(error) => Err(error),
+    };
+    let proxy = match started {
+        Ok(proxy) => proxy,
+        Err(error) => {
+            eprintln!("{name}: cannot listen on {listen}: {error}");
+            return std::process::ExitCode::from(1);
+        }
+    };
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{name} listening on {addr}");
+    let _ = writeln!(stdout, "{name} listening on {}", proxy.addr);
     let _ = stdout.flush();
+    drop(stdout);
+    std::future::pending::<()>().await;
+    drop(proxy);
+    std::process::ExitCode::SUCCESS
 }

@@ -94,3 +94,30 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Options for OpenSSH's `ssh` as an operator in a test: the key `dir/operator_key` only,
+/// strict host-key checking against `dir/known_hosts`, no user or system configuration, port
+/// `port`. The destination and any command follow them.
+pub fn ssh_options(dir: &std::path::Path, port: u16) -> Vec<String> {
+    let path = |name: &str| dir.join(name).display().to_string();
+    [
+        "-F",
+        "/dev/null",
+        "-i",
+        &path("operator_key"),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        &format!("UserKnownHostsFile={}", path("known_hosts")),
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-p",
+        &port.to_string(),
+    ]
+    .map(str::to_string)
+    .to_vec()
+}

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use sshgate::approval::{ApprovalPath, WebSocketApprover};
-use sshgate_tests::naive::NaiveProxy;
-use sshgate_tests::passthrough::{announce, resolve};
+use sshgate_tests::naive::NaiveGate;
+use sshgate_tests::passthrough::{resolve, serve_as_process};
 
 /// A naive SSH approval proxy (a negative control for the conformance suite).
 #[derive(Debug, Parser)]
@@ -38,25 +38,10 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("naive-proxy: cannot listen on {}: {error}", cli.listen);
-            return ExitCode::from(1);
-        }
-    };
     let approvals = ApprovalPath::new(
         Arc::new(WebSocketApprover::spawn(cli.approver)),
         Duration::from_secs(cli.approval_timeout),
     );
-    let proxy = match NaiveProxy::start(listener, cli.target, approvals, cli.refuse_exec) {
-        Ok(proxy) => proxy,
-        Err(error) => {
-            eprintln!("naive-proxy: {error}");
-            return ExitCode::from(1);
-        }
-    };
-    announce("naive-proxy", proxy.addr);
-    std::future::pending::<()>().await;
-    ExitCode::SUCCESS
+    let gate = Arc::new(NaiveGate::new(approvals, cli.refuse_exec));
+    serve_as_process("naive-proxy", cli.listen, cli.target, gate).await
 }

@@ -4,9 +4,10 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
-use sshgate_tests::passthrough::{announce, resolve, PassThrough};
+use sshgate_tests::passthrough::{resolve, serve_as_process, Open};
 
 /// An SSH relay that gates nothing (a negative control for the conformance suite).
 #[derive(Debug, Parser)]
@@ -26,24 +27,5 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!(
-                "passthrough-proxy: cannot listen on {}: {error}",
-                cli.listen
-            );
-            return ExitCode::from(1);
-        }
-    };
-    let proxy = match PassThrough::start(listener, cli.target) {
-        Ok(proxy) => proxy,
-        Err(error) => {
-            eprintln!("passthrough-proxy: {error}");
-            return ExitCode::from(1);
-        }
-    };
-    announce("passthrough-proxy", proxy.addr);
-    std::future::pending::<()>().await;
-    ExitCode::SUCCESS
+    serve_as_process("passthrough-proxy", cli.listen, cli.target, Arc::new(Open)).await
 }

@@ -104,24 +104,7 @@ impl BlackBox {
     fn ssh(&self, extra: &[&str]) -> Command {
         let dir = self.dir.path();
         let mut command = Command::new("ssh");
-        command.args([
-            "-F",
-            "/dev/null",
-            "-i",
-            path_str(&dir.join("operator_key")),
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            &format!("UserKnownHostsFile={}", path_str(&dir.join("known_hosts"))),
-            "-o",
-            "GlobalKnownHostsFile=/dev/null",
-            "-p",
-            &self.proxy.port().to_string(),
-        ]);
+        command.args(sshgate_tests::process::ssh_options(dir, self.proxy.port()));
         command.args(extra);
         command.arg("operator@127.0.0.1");
         command

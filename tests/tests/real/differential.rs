@@ -408,28 +408,13 @@ async fn open_shell(operator: &Operator, size: TerminalSize) -> Result<Shell, St
         .set_env(false, "LANG", LOCALE)
         .await
         .map_err(|error| format!("env: {error}"))?;
-    channel
-        .request_pty(
-            true,
-            "xterm-256color",
-            u32::from(size.cols),
-            u32::from(size.rows),
-            0,
-            0,
-            &[],
-        )
-        .await
-        .map_err(|error| format!("pty: {error}"))?;
-    channel
-        .request_shell(true)
-        .await
-        .map_err(|error| format!("shell: {error}"))?;
-    Ok(Shell {
+    Shell::start(
         channel,
-        output: Vec::new(),
-        exit_status: None,
-        closed: false,
-    })
+        "xterm-256color",
+        u32::from(size.cols),
+        u32::from(size.rows),
+    )
+    .await
 }
 
 /// One packet, or one per byte where the scenario pins that.

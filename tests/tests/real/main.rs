@@ -74,11 +74,7 @@ impl Front {
 
     /// A PTY shell through sshgate to bash, once bash has drawn its first prompt.
     async fn shell_at_prompt(&self) -> sshgate_tests::operator::Shell {
-        let mut shell = self.operator().await.shell().await.unwrap();
-        let first = self.target.next_record().await.unwrap();
-        assert_eq!(first, sshgate_tests::sshd::Record::Prompt);
-        shell.expect("$ ").await.unwrap();
-        shell
+        shell_at_prompt(&self.operator().await, &self.target).await
     }
 
     async fn operator(&self) -> Operator {
@@ -95,4 +91,16 @@ impl Front {
             .map(|request| request.command)
             .collect()
     }
+}
+
+/// A PTY shell opened by `operator`, once `target`'s bash has drawn its first prompt.
+async fn shell_at_prompt(
+    operator: &Operator,
+    target: &RealTarget,
+) -> sshgate_tests::operator::Shell {
+    let mut shell = operator.shell().await.unwrap();
+    let first = target.next_record().await.unwrap();
+    assert_eq!(first, sshgate_tests::sshd::Record::Prompt);
+    shell.expect("$ ").await.unwrap();
+    shell
 }

@@ -3,22 +3,16 @@
 //! decision.
 
 use sshgate::ClientAuth;
-use sshgate_tests::sshd::{Record, TargetOptions};
+use sshgate_tests::operator::Shell;
+use sshgate_tests::sshd::{RealTarget, Record, TargetOptions};
 
 use crate::Front;
 
 const SECRET: &str = "hunter2-correct-horse";
 
-#[tokio::test]
-#[tracing_test::traced_test]
-async fn a_password_typed_with_echo_off_reaches_neither_approver_nor_logs() {
-    let Some(front) = Front::start(TargetOptions::default(), ClientAuth::InsecureAcceptAny).await
-    else {
-        return;
-    };
-    let mut shell = front.shell_at_prompt().await;
-    let target = &front.target;
-
+/// At bash's prompt: run a `read -s` that asks for a password, type [`SECRET`] at its prompt
+/// (echo off), and wait until bash, having read it, is back at its prompt.
+async fn type_password(shell: &mut Shell, target: &RealTarget) {
     let read = "read -s -p 'Password: ' pw; echo \"got ${#pw}\"";
     let mark = shell.mark();
     shell.send(format!("{read}\r").as_bytes()).await.unwrap();
@@ -35,6 +29,19 @@ async fn a_password_typed_with_echo_off_reaches_neither_approver_nor_logs() {
         .await
         .unwrap();
     assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
+}
+
+#[tokio::test]
+#[tracing_test::traced_test]
+async fn a_password_typed_with_echo_off_reaches_neither_approver_nor_logs() {
+    let Some(front) = Front::start(TargetOptions::default(), ClientAuth::InsecureAcceptAny).await
+    else {
+        return;
+    };
+    let mut shell = front.shell_at_prompt().await;
+    let target = &front.target;
+
+    type_password(&mut shell, target).await;
 
     let requests = front.approvals.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
@@ -80,7 +87,6 @@ async fn echo_off_does_not_let_a_line_run_without_a_decision() {
 async fn no_output_of_sshgate_or_the_mock_approver_contains_the_password() {
     use sshgate_tests::operator::Operator;
     use sshgate_tests::process::Server;
-    use sshgate_tests::sshd::RealTarget;
 
     let Some(target) = RealTarget::start_or_skip(TargetOptions::default()) else {
         return;
@@ -120,24 +126,9 @@ async fn no_output_of_sshgate_or_the_mock_approver_contains_the_password() {
     );
     let proxy = sshgate.address.parse().unwrap();
     let operator = Operator::connect(proxy, "operator", None).await.unwrap();
-    let mut shell = operator.shell().await.unwrap();
-    assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
-    shell.expect("$ ").await.unwrap();
+    let mut shell = crate::shell_at_prompt(&operator, &target).await;
 
-    let read = "read -s -p 'Password: ' pw; echo \"got ${#pw}\"";
-    let mark = shell.mark();
-    shell.send(format!("{read}\r").as_bytes()).await.unwrap();
-    assert_eq!(target.next_line().await.unwrap(), read);
-    shell
-        .expect_after(mark, "\x1b[?2004l\rPassword: ")
-        .await
-        .unwrap();
-    shell.send(format!("{SECRET}\r").as_bytes()).await.unwrap();
-    shell
-        .expect(&format!("got {}", SECRET.len()))
-        .await
-        .unwrap();
-    assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
+    type_password(&mut shell, &target).await;
 
     let recorded = std::fs::read_to_string(&events).unwrap();
     // The search is over real output: the approver did record both requests.

@@ -148,36 +148,13 @@ impl Drop for Tmux {
     }
 }
 
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("temporary paths are UTF-8")
-}
-
 /// The `ssh` command line for the pane, as one shell string (the paths are tempfile's,
 /// without spaces or quotes).
 fn ssh_command(dir: &Path, port: u16) -> String {
-    [
-        "ssh",
-        "-F",
-        "/dev/null",
-        "-i",
-        path_str(&dir.join("operator_key")),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        &format!("UserKnownHostsFile={}", path_str(&dir.join("known_hosts"))),
-        "-o",
-        "GlobalKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-p",
-        &port.to_string(),
-        "operator@127.0.0.1",
-    ]
-    .join(" ")
+    let mut words = sshgate_tests::process::ssh_options(dir, port);
+    words.insert(0, "ssh".into());
+    words.extend(["-o", "LogLevel=ERROR", "operator@127.0.0.1"].map(str::to_string));
+    words.join(" ")
 }
 
 /// Whether `tool` runs here; skips (or fails under CI) when not.
