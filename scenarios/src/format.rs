@@ -4,8 +4,10 @@
 //! each step does exactly one thing, and that every key string parses. Invariant: a
 //! [`Scenario`] that exists can be replayed; its errors name the file and the step.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use russh::Pty;
 use serde::Deserialize;
 use sshgate_wire::RequestKind;
 
@@ -26,12 +28,26 @@ pub struct Scenario {
     /// The outcome when the scenario fails: `fail` for required cases, `informational` for
     /// documented limits.
     pub grade: Grade,
+    /// What sits behind the proxy: the mock target (the conformance runner's), or real bash
+    /// behind OpenSSH's sshd (the real-bash tier of sshgate's own tests).
+    pub target: Target,
+    /// Environment variables the operator's client sends (`env` requests, as OpenSSH's
+    /// `SendEnv` does) before it asks for the PTY, sorted by name.
+    pub env: Vec<(String, String)>,
+    /// Terminal modes the operator's client asks for in its PTY request.
+    pub pty_modes: Vec<(Pty, u32)>,
     pub steps: Vec<Step>,
 }
 
 impl Scenario {
     pub fn category(&self) -> &str {
         self.id.split('/').next().unwrap_or_default()
+    }
+
+    /// Whether the case belongs to the real-bash tier: it means something only with bash
+    /// behind the proxy, so replaying it against the mock target would prove nothing.
+    pub fn on_bash(&self) -> bool {
+        self.target == Target::Bash
     }
 
     /// Whether the case runs exec requests.
@@ -131,6 +147,98 @@ impl std::fmt::Display for Chunking {
             Chunking::Random { seed } => write!(f, "random (seed {seed})"),
         }
     }
+}
+
+/// What sits behind the proxy during a replay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The mock target (`mock-target`): what the conformance runner replays against.
+    #[default]
+    Mock,
+    /// GNU bash behind OpenSSH's sshd, with a referee that reports each line bash runs: the
+    /// real-bash tier (`tests/tests/real/corpus.rs`). Only what that referee and the
+    /// operator's screen can show is checked there: no `received`, `never_received` or
+    /// `target_window` steps.
+    Bash,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Target::Mock => "mock",
+            Target::Bash => "bash",
+        })
+    }
+}
+
+/// The terminal modes a `pty_modes` table may name (RFC 4254 section 8), as OpenSSH encodes
+/// them in a PTY request.
+const PTY_MODES: &[(&str, Pty)] = &[
+    ("VINTR", Pty::VINTR),
+    ("VQUIT", Pty::VQUIT),
+    ("VERASE", Pty::VERASE),
+    ("VKILL", Pty::VKILL),
+    ("VEOF", Pty::VEOF),
+    ("VEOL", Pty::VEOL),
+    ("VEOL2", Pty::VEOL2),
+    ("VSTART", Pty::VSTART),
+    ("VSTOP", Pty::VSTOP),
+    ("VSUSP", Pty::VSUSP),
+    ("VDSUSP", Pty::VDSUSP),
+    ("VREPRINT", Pty::VREPRINT),
+    ("VWERASE", Pty::VWERASE),
+    ("VLNEXT", Pty::VLNEXT),
+    ("VFLUSH", Pty::VFLUSH),
+    ("VSWTCH", Pty::VSWTCH),
+    ("VSTATUS", Pty::VSTATUS),
+    ("VDISCARD", Pty::VDISCARD),
+    ("IGNPAR", Pty::IGNPAR),
+    ("PARMRK", Pty::PARMRK),
+    ("INPCK", Pty::INPCK),
+    ("ISTRIP", Pty::ISTRIP),
+    ("INLCR", Pty::INLCR),
+    ("IGNCR", Pty::IGNCR),
+    ("ICRNL", Pty::ICRNL),
+    ("IUCLC", Pty::IUCLC),
+    ("IXON", Pty::IXON),
+    ("IXANY", Pty::IXANY),
+    ("IXOFF", Pty::IXOFF),
+    ("IMAXBEL", Pty::IMAXBEL),
+    ("IUTF8", Pty::IUTF8),
+    ("ISIG", Pty::ISIG),
+    ("ICANON", Pty::ICANON),
+    ("XCASE", Pty::XCASE),
+    ("ECHO", Pty::ECHO),
+    ("ECHOE", Pty::ECHOE),
+    ("ECHOK", Pty::ECHOK),
+    ("ECHONL", Pty::ECHONL),
+    ("NOFLSH", Pty::NOFLSH),
+    ("TOSTOP", Pty::TOSTOP),
+    ("IEXTEN", Pty::IEXTEN),
+    ("ECHOCTL", Pty::ECHOCTL),
+    ("ECHOKE", Pty::ECHOKE),
+    ("PENDIN", Pty::PENDIN),
+    ("OPOST", Pty::OPOST),
+    ("OLCUC", Pty::OLCUC),
+    ("ONLCR", Pty::ONLCR),
+    ("OCRNL", Pty::OCRNL),
+    ("ONOCR", Pty::ONOCR),
+    ("ONLRET", Pty::ONLRET),
+    ("CS7", Pty::CS7),
+    ("CS8", Pty::CS8),
+    ("PARENB", Pty::PARENB),
+    ("PARODD", Pty::PARODD),
+    ("TTY_OP_ISPEED", Pty::TTY_OP_ISPEED),
+    ("TTY_OP_OSPEED", Pty::TTY_OP_OSPEED),
+];
+
+/// The name a `pty_modes` table gives `mode`.
+pub fn pty_mode_name(mode: Pty) -> &'static str {
+    PTY_MODES
+        .iter()
+        .find(|(_, known)| *known == mode)
+        .map_or("?", |(name, _)| name)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -237,6 +345,12 @@ struct RawScenario {
     chunking: Option<Chunking>,
     #[serde(default)]
     grade: Grade,
+    #[serde(default)]
+    target: Target,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    pty_modes: BTreeMap<String, u32>,
     steps: Vec<RawStep>,
 }
 
@@ -313,12 +427,47 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FormatError> {
     if raw.requirement.trim().is_empty() {
         return Err(invalid("requirement is empty".into()));
     }
+    for name in raw.env.keys() {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(invalid(format!("env: {name:?} is not a variable name")));
+        }
+    }
+    let pty_modes = raw
+        .pty_modes
+        .iter()
+        .map(|(name, &value)| {
+            PTY_MODES
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|&(_, mode)| (mode, value))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "pty_modes: unknown terminal mode {name:?} (modes are named as in \
+                         RFC 4254 section 8: ISTRIP, ECHO, VINTR...)"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let steps = raw
         .steps
         .into_iter()
         .enumerate()
         .map(|(index, step)| convert_step(file, index + 1, step))
         .collect::<Result<Vec<_>, _>>()?;
+    if raw.target == Target::Bash {
+        for (index, step) in steps.iter().enumerate() {
+            if let Some(what) = unobservable_on_bash(step) {
+                return Err(FormatError::Step {
+                    file: file.to_string(),
+                    step: index + 1,
+                    message: format!(
+                        "`{what}` cannot be checked on target = \"bash\" (only the lines bash \
+                         runs and the operator's screen are seen there)"
+                    ),
+                });
+            }
+        }
+    }
     Ok(Scenario {
         id: raw.id,
         description: raw.description,
@@ -327,8 +476,21 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FormatError> {
         terminal: raw.terminal.unwrap_or_default(),
         chunking: raw.chunking,
         grade: raw.grade,
+        target: raw.target,
+        env: raw.env.into_iter().collect(),
+        pty_modes,
         steps,
     })
+}
+
+/// The key of a step the real-bash tier cannot check, if `step` is one.
+fn unobservable_on_bash(step: &Step) -> Option<&'static str> {
+    match step {
+        Step::Received(_) => Some("received"),
+        Step::NeverReceived(_) => Some("never_received"),
+        Step::TargetWindow { .. } => Some("target_window"),
+        _ => None,
+    }
 }
 
 fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatError> {
@@ -461,6 +623,10 @@ mod tests {
         assert_eq!(scenario.terminal, TerminalSize { rows: 24, cols: 80 });
         assert_eq!(scenario.chunking, None);
         assert_eq!(scenario.grade, Grade::Required);
+        assert_eq!(scenario.target, Target::Mock);
+        assert!(!scenario.on_bash());
+        assert!(scenario.env.is_empty());
+        assert!(scenario.pty_modes.is_empty());
         assert_eq!(
             scenario.steps,
             [
@@ -516,6 +682,57 @@ mod tests {
             format!("{HEAD}{text}")
         };
         let error = parse("x.toml", &text).unwrap_err().to_string();
+        assert!(error.starts_with("x.toml"), "{error}");
+        assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    }
+
+    #[test]
+    fn a_bash_case_with_client_environment_and_pty_modes() {
+        let scenario = parse(
+            "x.toml",
+            &format!(
+                "{HEAD}target = \"bash\"\nenv = {{ LC_ALL = \"C\", LANG = \"C.UTF-8\" }}\n\
+                 pty_modes = {{ ISTRIP = 1, ECHO = 0 }}\n[[steps]]\nsend = \"a\"\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(scenario.target, Target::Bash);
+        assert!(scenario.on_bash());
+        assert_eq!(
+            scenario.env,
+            [
+                ("LANG".to_string(), "C.UTF-8".to_string()),
+                ("LC_ALL".to_string(), "C".to_string())
+            ]
+        );
+        assert_eq!(scenario.pty_modes, [(Pty::ECHO, 0), (Pty::ISTRIP, 1)]);
+        assert_eq!(pty_mode_name(Pty::ISTRIP), "ISTRIP");
+        let mock = parse("x.toml", &format!("{HEAD}target = \"mock\"\nsteps = []\n")).unwrap();
+        assert_eq!(mock.target, Target::Mock);
+    }
+
+    #[rstest]
+    #[case::unknown_target("target = \"zsh\"\nsteps = []\n", "zsh")]
+    #[case::unknown_mode("pty_modes = { ISTRIPE = 1 }\nsteps = []\n", "ISTRIPE")]
+    #[case::mode_not_a_number("pty_modes = { ISTRIP = \"on\" }\nsteps = []\n", "pty_modes")]
+    #[case::bad_env_name("env = { \"A=B\" = \"x\" }\nsteps = []\n", "not a variable name")]
+    #[case::env_not_a_string("env = { LC_ALL = 1 }\nsteps = []\n", "env")]
+    #[case::received_on_bash(
+        "target = \"bash\"\n[[steps]]\nsend = \"a\"\n[[steps]]\nreceived = \"a\"\n",
+        "step 2: `received` cannot be checked on target = \"bash\""
+    )]
+    #[case::never_received_on_bash(
+        "target = \"bash\"\n[[steps]]\nnever_received = \"a\"\n",
+        "step 1: `never_received`"
+    )]
+    #[case::window_on_bash(
+        "target = \"bash\"\n[[steps]]\ntarget_window = [2, 3]\n",
+        "step 1: `target_window`"
+    )]
+    fn new_keys_are_checked(#[case] text: &str, #[case] expected: &str) {
+        let error = parse("x.toml", &format!("{HEAD}{text}"))
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("x.toml"), "{error}");
         assert!(error.contains(expected), "{error:?} lacks {expected:?}");
     }

@@ -103,6 +103,9 @@ pub struct ReplayOptions {
     /// `None` tries the `none` method.
     pub key: Option<Arc<PrivateKey>>,
     pub step_timeout: Duration,
+    /// Environment variables every shell sends before the scenario's own `env` (which wins
+    /// for the same name), as OpenSSH's `SendEnv` does: the real-bash tier sends `LANG`.
+    pub client_env: Vec<(String, String)>,
 }
 
 impl Default for ReplayOptions {
@@ -111,6 +114,7 @@ impl Default for ReplayOptions {
             user: "operator".into(),
             key: None,
             step_timeout: Duration::from_secs(5),
+            client_env: Vec::new(),
         }
     }
 }

@@ -39,6 +39,9 @@ pub(super) struct Session {
     step_timeout: Duration,
     rows: u16,
     cols: u16,
+    /// The `env` requests and terminal modes the shell's channel asks for.
+    env: Vec<(String, String)>,
+    pty_modes: Vec<(russh::Pty, u32)>,
     /// What the target saw of this replay.
     events: EventLog,
     approver: ScriptedApprover,
@@ -88,6 +91,8 @@ impl Session {
             step_timeout: options.step_timeout,
             rows: scenario.terminal.rows,
             cols: scenario.terminal.cols,
+            env: client_env(&options.client_env, &scenario.env),
+            pty_modes: scenario.pty_modes.clone(),
             events: stage.events,
             approver: stage.approver,
             _stage: stage.guard,
@@ -330,6 +335,12 @@ impl Session {
     async fn shell(&mut self, step: usize) -> Result<&mut Shell, Failure> {
         if self.shell.is_none() {
             let channel = self.open_channel(step).await?;
+            for (name, value) in &self.env {
+                channel
+                    .set_env(false, name.as_str(), value.as_str())
+                    .await
+                    .map_err(|error| failure(step, format!("env {name}"), error.to_string()))?;
+            }
             channel
                 .request_pty(
                     true,
@@ -338,7 +349,7 @@ impl Session {
                     u32::from(self.rows),
                     0,
                     0,
-                    &[],
+                    &self.pty_modes,
                 )
                 .await
                 .and(channel.request_shell(true).await)
@@ -512,10 +523,39 @@ impl Session {
     }
 }
 
+/// The variables a shell sends: `base`, then the scenario's `own`, one entry per name (the
+/// scenario's value wins).
+fn client_env(base: &[(String, String)], own: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = base
+        .iter()
+        .filter(|(name, _)| !own.iter().any(|(other, _)| other == name))
+        .cloned()
+        .collect();
+    env.extend(own.iter().cloned());
+    env
+}
+
 /// The shell's next message, or never when there is no open shell.
 async fn next_shell_message(shell: &mut Option<Shell>) -> Option<ChannelMsg> {
     match shell {
         Some(shell) if !shell.closed => shell.reader.wait().await,
         _ => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_env;
+
+    #[test]
+    fn the_scenario_environment_wins_over_the_base() {
+        let pair = |name: &str, value: &str| (name.to_string(), value.to_string());
+        let base = [pair("LANG", "C.UTF-8"), pair("LC_ALL", "C.UTF-8")];
+        let own = [pair("LC_ALL", "C")];
+        assert_eq!(
+            client_env(&base, &own),
+            [pair("LANG", "C.UTF-8"), pair("LC_ALL", "C")]
+        );
+        assert_eq!(client_env(&[], &own), own);
     }
 }
