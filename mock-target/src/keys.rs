@@ -1,20 +1,15 @@
-//! Input decoder for the mock shell: turns raw bytes from a shell channel into [`Key`]s.
+//! Input decoder for the mock shell: turns the bytes the shell reads into [`Key`]s.
 //!
 //! Bytes arrive in arbitrary chunks, so the decoder is a state machine: a partial escape
 //! sequence or a partial UTF-8 character at the end of a chunk is kept and completed by the next
 //! chunk ("need more bytes" is a state, not an error). Invariant: every byte fed in is either part
-//! of exactly one emitted key, consumed as noise or flushed by a C-c; nothing is ever replayed
-//! twice. This decoder
+//! of exactly one emitted key or consumed as noise; nothing is ever replayed twice. This decoder
 //! is written independently of the proxy's tokenizer on purpose: the mock target is the referee.
 //!
-//! It also plays the terminal's part between the operator and readline:
-//! - the tty's signal characters act whatever readline is reading: C-c (`VINTR`) always comes
-//!   out as [`Key::Control`]`(0x03)`, ends any sequence or paste in progress and flushes the
-//!   input not yet read (the keys before it in the same chunk), while C-z and
-//!   C-\ (`VSUSP`, `VQUIT`, which an interactive bash ignores) and the flow-control bytes C-s
-//!   and C-q (`IXON`) never reach the shell;
-//! - inside a bracketed paste readline reads raw text up to `ESC [ 201 ~`, so there every byte
-//!   is text: control bytes (ESC included) come out as [`Key::Control`], never as keys.
+//! It sees only what reaches readline: the tty's own characters (the interrupt, flow control,
+//! suspend and quit) are taken out before, by the shell's terminal ([`crate::shell`]). Inside a
+//! bracketed paste readline reads raw text up to `ESC [ 201 ~`, so there every byte is text:
+//! control bytes (ESC included) come out as [`Key::Control`], never as keys.
 
 /// One decoded keystroke (or a marker) as the mock shell understands it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,14 +44,6 @@ pub enum Key {
 
 /// The end of a bracketed paste.
 const PASTE_END: &[u8] = b"\x1b[201~";
-/// The tty's interrupt character (`VINTR`).
-const INTERRUPT: u8 = 0x03;
-
-/// Bytes the tty keeps from the shell: C-q and C-s (flow control, `IXON`), C-z and C-\\ (the
-/// suspend and quit signals, which an interactive bash ignores).
-fn tty_consumes(b: u8) -> bool {
-    matches!(b, 0x11 | 0x13 | 0x1a | 0x1c)
-}
 
 /// Upper bound on the parameter bytes kept for one CSI sequence; longer ones are still consumed
 /// to their final byte but cannot match any key we know.
@@ -114,30 +101,13 @@ impl KeyDecoder {
     }
 
     /// Decode one chunk, appending the keys it completes to `out`.
-    ///
-    /// A C-c also drops the keys this chunk gave before it: the tty flushes the input the shell
-    /// has not read yet when it interrupts it, and a chunk arrives in one write.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Key>) {
-        let start = out.len();
         for &b in bytes {
-            if b == INTERRUPT {
-                out.truncate(start);
-            }
             self.byte(b, out);
         }
     }
 
     fn byte(&mut self, b: u8, out: &mut Vec<Key>) {
-        if tty_consumes(b) {
-            return;
-        }
-        if b == INTERRUPT {
-            // The tty interrupts the shell: whatever it was in the middle of is abandoned.
-            self.state = State::Ground;
-            self.paste = None;
-            out.push(Key::Control(INTERRUPT));
-            return;
-        }
         if let Some(matched) = self.paste {
             return self.paste_byte(matched, b, out);
         }
@@ -416,55 +386,6 @@ mod tests {
         );
         // ESC before a non-ASCII character drops the character's first byte; the rest is noise.
         assert_eq!(both("\x1bé!".as_bytes()), vec![Key::Char('!')]);
-    }
-
-    #[test]
-    fn interrupt_cuts_through_everything() {
-        // In the middle of a Meta key, a CSI sequence, an OSC string, a UTF-8 character and a
-        // paste, C-c comes out and what was pending is dropped.
-        for input in [
-            &b"\x1b\x03b"[..],
-            b"\x1b[1;\x03b",
-            b"\x1b]0;x\x03b",
-            b"\xe4\xbd\x03b",
-            b"\x1b[200~x\x1b[20\x03b",
-        ] {
-            // In one chunk, C-c also flushes the keys before it.
-            assert_eq!(
-                decode(input),
-                [Key::Control(0x03), Key::Char('b')],
-                "{input:?}"
-            );
-            let keys = decode_bytewise(input);
-            let at = keys.iter().position(|k| *k == Key::Control(0x03));
-            assert_eq!(
-                keys[at.expect("C-c")..],
-                [Key::Control(0x03), Key::Char('b')],
-                "{input:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn interrupt_flushes_the_keys_before_it_in_the_chunk() {
-        let mut d = KeyDecoder::new();
-        let mut out = vec![Key::Home];
-        d.feed(b"ab\x1b[D\x03c", &mut out);
-        assert_eq!(out, [Key::Home, Key::Control(0x03), Key::Char('c')]);
-    }
-
-    #[test]
-    fn the_tty_keeps_signal_and_flow_control_bytes() {
-        assert_eq!(
-            both(b"a\x11\x13\x1a\x1cb\x1b\x1ab\x1b[200~\x1a\x1b[201~"),
-            vec![
-                Key::Char('a'),
-                Key::Char('b'),
-                Key::Meta(b'b'),
-                Key::PasteStart,
-                Key::PasteEnd
-            ]
-        );
     }
 
     #[test]

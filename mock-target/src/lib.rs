@@ -5,7 +5,8 @@
 //!   to a JSONL file) that tests wait on;
 //! - `keys`: streaming decoder from raw shell-channel bytes to keys (escape sequences, UTF-8);
 //! - `line_editor`: the shell's own line buffer and its emacs-style edits;
-//! - [`shell`]: the PTY shell (prompt, echo, run on CR/LF, C-c, C-d), pure bytes-in/bytes-out;
+//! - [`shell`]: the PTY shell (the tty in front of it: flow control, interrupt, echo; prompt,
+//!   run on CR/LF, C-d, a few commands that change the terminal), pure bytes-in/bytes-out;
 //! - `server`: the russh handler translating SSH requests into events and shell calls;
 //! - this file: [`Config`], [`run`] (serve until a shutdown future completes) and
 //!   [`MockTarget`], which runs [`run`] in a task for in-process tests.

@@ -1,16 +1,20 @@
 //! The russh side of the mock target: one [`Connection`] handler per client.
 //!
 //! Handler methods only translate SSH callbacks into [`TargetEvent`]s and calls on the pure
-//! [`Shell`]; they never wait on anything but russh itself. Invariant: every request is recorded
-//! in the [`EventLog`] before its effect (output, exit status) is sent, so a client that saw the
-//! effect can rely on the event being there.
+//! [`Shell`]; they never wait on anything but russh itself. Output the shell wants written late
+//! (`slow-echo`) goes, from then on, through a task of its own that writes it in order, each
+//! piece at its time. Invariant: every request is recorded in the [`EventLog`] before its
+//! effect (output, exit status) is sent, so a client that saw the effect can rely on the event
+//! being there.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use russh::keys::ssh_key::Certificate;
-use russh::server::{Auth, ChannelOpenHandle, Msg, Response, Session, VerifiedPublicKey};
+use russh::server::{Auth, ChannelOpenHandle, Handle, Msg, Response, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, Pty, Sig};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::events::{EventLog, TargetEvent, UserLogs};
 use crate::shell::{Shell, GREETING};
@@ -55,7 +59,44 @@ enum ChannelMode {
 struct ChannelState {
     /// Terminal width from the last pty-req or window-change (0 until then).
     cols: u32,
+    /// The PTY request's `ECHO` mode, if it gave one.
+    echo: Option<bool>,
     mode: ChannelMode,
+    /// Once the shell has written late: where all its later output goes, to keep the order.
+    late: Option<mpsc::UnboundedSender<Late>>,
+}
+
+/// What the late writer of a channel does, in order.
+enum Late {
+    /// Write these bytes, not before this time.
+    Data(Instant, Vec<u8>),
+    /// The shell exited: exit status, EOF and close.
+    Finish(u32),
+}
+
+/// Write a channel's late output in order, each piece at its time (tokio timers: nothing
+/// blocks), then end the channel if the shell exited.
+fn spawn_late_writer(handle: Handle, channel: ChannelId) -> mpsc::UnboundedSender<Late> {
+    let (sender, mut queue) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(item) = queue.recv().await {
+            match item {
+                Late::Data(at, data) => {
+                    tokio::time::sleep_until(at).await;
+                    if handle.data(channel, data).await.is_err() {
+                        return;
+                    }
+                }
+                Late::Finish(status) => {
+                    let _ = handle.exit_status_request(channel, status).await;
+                    let _ = handle.eof(channel).await;
+                    let _ = handle.close(channel).await;
+                    return;
+                }
+            }
+        }
+    });
+    sender
 }
 
 /// The handler for one SSH connection.
@@ -168,7 +209,9 @@ impl russh::server::Handler for Connection {
             channel.id(),
             ChannelState {
                 cols: 0,
+                echo: None,
                 mode: ChannelMode::Idle,
+                late: None,
             },
         );
         reply.accept().await;
@@ -183,7 +226,7 @@ impl russh::server::Handler for Connection {
         rows: u32,
         _pix_width: u32,
         _pix_height: u32,
-        _modes: &[(Pty, u32)],
+        modes: &[(Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         self.events.push(TargetEvent::Pty {
@@ -193,6 +236,10 @@ impl russh::server::Handler for Connection {
         });
         if let Some(state) = self.channels.get_mut(&channel) {
             state.cols = cols;
+            // sshd sets the tty's modes from the request: bash then starts with echo off.
+            if let Some(&(_, echo)) = modes.iter().find(|(mode, _)| *mode == Pty::ECHO) {
+                state.echo = Some(echo != 0);
+            }
         }
         session.channel_success(channel)
     }
@@ -251,7 +298,11 @@ impl russh::server::Handler for Connection {
         let Some(state) = self.channels.get_mut(&channel) else {
             return session.channel_failure(channel);
         };
-        state.mode = ChannelMode::Shell(Box::new(Shell::new(state.cols)));
+        let mut shell = Shell::new(state.cols);
+        if let Some(echo) = state.echo {
+            shell.set_echo(echo);
+        }
+        state.mode = ChannelMode::Shell(Box::new(shell));
         session.channel_success(channel)?;
         session.data(channel, GREETING.as_bytes().to_vec())
     }
@@ -312,6 +363,20 @@ impl russh::server::Handler for Connection {
                 for line in reaction.executed {
                     self.events.push(TargetEvent::Executed { line });
                 }
+                if reaction.delay_ms > 0 && state.late.is_none() {
+                    state.late = Some(spawn_late_writer(session.handle(), channel));
+                }
+                if let Some(late) = &state.late {
+                    let at = Instant::now() + Duration::from_millis(reaction.delay_ms);
+                    if !reaction.output.is_empty() {
+                        let _ = late.send(Late::Data(at, reaction.output));
+                    }
+                    if let Some(status) = reaction.exit {
+                        state.mode = ChannelMode::Done;
+                        let _ = late.send(Late::Finish(status));
+                    }
+                    return Ok(());
+                }
                 if !reaction.output.is_empty() {
                     session.data(channel, reaction.output)?;
                 }
@@ -336,7 +401,15 @@ impl russh::server::Handler for Connection {
             Some(ChannelMode::Shell(_) | ChannelMode::Subsystem)
         );
         if ends {
-            // Like a shell reading a closed stdin, or a subsystem whose input is done.
+            // Like a shell reading a closed stdin, or a subsystem whose input is done; after
+            // any output still to be written late.
+            if let Some(state) = self.channels.get_mut(&channel) {
+                if let Some(late) = &state.late {
+                    state.mode = ChannelMode::Done;
+                    let _ = late.send(Late::Finish(0));
+                    return Ok(());
+                }
+            }
             self.finish(channel, 0, session)?;
         }
         Ok(())

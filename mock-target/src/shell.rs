@@ -1,12 +1,46 @@
-//! The mock shell: keys from [`crate::keys`] drive a [`LineEditor`], lines run on CR/LF.
+//! The mock shell: a terminal (the tty between the SSH channel and bash) in front of a line
+//! editor modelled on readline; lines run on CR/LF.
 //!
 //! Pure and synchronous (bytes in, a [`Reaction`] out), so the SSH handler stays a thin
-//! translation layer and this logic is unit-tested without a network. Invariant: the terminal
-//! output always leaves the screen showing `$ ` followed by exactly the editor's line, drawn as
-//! readline draws it (control characters in caret notation, tabs as blanks, double-width
-//! characters in two cells, zero-width ones on the cell before), with the terminal cursor at the
-//! editor's cursor; a line is reported in `executed` before its `:ok` output, and nothing is
-//! reported or written after the shell has exited.
+//! translation layer and this logic is unit-tested without a network. Invariant: while echo is
+//! on and output flows, the terminal output leaves the screen showing `$ ` followed by exactly
+//! the editor's line, drawn as readline draws it (control characters in caret notation, tabs as
+//! blanks, double-width characters in two cells, zero-width ones on the cell before), with the
+//! terminal cursor at the editor's cursor; a line is reported in `executed` before its `:ok`
+//! output, and nothing is reported or written after the shell has exited.
+//!
+//! The terminal does what a Linux tty with its default settings does to the bytes before the
+//! shell reads them (each chunk arrives in one write, so the tty takes in all of it first):
+//! - C-s and C-q (`IXON`) stop and restart the output. While it is stopped, the shell's next
+//!   write blocks: it reads one key (with the typed characters already waiting, which readline
+//!   inserts together), cannot draw it, and reads nothing more until the output restarts; the
+//!   keys after it wait in the tty. An Enter read then waits in its newline: the line runs only
+//!   when the output restarts.
+//! - C-c (`VINTR`) restarts the output, flushes the input the shell has not read (`NOFLSH` off)
+//!   and interrupts the shell. Waiting idle for input, bash abandons the line (`^C`, a new
+//!   prompt). Busy instead (blocked writing, or with unread input under `stty noflsh`), as bash
+//!   5.2 does: readline prints `^C`, the line stays, the write that blocked is lost, and the
+//!   next line bash runs loses its first character. Under `trap '' INT` the shell does nothing.
+//! - C-z and C-\ are signals an interactive bash ignores.
+//!
+//! Commands the shell acts on (every line also prints `<line>:ok`, except where said):
+//! - `read -s ...`: reads the next line as a secret with echo off after `Password: ` (not run,
+//!   no `:ok`). Like bash's `read`, it ends at a newline: a CR typed ahead in the same chunk as
+//!   the `read` reached the tty while readline had turned `ICRNL` off, so it stays a CR in the
+//!   secret and the read goes on.
+//! - `read-stars`: reads a secret showing one `*` per character (sudo's `pwfeedback`); CR or LF
+//!   ends it.
+//! - `pinentry`: reads a secret on the alternate screen after `Passphrase: `, showing nothing.
+//! - `stty -echo` / `stty echo` (`ECHO`: with it off the prompt still shows but readline draws
+//!   nothing of the line), `stty noflsh` / `stty -noflsh`, `stty intr undef` / `stty intr ^X`
+//!   (with no interrupt character C-c is a key readline does not bind: a bell), `stty sane`.
+//! - `trap '' INT` ignores C-c's interrupt; `trap - INT` restores it.
+//! - `slow-echo MS`: from the next chunk of input on, every output is written MS ms late (the
+//!   [`Reaction::delay_ms`]): a loaded or distant host.
+//! - `bg-printf FORMAT`: a background job that writes FORMAT (escapes `\r \n \t \e \a \\`) to
+//!   the terminal once the shell has read the next chunk of input, behind readline's back.
+
+use std::collections::VecDeque;
 
 use unicode_width::UnicodeWidthChar;
 
@@ -17,10 +51,26 @@ use crate::line_editor::LineEditor;
 pub const PROMPT: &str = "$ ";
 /// Sent once when the shell starts: enable bracketed paste, then the first prompt.
 pub const GREETING: &str = "\x1b[?2004h$ ";
-/// What the shell prints after `read -s`, before reading a secret with echo off.
+/// What the shell prints after `read -s` and `read-stars`, before reading a secret.
 pub const SECRET_PROMPT: &str = "Password: ";
+/// What `pinentry` shows on the alternate screen, before reading a secret.
+pub const PINENTRY_PROMPT: &str = "Passphrase: ";
 /// Column count assumed without a PTY or with a PTY that reports 0 columns.
 const DEFAULT_COLS: usize = 80;
+
+/// The tty's special characters (Linux defaults).
+const VINTR: u8 = 0x03;
+const VSTART: u8 = 0x11;
+const VSTOP: u8 = 0x13;
+const VSUSP: u8 = 0x1a;
+const VQUIT: u8 = 0x1c;
+/// What readline writes when it hands the terminal back to bash (bracketed paste off; the CR
+/// is readline's), and when it takes it again.
+const PASTE_OFF: &str = "\x1b[?2004l";
+const PASTE_ON: &str = "\x1b[?2004h";
+const BELL: &str = "\x07";
+const ALT_SCREEN_ON: &str = "\x1b[?1049h\x1b[H\x1b[2J";
+const ALT_SCREEN_OFF: &str = "\x1b[?1049l";
 
 /// Whether `line` reads a secret: bash's `read` with `-s` (echo off), the way a script asks
 /// for a password.
@@ -39,6 +89,62 @@ pub struct Reaction {
     pub executed: Vec<String>,
     /// Set when the shell ended (C-d on an empty line) with this exit status.
     pub exit: Option<u32>,
+    /// Write `output` this many milliseconds late (after `slow-echo`), and after any output
+    /// still waiting from before.
+    pub delay_ms: u64,
+}
+
+/// The terminal settings that commands change, as a Linux tty starts (and bash's SIGINT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tty {
+    /// `ECHO`: readline draws the line only while it is on.
+    echo: bool,
+    /// `VINTR`; `None` after `stty intr undef`.
+    intr: Option<u8>,
+    /// `NOFLSH`: an interrupt keeps the input the shell has not read.
+    noflsh: bool,
+    /// `trap '' INT`: the shell ignores the interrupt (the tty still flushes).
+    int_ignored: bool,
+}
+
+impl Default for Tty {
+    fn default() -> Self {
+        Tty {
+            echo: true,
+            intr: Some(VINTR),
+            noflsh: false,
+            int_ignored: false,
+        }
+    }
+}
+
+/// A program other than readline reading a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secret {
+    /// bash's `read -s`: echo off, ends at a newline.
+    ReadS,
+    /// A password prompt that shows a `*` per character; so many shown.
+    Stars(usize),
+    /// A full-screen passphrase dialog on the alternate screen, showing nothing.
+    Pinentry,
+}
+
+/// A write the shell is stuck in while the output is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocked {
+    /// Drawing after a key; the terminal cursor was on cell `from` before it.
+    Redisplay { from: usize },
+    /// The newline of an accepted line, before the line runs.
+    Accept,
+}
+
+/// One stretch of a chunk as the tty passes it on: bytes for the shell, or an interrupt.
+enum Received {
+    Bytes(Vec<u8>),
+    /// The interrupt character; `busy`: the shell was not waiting idle for input.
+    Interrupt {
+        busy: bool,
+    },
 }
 
 /// One interactive shell on one channel.
@@ -50,13 +156,33 @@ pub struct Shell {
     /// paste before it inserts (and shows) any of it.
     paste: Option<Vec<char>>,
     cols: usize,
-    /// The line as last drawn on the terminal, and the cursor drawn with it.
+    /// The line as last drawn on the terminal (as far as the shell knows), and its cursor.
     shown: Vec<char>,
     shown_cursor: usize,
+    /// Where the terminal cursor really is, when not at `shown_cursor` (readline's interrupt
+    /// handling moved it behind the line's back).
+    physical: Option<usize>,
     exited: bool,
-    /// After a `read -s` line: the next line is a secret, read with echo off (what a password
-    /// prompt does), and not run.
-    reading_secret: bool,
+    /// A program reading a secret: the keys go to it, not to the line editor.
+    secret: Option<Secret>,
+    /// The chunk being read reached the tty while readline had it (`ICRNL` off).
+    raw_cr: bool,
+    tty: Tty,
+    /// The output is stopped (C-s) until C-q.
+    stopped: bool,
+    blocked: Option<Blocked>,
+    /// Output not yet written: the blocked write, and a background job's.
+    held: Vec<u8>,
+    /// Keys the tty holds that the shell has not read, and how many are not typed characters.
+    unread: VecDeque<Key>,
+    unread_other: usize,
+    /// bash took an interrupt away from its top level: the next line it runs loses its first
+    /// character.
+    drop_first: bool,
+    /// `slow-echo`: how late output is written.
+    delay_ms: u64,
+    /// `bg-printf`: what the background job writes after the next chunk of input.
+    job: Option<Vec<u8>>,
 }
 
 impl Shell {
@@ -69,8 +195,19 @@ impl Shell {
             cols: DEFAULT_COLS,
             shown: Vec::new(),
             shown_cursor: 0,
+            physical: None,
             exited: false,
-            reading_secret: false,
+            secret: None,
+            raw_cr: true,
+            tty: Tty::default(),
+            stopped: false,
+            blocked: None,
+            held: Vec::new(),
+            unread: VecDeque::new(),
+            unread_other: 0,
+            drop_first: false,
+            delay_ms: 0,
+            job: None,
         };
         shell.set_cols(cols);
         shell
@@ -84,6 +221,11 @@ impl Shell {
         };
     }
 
+    /// Start with the tty's echo off or on, as the PTY request's modes ask (`ECHO`).
+    pub fn set_echo(&mut self, echo: bool) {
+        self.tty.echo = echo;
+    }
+
     pub fn has_exited(&self) -> bool {
         self.exited
     }
@@ -95,42 +237,209 @@ impl Shell {
 
     /// Process one chunk of input as received from the channel.
     pub fn feed(&mut self, bytes: &[u8]) -> Reaction {
-        let mut reaction = Reaction::default();
+        let mut reaction = Reaction {
+            delay_ms: self.delay_ms,
+            ..Reaction::default()
+        };
         if self.exited {
             return reaction;
         }
-        let mut keys = Vec::new();
-        self.decoder.feed(bytes, &mut keys);
-        // Whether a key other than a typed character follows key i in this chunk (see
-        // `LineEditor::type_char`): the input readline would find already waiting.
-        // An escape sequence begun at the end of the chunk is such a key too.
-        let mut waiting = vec![self.decoder.in_escape(); keys.len()];
-        for i in (0..keys.len().saturating_sub(1)).rev() {
-            waiting[i] = waiting[i + 1] || !matches!(keys[i + 1], Key::Char(_));
-        }
-        for (key, waiting) in keys.into_iter().zip(waiting) {
-            self.key(key, waiting, &mut reaction);
-            if self.exited {
-                break;
+        self.raw_cr = self.secret.is_none();
+        let job = self.job.take();
+        for part in self.receive(bytes) {
+            match part {
+                Received::Bytes(bytes) => {
+                    let mut keys = Vec::new();
+                    self.decoder.feed(&bytes, &mut keys);
+                    for key in keys {
+                        self.unread_other += usize::from(!matches!(key, Key::Char(_)));
+                        self.unread.push_back(key);
+                    }
+                }
+                Received::Interrupt { busy } => self.interrupt(busy, &mut reaction),
             }
-            self.refresh(&mut reaction.output);
+        }
+        self.read(&mut reaction);
+        if let Some(text) = job {
+            if !self.exited {
+                // Another process writing to the terminal: readline does not know.
+                self.write_raw(text, &mut reaction);
+            }
         }
         reaction
     }
 
-    /// Act on one key; `waiting`: another kind of key already follows it in the input.
-    fn key(&mut self, key: Key, waiting: bool, reaction: &mut Reaction) {
-        if self.reading_secret {
-            self.secret_key(key, reaction);
+    /// The tty takes in a whole chunk before the shell reads any of it: flow control, and the
+    /// interrupt with its flush, act on arrival.
+    fn receive(&mut self, bytes: &[u8]) -> Vec<Received> {
+        let mut parts = Vec::new();
+        let mut run = Vec::with_capacity(bytes.len());
+        for &b in bytes {
+            if Some(b) == self.tty.intr {
+                let unread = !run.is_empty() || !self.unread.is_empty();
+                let busy = self.blocked.is_some() || (self.tty.noflsh && unread);
+                if self.tty.noflsh {
+                    parts.push(Received::Bytes(std::mem::take(&mut run)));
+                } else {
+                    // What the shell has not read is gone, a sequence begun in it with it.
+                    run.clear();
+                    if self.blocked.is_some() || !self.unread.is_empty() {
+                        self.decoder = KeyDecoder::new();
+                    }
+                    self.unread.clear();
+                    self.unread_other = 0;
+                }
+                self.stopped = false;
+                parts.push(Received::Interrupt { busy });
+                continue;
+            }
+            match b {
+                VSTOP => self.stopped = true,
+                VSTART => self.stopped = false,
+                // Suspend and quit: signals an interactive bash ignores.
+                VSUSP | VQUIT => {}
+                _ => run.push(b),
+            }
+        }
+        parts.push(Received::Bytes(run));
+        parts
+    }
+
+    /// The shell takes the interrupt.
+    fn interrupt(&mut self, busy: bool, reaction: &mut Reaction) {
+        if self.tty.int_ignored {
             return;
         }
-        if key == Key::Control(0x03) {
-            // The tty's interrupt: bash abandons the line, and a paste in progress with it.
-            self.paste = None;
-            self.move_to_end(&mut reaction.output);
+        // Whatever readline was in the middle of (a key sequence, a paste) is abandoned.
+        self.decoder = KeyDecoder::new();
+        self.paste = None;
+        let mut out = Vec::new();
+        let cell = self.cursor_cell();
+        if let Some(secret) = self.secret.take() {
+            self.held.clear();
+            self.blocked = None;
+            if secret == Secret::Pinentry {
+                push(&mut out, ALT_SCREEN_OFF);
+            }
+            push(&mut out, &format!("^C\r\n{PASTE_ON}{PROMPT}"));
+            self.drop_first = false;
+        } else if busy {
+            // bash 5.2 takes the signal outside its wait for input: readline prints ^C and
+            // hands the terminal back and forth, and the line stays. A blocked write is lost.
+            let blocked = self.blocked.take();
+            self.held.clear();
+            let from = match blocked {
+                Some(Blocked::Redisplay { from }) => from,
+                _ => cell,
+            };
+            push(&mut out, &format!("^C{PASTE_OFF}\r{PASTE_ON}"));
+            self.physical = Some(from - from % self.cols);
+            self.drop_first = true;
+            if blocked == Some(Blocked::Accept) {
+                self.accept(&mut out, reaction);
+            }
+        } else {
+            self.move_to_end(&mut out);
             self.editor.take();
-            push(&mut reaction.output, &format!("^C\r\n{PROMPT}"));
+            push(&mut out, &format!("^C\r\n{PROMPT}"));
             self.forget_drawn();
+            self.drop_first = false;
+        }
+        self.write(out, cell, reaction);
+    }
+
+    /// Read keys until none is left or a write blocks.
+    fn read(&mut self, reaction: &mut Reaction) {
+        while !self.exited {
+            if !self.stopped {
+                // The output restarted: what was held is written, a blocked write completes.
+                reaction.output.append(&mut self.held);
+                if self.blocked.take() == Some(Blocked::Accept) {
+                    let mut out = Vec::new();
+                    let from = self.cursor_cell();
+                    self.accept(&mut out, reaction);
+                    self.write(out, from, reaction);
+                    continue;
+                }
+            }
+            if self.blocked.is_some() {
+                return;
+            }
+            let Some(key) = self.next_key() else {
+                return;
+            };
+            self.read_key(key, reaction);
+        }
+    }
+
+    fn next_key(&mut self) -> Option<Key> {
+        let key = self.unread.pop_front()?;
+        self.unread_other -= usize::from(!matches!(key, Key::Char(_)));
+        Some(key)
+    }
+
+    /// Whether another kind of key than a typed character is already waiting (see
+    /// `LineEditor::type_char`): an escape sequence begun counts.
+    fn key_waiting(&self) -> bool {
+        self.unread_other > 0 || self.decoder.in_escape()
+    }
+
+    fn read_key(&mut self, key: Key, reaction: &mut Reaction) {
+        let editing = self.secret.is_none() && self.paste.is_none();
+        if self.stopped && editing && matches!(key, Key::Control(b'\r' | b'\n')) {
+            // readline accepts the line, and its newline cannot be written: the line runs
+            // when the output restarts.
+            self.blocked = Some(Blocked::Accept);
+            return;
+        }
+        let mut out = Vec::new();
+        let from = self.cursor_cell();
+        let waiting = self.key_waiting();
+        self.key(key, waiting, &mut out, reaction);
+        if self.stopped && editing && matches!(key, Key::Char(_)) {
+            // readline inserts the typed characters already waiting before it draws.
+            while let Some(&Key::Char(c)) = self.unread.front() {
+                self.next_key();
+                let waiting = self.key_waiting();
+                self.editor.type_char(c, waiting);
+            }
+        }
+        if !self.exited {
+            self.refresh(&mut out);
+        }
+        self.write(out, from, reaction);
+    }
+
+    /// The shell writes `out`: now, or, with the output stopped, not before it restarts (and
+    /// the shell blocks in the write).
+    /// `from`: the cell the terminal cursor was on before `out`.
+    fn write(&mut self, out: Vec<u8>, from: usize, reaction: &mut Reaction) {
+        if out.is_empty() {
+            return;
+        }
+        if self.stopped {
+            if self.blocked.is_none() {
+                self.blocked = Some(Blocked::Redisplay { from });
+            }
+            self.held.extend(out);
+        } else {
+            reaction.output.extend(out);
+        }
+    }
+
+    /// Another process writes `out` to the terminal.
+    fn write_raw(&mut self, out: Vec<u8>, reaction: &mut Reaction) {
+        if self.stopped {
+            self.held.extend(out);
+        } else {
+            reaction.output.extend(out);
+        }
+    }
+
+    /// Act on one key; `waiting`: another kind of key already follows it in the input.
+    fn key(&mut self, key: Key, waiting: bool, out: &mut Vec<u8>, reaction: &mut Reaction) {
+        if self.secret.is_some() {
+            self.secret_key(key, out);
             return;
         }
         if let Some(text) = &mut self.paste {
@@ -182,25 +491,16 @@ impl Shell {
             Key::Control(0x17) => e.kill_word_back(),
             Key::Control(0x19) => e.yank(),
             Key::Control(0x14) => e.transpose_chars(),
-            Key::Control(b'\r' | b'\n') => {
-                self.move_to_end(&mut reaction.output);
-                let line = self.editor.take();
-                let shown = line.replace('\n', "\r\n");
-                // Like bash: bracketed paste is off while the line runs, on again with the
-                // next prompt.
-                let output = if reads_secret(&line) {
-                    self.reading_secret = true;
-                    format!("\x1b[?2004l\r\n{SECRET_PROMPT}")
-                } else {
-                    format!("\x1b[?2004l\r\n{shown}:ok\r\n\x1b[?2004h{PROMPT}")
-                };
-                push(&mut reaction.output, &output);
-                reaction.executed.push(line);
-                self.forget_drawn();
+            // C-g (`abort`) rings the bell; so does C-c when it is no longer the tty's
+            // interrupt character (readline does not bind it).
+            Key::Control(0x07 | 0x03) => {
+                e.other();
+                push(out, BELL);
             }
+            Key::Control(b'\r' | b'\n') => self.accept(out, reaction),
             Key::Control(0x04) => {
                 if e.is_empty() {
-                    push(&mut reaction.output, "\x1b[?2004lexit\r\n");
+                    push(out, "\x1b[?2004lexit\r\n");
                     reaction.exit = Some(0);
                     self.exited = true;
                 } else {
@@ -211,42 +511,189 @@ impl Shell {
         }
     }
 
-    /// A key while a secret is read with echo off: nothing is shown; Enter ends the secret
-    /// (it is not run), Ctrl+C abandons it.
-    fn secret_key(&mut self, key: Key, reaction: &mut Reaction) {
-        match key {
-            Key::Control(b'\r' | b'\n') => {
-                self.reading_secret = false;
-                push(&mut reaction.output, &format!("\r\n\x1b[?2004h{PROMPT}"));
+    /// readline accepts the line; bash runs it.
+    fn accept(&mut self, out: &mut Vec<u8>, reaction: &mut Reaction) {
+        self.move_to_end(out);
+        let mut line = self.editor.take();
+        if std::mem::take(&mut self.drop_first) {
+            line = line.chars().skip(1).collect();
+        }
+        // Like bash: bracketed paste is off while the line runs, on again with the next
+        // prompt. With echo off readline writes no newline of its own; bash's comes after
+        // readline's CR.
+        push(out, PASTE_OFF);
+        push(out, if self.tty.echo { "\r\n" } else { "\r\r\n" });
+        reaction.executed.push(line.clone());
+        self.forget_drawn();
+        if self.run(&line, out) {
+            let shown = line.replace('\n', "\r\n");
+            push(out, &format!("{shown}:ok\r\n{PASTE_ON}{PROMPT}"));
+        }
+    }
+
+    /// What running `line` changes; false when a program took over the terminal (no `:ok`,
+    /// no prompt yet).
+    fn run(&mut self, line: &str, out: &mut Vec<u8>) -> bool {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        let args: Vec<&str> = words.collect();
+        if reads_secret(line) {
+            self.secret = Some(Secret::ReadS);
+            push(out, SECRET_PROMPT);
+            return false;
+        }
+        match first {
+            "read-stars" => {
+                self.secret = Some(Secret::Stars(0));
+                push(out, SECRET_PROMPT);
+                return false;
             }
-            Key::Control(0x03) => {
-                self.reading_secret = false;
-                push(&mut reaction.output, &format!("^C\r\n\x1b[?2004h{PROMPT}"));
+            "pinentry" => {
+                self.secret = Some(Secret::Pinentry);
+                push(out, ALT_SCREEN_ON);
+                push(out, PINENTRY_PROMPT);
+                return false;
+            }
+            "stty" => self.stty(&args),
+            "trap" => self.trap(&args),
+            "slow-echo" => {
+                if let Some(ms) = args.first().and_then(|ms| ms.parse().ok()) {
+                    self.delay_ms = ms;
+                }
+            }
+            "bg-printf" => {
+                let format = line.trim_start()["bg-printf".len()..].trim();
+                self.job = Some(printf(unquote(format)));
             }
             _ => {}
         }
+        true
+    }
+
+    fn stty(&mut self, args: &[&str]) {
+        let mut args = args.iter();
+        while let Some(&arg) = args.next() {
+            match arg {
+                "echo" => self.tty.echo = true,
+                "-echo" => self.tty.echo = false,
+                "noflsh" => self.tty.noflsh = true,
+                "-noflsh" => self.tty.noflsh = false,
+                "sane" => {
+                    let int_ignored = self.tty.int_ignored;
+                    self.tty = Tty {
+                        int_ignored,
+                        ..Tty::default()
+                    };
+                }
+                "intr" => match args.next().copied() {
+                    Some("undef" | "^-") => self.tty.intr = None,
+                    Some(caret) => {
+                        if let Some(c) = caret.strip_prefix('^').and_then(|c| c.bytes().next()) {
+                            if caret.len() == 2 && c.is_ascii_alphabetic() {
+                                self.tty.intr = Some(c.to_ascii_uppercase() & 0x1f);
+                            }
+                        }
+                    }
+                    None => {}
+                },
+                _ => {}
+            }
+        }
+    }
+
+    /// `trap '' INT` (ignore), `trap - INT` and `trap INT` (restore); handlers are not modelled.
+    fn trap(&mut self, args: &[&str]) {
+        let interrupt = |name: &&str| {
+            let name = name.to_ascii_uppercase();
+            matches!(name.as_str(), "INT" | "SIGINT" | "2")
+        };
+        let (action, signals) = match args {
+            [action, signals @ ..] if !signals.is_empty() => (Some(*action), signals),
+            signals => (None, signals),
+        };
+        if !signals.iter().any(interrupt) {
+            return;
+        }
+        match action {
+            Some("''" | "\"\"") => self.tty.int_ignored = true,
+            Some("-") | None => self.tty.int_ignored = false,
+            Some(_) => {}
+        }
+    }
+
+    /// A key while a program reads a secret: nothing of it is shown (or a `*`); the end of
+    /// the line ends the secret, which is not run.
+    fn secret_key(&mut self, key: Key, out: &mut Vec<u8>) {
+        let Some(secret) = self.secret else {
+            return;
+        };
+        let ends = match key {
+            Key::Control(b'\n') => true,
+            // bash's `read` waits for a newline; a CR is one only once the tty translates it.
+            Key::Control(b'\r') => secret != Secret::ReadS || !self.raw_cr,
+            _ => false,
+        };
+        if ends {
+            self.secret = None;
+            if secret == Secret::Pinentry {
+                push(out, ALT_SCREEN_OFF);
+            } else {
+                push(out, "\r\n");
+            }
+            push(out, &format!("{PASTE_ON}{PROMPT}"));
+            return;
+        }
+        if let Secret::Stars(shown) = secret {
+            match key {
+                Key::Char(_) => {
+                    push(out, "*");
+                    self.secret = Some(Secret::Stars(shown + 1));
+                }
+                Key::Control(0x7f | 0x08) if shown > 0 => {
+                    push(out, "\x08 \x08");
+                    self.secret = Some(Secret::Stars(shown - 1));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The cell the terminal cursor is on.
+    fn cursor_cell(&self) -> usize {
+        self.physical.unwrap_or_else(|| {
+            self.layout(PROMPT.len(), &self.shown)
+                .cell_of(self.shown_cursor)
+        })
     }
 
     /// After a line ran or was discarded: a fresh prompt is on screen with nothing after it.
     fn forget_drawn(&mut self) {
         self.shown.clear();
         self.shown_cursor = 0;
+        self.physical = None;
     }
 
     fn move_to_end(&mut self, out: &mut Vec<u8>) {
+        let from = self.cursor_cell();
         let drawn = self.layout(PROMPT.len(), &self.shown);
-        let from = drawn.cell_of(self.shown_cursor);
         self.move_between(from, drawn.end, out);
+        self.physical = None;
+        self.shown_cursor = self.shown.len();
     }
 
     /// Make the screen match the editor: append when only typing at the end, else redraw.
+    /// With the tty's echo off readline draws nothing.
     fn refresh(&mut self, out: &mut Vec<u8>) {
         let line = self.editor.chars();
         let cursor = self.editor.cursor();
-        if line == self.shown.as_slice() && cursor == self.shown_cursor {
+        if !self.tty.echo || (line == self.shown.as_slice() && cursor == self.shown_cursor) {
             return;
         }
         let drawn = self.layout(PROMPT.len(), &self.shown);
+        if let Some(physical) = self.physical.take() {
+            // First back to where readline believes the cursor is.
+            self.move_between(physical, drawn.cell_of(self.shown_cursor), out);
+        }
         let appended = self.shown_cursor == self.shown.len()
             && cursor == line.len()
             && line.starts_with(&self.shown)
@@ -357,6 +804,45 @@ fn caret(c: char) -> String {
 
 fn push(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
+}
+
+/// `text` without one pair of enclosing quotes, as the shell would pass it.
+fn unquote(text: &str) -> &str {
+    for quote in ['\'', '"'] {
+        if let Some(inner) = text
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return inner;
+        }
+    }
+    text
+}
+
+/// The bytes `printf` writes for `format`: the escapes `\r \n \t \e \a \\`, the rest as it is.
+fn printf(format: &str) -> Vec<u8> {
+    let mut out = String::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('r') => out.push('\r'),
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('e') => out.push('\x1b'),
+            Some('a') => out.push('\x07'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out.into_bytes()
 }
 
 #[cfg(test)]
@@ -471,6 +957,21 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_c_cuts_through_any_key_sequence() {
+        // In the middle of a Meta key, a CSI sequence, an OSC string, a UTF-8 character and a
+        // paste, whichever way the bytes come.
+        for input in [
+            &b"\x1b\x03b\r"[..],
+            b"\x1b[1;\x03b\r",
+            b"\x1b]0;x\x03b\r",
+            b"\xe4\xbd\x03b\r",
+            b"\x1b[200~x\x1b[20\x03b\r",
+        ] {
+            assert_eq!(run(input), ["b"], "{input:?}");
+        }
+    }
+
+    #[test]
     fn ctrl_c_inside_a_paste_abandons_the_line() {
         // The tty interrupts bash whatever readline is reading: paste and line are gone.
         assert_eq!(run(b"ls \x1b[200~rm -rf x\x03echo ok\r"), ["echo ok"]);
@@ -558,8 +1059,272 @@ mod tests {
     }
 
     #[test]
-    fn tty_signal_and_flow_control_bytes_do_nothing() {
-        assert_eq!(run(b"a\x1a\x1c\x11\x13b\r"), ["ab"]);
+    fn tty_signal_and_flow_control_bytes_do_not_reach_the_line() {
+        assert_eq!(run(b"a\x1a\x1c\x13\x11b\r"), ["ab"]);
+    }
+
+    /// The output of each chunk, as text.
+    fn outputs(shell: &mut Shell, chunks: &[&[u8]]) -> Vec<String> {
+        chunks
+            .iter()
+            .map(|chunk| String::from_utf8(shell.feed(chunk).output).unwrap())
+            .collect()
+    }
+
+    /// The lines run by each chunk, fed in turn.
+    fn lines(shell: &mut Shell, chunks: &[&[u8]]) -> Vec<Vec<String>> {
+        chunks
+            .iter()
+            .map(|chunk| shell.feed(chunk).executed)
+            .collect()
+    }
+
+    #[test]
+    fn stty_minus_echo_keeps_the_prompt_and_draws_nothing_of_the_line() {
+        // As bash 5.2 with readline: the prompt is printed, the line is edited and runs, and
+        // nothing of it is drawn; readline writes no newline of its own, bash's follows.
+        let mut shell = Shell::new(80);
+        assert_eq!(shell.feed(b"stty -echo\r").executed, ["stty -echo"]);
+        let r = shell.feed(b"echo DENY");
+        assert_eq!(r.output, b"");
+        let r = shell.feed(b"\x7f\x7fNO\x01#\r");
+        assert_eq!(r.executed, ["#echo DENO"]);
+        let out = String::from_utf8(r.output).unwrap();
+        assert_eq!(out, "\x1b[?2004l\r\r\n#echo DENO:ok\r\n\x1b[?2004h$ ");
+        shell.feed(b"stty echo\r");
+        let out = String::from_utf8(shell.feed(b"ls\r").output).unwrap();
+        assert!(out.starts_with("ls\x1b[?2004l\r\n"), "{out:?}");
+    }
+
+    #[test]
+    fn ctrl_s_holds_the_output_and_the_line_until_ctrl_q() {
+        let mut shell = Shell::new(80);
+        // Stopped: the first keys are read (typed characters together) and their drawing
+        // waits; the Enter waits in the tty, so nothing runs.
+        assert_eq!(
+            outputs(&mut shell, &[b"\x13", b"echo DENY", b"\r"]),
+            ["", "", ""]
+        );
+        assert_eq!(shell.pending_line(), "echo DENY");
+        let r = shell.feed(b"\x11");
+        assert_eq!(r.executed, ["echo DENY"]);
+        let out = String::from_utf8(r.output).unwrap();
+        assert_eq!(out, "echo DENY\x1b[?2004l\r\necho DENY:ok\r\n\x1b[?2004h$ ");
+        // Only the state at the end of a chunk counts: the tty takes a chunk in at once.
+        let mut shell = Shell::new(80);
+        assert_eq!(outputs(&mut shell, &[b"ab\x13cd\x11ef"]), ["abcdef"]);
+        assert_eq!(
+            outputs(&mut shell, &[b"x\x13", b"y", b"\x11"]),
+            ["", "", "xy"]
+        );
+        // While the shell is blocked, later keys are not read.
+        let mut shell = Shell::new(80);
+        shell.feed(b"\x13e");
+        shell.feed(b"cho");
+        assert_eq!(shell.pending_line(), "e");
+        shell.feed(b"\x11");
+        assert_eq!(shell.pending_line(), "echo");
+    }
+
+    #[test]
+    fn ctrl_c_while_the_output_is_stopped_keeps_the_line() {
+        // Checked on bash 5.2.15 (each chunk written separately to a pty): the interrupt
+        // reaches bash while it is blocked writing, not waiting for input, so the line is not
+        // abandoned; the keys it had not read are flushed; the next line it runs loses its
+        // first character.
+        let mut shell = Shell::new(80);
+        let out = outputs(&mut shell, &[b"\x13", b"xecho DENY", b"\x03"]);
+        assert_eq!(out, ["", "", "^C\x1b[?2004l\r\x1b[?2004h"]);
+        assert_eq!(shell.pending_line(), "xecho DENY");
+        assert_eq!(shell.feed(b"\r").executed, ["echo DENY"]);
+        assert_eq!(shell.feed(b"echo ok\r").executed, ["echo ok"]);
+        // The deny keys a proxy sends (C-g C-e C-u): the bell blocks, the rest is flushed.
+        let mut shell = Shell::new(80);
+        let ran = lines(
+            &mut shell,
+            &[b"\x13", b"xecho DENY", b"\x07\x05\x15", b"\x03", b"\r"],
+        );
+        assert_eq!(ran.concat(), ["echo DENY"]);
+        // Typed before the output stopped, denied after: the same.
+        let mut shell = Shell::new(80);
+        let ran = lines(
+            &mut shell,
+            &[b"xecho DENY", b"\x13", b"\x07\x05\x15", b"\x03", b"\r"],
+        );
+        assert_eq!(ran.concat(), ["echo DENY"]);
+        // Keys the shell had not read are gone; the next line loses its first character.
+        let mut shell = Shell::new(80);
+        shell.feed(b"\x13");
+        shell.feed(b"e");
+        shell.feed(b"cho DENY");
+        shell.feed(b"\x03");
+        assert_eq!(shell.pending_line(), "e");
+        assert_eq!(shell.feed(b"\x15echo hi\r").executed, ["cho hi"]);
+        // An Enter read while stopped: the interrupt lets the line run at once.
+        let mut shell = Shell::new(80);
+        let ran = lines(&mut shell, &[b"xecho DENY", b"\x13", b"\r", b"\x03"]);
+        assert_eq!(ran.concat(), ["echo DENY"]);
+        // Output restarted first: an ordinary interrupt.
+        let mut shell = Shell::new(80);
+        let ran = lines(
+            &mut shell,
+            &[b"\x13", b"echo DENY", b"\x11", b"\x03", b"\r"],
+        );
+        assert_eq!(ran.concat(), [""]);
+    }
+
+    #[test]
+    fn after_a_kept_line_readline_draws_from_where_the_cursor_really_is() {
+        // The ^C and readline's CR left the cursor at the start of the prompt's row; readline
+        // still believes its line is drawn there and moves right before appending.
+        let mut shell = Shell::new(80);
+        outputs(&mut shell, &[b"\x13", b"ls", b"\x03"]);
+        let out = outputs(&mut shell, &[b"x"]);
+        assert_eq!(out, ["\r\x1b[4Cx"]);
+    }
+
+    #[test]
+    fn stty_noflsh_keeps_what_came_before_ctrl_c() {
+        // bash 5.2.15: the keys before C-c are read after the interrupt, into the same line.
+        let mut shell = Shell::new(80);
+        shell.feed(b"stty noflsh\r");
+        let out = outputs(&mut shell, &[b"echo DENY\x03"]);
+        assert_eq!(out, ["^C\x1b[?2004l\r\x1b[?2004h\r\x1b[2Cecho DENY"]);
+        assert_eq!(shell.feed(b"\r").executed, ["cho DENY"]);
+        // With nothing unread, an ordinary interrupt.
+        shell.feed(b"ls");
+        assert_eq!(lines(&mut shell, &[b"\x03", b"\r"]).concat(), [""]);
+    }
+
+    #[test]
+    fn without_an_interrupt_character_ctrl_c_is_a_key_that_rings_the_bell() {
+        let mut shell = Shell::new(80);
+        shell.feed(b"stty intr undef\r");
+        shell.feed(b"echo DENY");
+        assert_eq!(outputs(&mut shell, &[b"\x03"]), ["\x07"]);
+        assert_eq!(shell.feed(b"\r").executed, ["echo DENY"]);
+        // Another interrupt character takes its place.
+        shell.feed(b"stty intr ^X\r");
+        shell.feed(b"echo x");
+        assert_eq!(outputs(&mut shell, &[b"\x18"]), ["^C\r\n$ "]);
+        shell.feed(b"stty sane\r");
+        shell.feed(b"echo y");
+        assert_eq!(outputs(&mut shell, &[b"\x03"]), ["^C\r\n$ "]);
+    }
+
+    #[test]
+    fn under_trap_ignore_int_ctrl_c_changes_nothing_but_the_tty_still_flushes() {
+        // bash 5.2.15: nothing is printed and the line stays; keys in the same chunk before
+        // the C-c were never read.
+        let mut shell = Shell::new(80);
+        shell.feed(b"trap '' INT\r");
+        shell.feed(b"echo DENY");
+        assert_eq!(outputs(&mut shell, &[b"\x03"]), [""]);
+        assert_eq!(shell.feed(b"\r").executed, ["echo DENY"]);
+        assert_eq!(
+            lines(&mut shell, &[b"echo DENY\x03", b"X\r"]).concat(),
+            ["X"]
+        );
+        shell.feed(b"trap - INT\r");
+        shell.feed(b"ls");
+        assert_eq!(lines(&mut shell, &[b"\x03", b"\r"]).concat(), [""]);
+        for trap in ["trap \"\" SIGINT", "trap '' 2", "trap '' TERM int"] {
+            let mut shell = Shell::new(80);
+            shell.feed(format!("{trap}\r").as_bytes());
+            assert_eq!(
+                lines(&mut shell, &[b"ls", b"\x03", b"\r"]).concat(),
+                ["ls"],
+                "{trap}"
+            );
+        }
+    }
+
+    #[test]
+    fn ctrl_g_rings_the_bell() {
+        let mut shell = Shell::new(80);
+        shell.feed(b"ls");
+        assert_eq!(outputs(&mut shell, &[b"\x07"]), ["\x07"]);
+        assert_eq!(shell.pending_line(), "ls");
+    }
+
+    #[test]
+    fn slow_echo_delays_the_output_of_later_chunks() {
+        let mut shell = Shell::new(80);
+        let r = shell.feed(b"slow-echo 1500\rec");
+        assert_eq!(r.delay_ms, 0);
+        assert_eq!(r.executed, ["slow-echo 1500"]);
+        let r = shell.feed(b"ho DENY\r");
+        assert_eq!(
+            (r.delay_ms, r.executed),
+            (1500, vec!["echo DENY".to_string()])
+        );
+        assert_eq!(shell.feed(b"slow-echo 0\r").delay_ms, 1500);
+        assert_eq!(shell.feed(b"x").delay_ms, 0);
+    }
+
+    #[test]
+    fn a_background_job_writes_after_the_next_chunk_behind_readlines_back() {
+        let mut shell = Shell::new(80);
+        let out = outputs(
+            &mut shell,
+            &[b"bg-printf '\\r$ \\e[K'\r", b"echo DENY", b"!"],
+        );
+        assert!(out[0].ends_with(":ok\r\n\x1b[?2004h$ "), "{out:?}");
+        assert_eq!(out[1], "echo DENY\r$ \x1b[K");
+        // readline goes on from where it believes the cursor is: the job's output stays.
+        assert_eq!(out[2], "!");
+        assert_eq!(shell.feed(b"\r").executed, ["echo DENY!"]);
+        assert_eq!(printf("a\\tb\\\\\\n\\a\\q\\"), b"a\tb\\\n\x07\\q\\");
+        assert_eq!(unquote("\"x y\""), "x y");
+        assert_eq!(unquote("'x"), "'x");
+    }
+
+    #[test]
+    fn a_secret_typed_ahead_of_read_s_is_read_and_its_cr_does_not_end_it() {
+        // bash 5.2.15: typed ahead in the same write, `hunter2` goes to `read`, not to the
+        // shell; its CR reached the tty while readline had ICRNL off, so `read` (waiting for
+        // a newline) goes on until the next Enter.
+        let mut shell = Shell::new(80);
+        let r = shell.feed(b"read -s pw\rhunter2\r");
+        assert_eq!(r.executed, ["read -s pw"]);
+        let out = String::from_utf8(r.output).unwrap();
+        assert!(
+            !out.contains("hunter2") && out.ends_with(SECRET_PROMPT),
+            "{out:?}"
+        );
+        let r = shell.feed(b"\r");
+        assert!(r.executed.is_empty());
+        assert_eq!(String::from_utf8(r.output).unwrap(), "\r\n\x1b[?2004h$ ");
+        assert_eq!(shell.feed(b"ls\r").executed, ["ls"]);
+        // A LF ends it even typed ahead.
+        let mut shell = Shell::new(80);
+        let r = shell.feed(b"read -s pw\rhunter2\nls\r");
+        assert_eq!(r.executed, ["read -s pw", "ls"]);
+    }
+
+    #[test]
+    fn read_stars_shows_a_star_per_character() {
+        let mut shell = Shell::new(80);
+        shell.feed(b"read-stars\r");
+        let out = outputs(&mut shell, &[b"hunter2x\x7f", b"\r"]);
+        assert_eq!(out[0], "********\x08 \x08");
+        assert_eq!(out[1], "\r\n\x1b[?2004h$ ");
+        // CR typed ahead ends it too; the secret never runs.
+        let r = Shell::new(80).feed(b"read-stars\rhunter2\rls\r");
+        assert_eq!(r.executed, ["read-stars", "ls"]);
+    }
+
+    #[test]
+    fn pinentry_reads_a_secret_on_the_alternate_screen() {
+        let mut shell = Shell::new(80);
+        let out = outputs(&mut shell, &[b"pinentry\r", b"hunter2", b"\r"]);
+        assert!(
+            out[0].ends_with("\x1b[?1049h\x1b[H\x1b[2JPassphrase: "),
+            "{out:?}"
+        );
+        assert_eq!(out[1], "");
+        assert_eq!(out[2], "\x1b[?1049l\x1b[?2004h$ ");
+        assert!(shell.feed(b"ls\r").executed == ["ls"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use common::{collect, connect, read_until, WAIT};
 use mock_target::{Config, MockTarget, TargetEvent};
-use russh::Sig;
+use russh::{Pty, Sig};
 
 async fn open_shell(
     target: &MockTarget,
@@ -385,5 +385,54 @@ async fn a_user_with_a_log_of_their_own_is_recorded_there_only() {
     exec_as(&target, "bob", "echo again").await;
     assert_eq!(target.events.exec_commands(), ["echo alice", "echo again"]);
     assert_eq!(bob_log.exec_commands(), ["echo bob"]);
+    target.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_echo_writes_later_output_late_and_in_order() {
+    let target = MockTarget::spawn().await.unwrap();
+    let (_handle, mut channel) = open_shell(&target).await;
+    channel.data_bytes(&b"slow-echo 300\r"[..]).await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut channel, &mut seen, "slow-echo 300:ok\r\n\x1b[?2004h$ ").await;
+    let sent = std::time::Instant::now();
+    // The echo of `ab` and everything after it is late; `slow-echo 0` does not let later
+    // output overtake it; the line runs at once all the same.
+    channel.data_bytes(&b"ab"[..]).await.unwrap();
+    channel.data_bytes(&b"\x7fc\r"[..]).await.unwrap();
+    wait_executed(&target, "ac").await;
+    channel.data_bytes(&b"slow-echo 0\r"[..]).await.unwrap();
+    channel.data_bytes(&b"x\x7f\x04"[..]).await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut channel, &mut seen, "ab").await;
+    assert!(sent.elapsed() >= std::time::Duration::from_millis(300));
+    let out = collect(&mut channel).await;
+    let all = [seen, out.stdout].concat();
+    let text = String::from_utf8_lossy(&all);
+    let order = ["ab", "ac:ok", "slow-echo 0:ok", "x"];
+    let at: Vec<usize> = order.iter().map(|s| text.find(s).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text:?}");
+    assert_eq!(out.status, Some(0));
+    target.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pty_request_with_echo_off_starts_the_shell_with_echo_off() {
+    let target = MockTarget::spawn().await.unwrap();
+    let handle = connect(target.addr, target.host_key()).await;
+    let mut channel = handle.channel_open_session().await.unwrap();
+    channel
+        .request_pty(true, "xterm", 80, 24, 0, 0, &[(Pty::ECHO, 0)])
+        .await
+        .unwrap();
+    channel.request_shell(true).await.unwrap();
+    channel.data_bytes(&b"echo DENY\r"[..]).await.unwrap();
+    wait_executed(&target, "echo DENY").await;
+    let mut seen = Vec::new();
+    let out = read_until(&mut channel, &mut seen, ":ok\r\n\x1b[?2004h$ ").await;
+    assert_eq!(
+        out,
+        "\x1b[?2004h$ \x1b[?2004l\r\r\necho DENY:ok\r\n\x1b[?2004h$ "
+    );
     target.shutdown().await;
 }
