@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
 use crate::gate::{GateAction, ShellGate, HELD_INPUT_LIMIT};
+use crate::log_text::quoted;
 use crate::target::TargetLink;
 use crate::target_screen::SharedScreen;
 use crate::to_operator::{refuse, Notice, OutboundPump, NOTICE_CAPACITY};
@@ -117,7 +118,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
     let target = match context.target.open_session().await {
         Ok(target) => target,
         Err(reason) => {
-            tracing::warn!(%reason, "cannot open a target channel");
+            tracing::warn!(reason = %quoted(&reason), "cannot open a target channel");
             refuse(&client_tx, &format!("sshgate: {reason}")).await;
             return;
         }
@@ -177,9 +178,9 @@ async fn ask(approval: ApprovalPath, request: ApprovalRequest) -> Decision {
     tracing::info!(
         id = %request.id,
         kind = %request.kind,
-        command = %request.command,
+        command = %quoted(&request.command),
         certain = request.certain,
-        typed = request.typed.as_deref(),
+        typed = request.typed.as_deref().map(|typed| tracing::field::display(quoted(typed))),
         "asking approver"
     );
     approval.decide(request).await
@@ -242,7 +243,10 @@ impl Bridge {
                 ..
             } => {
                 if !passes_environment(&variable_name) {
-                    tracing::info!(name = %variable_name, "environment variable not passed");
+                    tracing::info!(
+                        name = %quoted(&variable_name),
+                        "environment variable not passed"
+                    );
                     return Ok(());
                 }
                 self.target

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use russh::keys::ssh_key::{AuthorizedKeys, LineEnding};
 use russh::keys::{Algorithm, HashAlg, PrivateKey, PublicKey};
 
+use crate::log_text::quoted;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     #[error("{path}: {message}")]
@@ -34,7 +36,7 @@ pub fn load_or_generate_host_key(path: &Path) -> Result<PrivateKey, CredentialEr
     let key = generate_host_key();
     key.write_openssh_file(path, LineEnding::LF)
         .map_err(|error| file_error(path, format!("cannot write a new host key: {error}")))?;
-    tracing::info!(path = %path.display(), "generated a new host key");
+    tracing::info!(path = %quoted(path.display()), "generated a new host key");
     Ok(key)
 }
 

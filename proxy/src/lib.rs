@@ -19,6 +19,7 @@
 //! - [`target`]: the SSH client connection to the target and its host-key check.
 //! - [`credentials`]: host key, authorized_keys, identity and known_hosts handling.
 //! - [`config`]: flags and the TOML file.
+//! - [`log_text`]: outside text in log lines, quoted so that it cannot forge a line.
 
 pub mod approval;
 pub mod bridge;
@@ -27,6 +28,7 @@ pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod gate;
+pub mod log_text;
 pub mod server;
 pub mod target;
 pub mod target_screen;

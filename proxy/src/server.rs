@@ -17,6 +17,7 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use crate::approval::ApprovalPath;
 use crate::bridge::{self, ChannelContext};
 use crate::credentials::{fingerprint, AuthorizedKeySet};
+use crate::log_text::quoted;
 use crate::target::{TargetLink, TargetSettings};
 
 /// Who may connect to the proxy.
@@ -133,7 +134,13 @@ impl ClientConnection {
     }
 
     fn authenticated(&mut self, user: &str, method: &str) -> Auth {
-        tracing::info!(session = %self.session, user, method, peer = ?self.peer, "operator authenticated");
+        tracing::info!(
+            session = %self.session,
+            user = %quoted(user),
+            method = %quoted(method),
+            peer = ?self.peer,
+            "operator authenticated"
+        );
         self.user = user.to_string();
         Auth::Accept
     }
@@ -166,7 +173,11 @@ impl russh::server::Handler for ClientConnection {
                 Ok(self.authenticated(user, "password (checked by the target)"))
             }
             Err(refusal) => {
-                tracing::warn!(user, %refusal, "password pass-through refused");
+                tracing::warn!(
+                    user = %quoted(user),
+                    refusal = %quoted(&refusal),
+                    "password pass-through refused"
+                );
                 Ok(Auth::reject())
             }
         }
@@ -193,7 +204,11 @@ impl russh::server::Handler for ClientConnection {
             let method = format!("publickey {}", fingerprint(key.public_key));
             Ok(self.authenticated(user, &method))
         } else {
-            tracing::warn!(user, key = %fingerprint(key.public_key), "key not authorized");
+            tracing::warn!(
+                user = %quoted(user),
+                key = %fingerprint(key.public_key),
+                "key not authorized"
+            );
             Ok(Auth::reject())
         }
     }
@@ -299,7 +314,12 @@ impl russh::server::Handler for ClientConnection {
         port: &mut u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        tracing::info!(session = %self.session, address, port = *port, "remote port forwarding refused");
+        tracing::info!(
+            session = %self.session,
+            address = %quoted(address),
+            port = *port,
+            "remote port forwarding refused"
+        );
         Ok(false)
     }
 
@@ -313,7 +333,12 @@ impl russh::server::Handler for ClientConnection {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        tracing::info!(session = %self.session, host, port, "local port forwarding refused");
+        tracing::info!(
+            session = %self.session,
+            host = %quoted(host),
+            port,
+            "local port forwarding refused"
+        );
         reply
             .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
             .await;

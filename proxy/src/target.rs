@@ -11,6 +11,7 @@ use russh::client;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 
 use crate::credentials::TargetKeyPolicy;
+use crate::log_text::quoted;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -66,7 +67,7 @@ impl client::Handler for HostKeyCheck {
         match self.policy.verify(&self.host, self.port, &key) {
             Ok(()) => Ok(true),
             Err(refusal) => {
-                tracing::warn!(%refusal, "target host key refused");
+                tracing::warn!(refusal = %quoted(&refusal), "target host key refused");
                 *self.refusal.lock().expect("refusal lock") = Some(refusal);
                 Ok(false)
             }

@@ -4,7 +4,8 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Path of a binary of this workspace, built by `cargo test --workspace`.
 pub fn binary(name: &str) -> PathBuf {
@@ -23,7 +24,14 @@ pub struct Server {
     /// What followed "listening on " in its readiness line.
     pub address: String,
     /// Everything it printed after the readiness line, stdout and stderr.
-    output: Arc<Mutex<Vec<u8>>>,
+    output: Arc<Output>,
+}
+
+/// What a server printed, and a signal for each time it printed more.
+#[derive(Default)]
+struct Output {
+    bytes: Mutex<Vec<u8>>,
+    grew: Condvar,
 }
 
 impl Server {
@@ -52,7 +60,7 @@ impl Server {
         let address = address.to_string();
         // Keep draining both pipes, so that the server never blocks on a full one, and keep
         // what they carry for tests that search it.
-        let output = Arc::new(Mutex::new(Vec::new()));
+        let output = Arc::new(Output::default());
         let stderr = child.stderr.take().expect("piped stderr");
         keep(stdout, output.clone());
         keep(stderr, output.clone());
@@ -65,8 +73,34 @@ impl Server {
 
     /// What it printed so far after its readiness line (stdout and stderr).
     pub fn output(&self) -> String {
-        let output = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        let output = self.output.bytes.lock().unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&output).into_owned()
+    }
+
+    /// Waits (at most `patience`) until what it printed so far makes `done` true; returns it.
+    pub fn wait_for_output(
+        &self,
+        done: impl Fn(&str) -> bool,
+        patience: Duration,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + patience;
+        let mut output = self.output.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let text = String::from_utf8_lossy(&output).into_owned();
+            if done(&text) {
+                return Ok(text);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("not printed in {patience:?}; printed:\n{text}"));
+            }
+            output = self
+                .output
+                .grew
+                .wait_timeout(output, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// The port of the address, for `ws://HOST:PORT` too.
@@ -78,12 +112,13 @@ impl Server {
 }
 
 /// Append everything `from` yields to `into`, in a thread of its own.
-fn keep(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+fn keep(mut from: impl Read + Send + 'static, into: Arc<Output>) {
     std::thread::spawn(move || {
         let mut buffer = [0; 8192];
         while let Ok(read @ 1..) = from.read(&mut buffer) {
-            let mut kept = into.lock().unwrap_or_else(|e| e.into_inner());
+            let mut kept = into.bytes.lock().unwrap_or_else(|e| e.into_inner());
             kept.extend_from_slice(&buffer[..read]);
+            into.grew.notify_all();
         }
     });
 }

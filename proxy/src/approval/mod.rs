@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use sshgate_wire::{ApprovalRequest, Decision};
 
+use crate::log_text::quoted;
+
 /// Why an approver gave no decision. Each of these denies the command.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ApprovalError {
@@ -79,9 +81,9 @@ impl ApprovalPath {
             };
             tracing::info!(
                 id = %id,
-                command = %command,
+                command = %quoted(&command),
                 approve = decision.approve,
-                reason = decision.reason.as_deref().unwrap_or(""),
+                reason = %quoted(decision.reason.as_deref().unwrap_or("")),
                 "decision"
             );
             decision

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{ApprovalError, Approver, DecisionFuture};
+use crate::log_text::quoted;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -140,12 +141,16 @@ impl ConnectionTask {
         };
         match result {
             Ok(socket) => {
-                tracing::info!(url = %self.url, "connected to approver");
+                tracing::info!(url = %quoted(&self.url), "connected to approver");
                 self.backoff = FIRST_BACKOFF;
                 Ok(socket)
             }
             Err(error) => {
-                tracing::warn!(%error, retry_in = ?self.backoff, "approver unreachable");
+                tracing::warn!(
+                    error = %quoted(&error),
+                    retry_in = ?self.backoff,
+                    "approver unreachable"
+                );
                 self.next_attempt = Instant::now() + self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                 self.last_error = error.clone();
@@ -242,10 +247,17 @@ impl Connected {
                 Some(reply) => {
                     let _ = reply.send(Ok(decision));
                 }
-                None => tracing::warn!(id = %decision.id, "decision for no pending request"),
+                None => tracing::warn!(
+                    id = %quoted(&decision.id),
+                    "decision for no pending request"
+                ),
             },
             Err(error) => {
-                tracing::warn!(%error, frame = %text, "malformed frame from approver");
+                tracing::warn!(
+                    error = %quoted(&error),
+                    frame = %quoted(text),
+                    "malformed frame from approver"
+                );
                 // Deny the request the frame names if it names one, else every pending one:
                 // a garbled answer must never leave a request to be approved by a later frame.
                 let named = serde_json::from_str::<serde_json::Value>(text)

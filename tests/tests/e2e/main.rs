@@ -5,4 +5,5 @@ mod failures;
 mod faithful;
 mod gating;
 mod hardening;
+mod logs;
 mod openssh;
