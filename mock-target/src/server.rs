@@ -59,8 +59,8 @@ enum ChannelMode {
 struct ChannelState {
     /// Terminal width from the last pty-req or window-change (0 until then).
     cols: u32,
-    /// The PTY request's `ECHO` mode, if it gave one.
-    echo: Option<bool>,
+    /// The PTY request's terminal modes.
+    modes: Vec<(Pty, u32)>,
     mode: ChannelMode,
     /// Once the shell has written late: where all its later output goes, to keep the order.
     late: Option<mpsc::UnboundedSender<Late>>,
@@ -139,6 +139,20 @@ impl Connection {
     }
 }
 
+/// sshd sets the tty's modes from the PTY request; those the shell models take effect. (ISIG
+/// is not one: readline turns it on while it reads a line.)
+fn apply_pty_modes(shell: &mut Shell, modes: &[(Pty, u32)]) {
+    for &(mode, value) in modes {
+        match mode {
+            Pty::ECHO => shell.set_echo(value != 0),
+            Pty::NOFLSH => shell.set_noflsh(value != 0),
+            // 255 is how the request says "disabled".
+            Pty::VINTR => shell.set_intr(u8::try_from(value).ok().filter(|&c| c != 255)),
+            _ => {}
+        }
+    }
+}
+
 /// `exit N` (N a u32): the exec convention for a non-zero exit status.
 fn exit_code(command: &str) -> Option<u32> {
     command.strip_prefix("exit ")?.trim().parse().ok()
@@ -209,7 +223,7 @@ impl russh::server::Handler for Connection {
             channel.id(),
             ChannelState {
                 cols: 0,
-                echo: None,
+                modes: Vec::new(),
                 mode: ChannelMode::Idle,
                 late: None,
             },
@@ -236,10 +250,7 @@ impl russh::server::Handler for Connection {
         });
         if let Some(state) = self.channels.get_mut(&channel) {
             state.cols = cols;
-            // sshd sets the tty's modes from the request: bash then starts with echo off.
-            if let Some(&(_, echo)) = modes.iter().find(|(mode, _)| *mode == Pty::ECHO) {
-                state.echo = Some(echo != 0);
-            }
+            state.modes = modes.to_vec();
         }
         session.channel_success(channel)
     }
@@ -299,9 +310,7 @@ impl russh::server::Handler for Connection {
             return session.channel_failure(channel);
         };
         let mut shell = Shell::new(state.cols);
-        if let Some(echo) = state.echo {
-            shell.set_echo(echo);
-        }
+        apply_pty_modes(&mut shell, &state.modes);
         state.mode = ChannelMode::Shell(Box::new(shell));
         session.channel_success(channel)?;
         session.data(channel, GREETING.as_bytes().to_vec())

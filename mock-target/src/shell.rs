@@ -226,6 +226,16 @@ impl Shell {
         self.tty.echo = echo;
     }
 
+    /// The tty's interrupt character (`VINTR`; `None`: disabled), as the PTY request asks.
+    pub fn set_intr(&mut self, intr: Option<u8>) {
+        self.tty.intr = intr;
+    }
+
+    /// Whether an interrupt keeps the input not yet read (`NOFLSH`), as the PTY request asks.
+    pub fn set_noflsh(&mut self, noflsh: bool) {
+        self.tty.noflsh = noflsh;
+    }
+
     pub fn has_exited(&self) -> bool {
         self.exited
     }

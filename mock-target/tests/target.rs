@@ -417,22 +417,32 @@ async fn slow_echo_writes_later_output_late_and_in_order() {
 }
 
 #[tokio::test]
-async fn a_pty_request_with_echo_off_starts_the_shell_with_echo_off() {
+async fn the_pty_requests_echo_intr_and_noflsh_modes_set_the_shells_tty() {
     let target = MockTarget::spawn().await.unwrap();
     let handle = connect(target.addr, target.host_key()).await;
     let mut channel = handle.channel_open_session().await.unwrap();
     channel
-        .request_pty(true, "xterm", 80, 24, 0, 0, &[(Pty::ECHO, 0)])
+        .request_pty(
+            true,
+            "xterm",
+            80,
+            24,
+            0,
+            0,
+            &[(Pty::ECHO, 0), (Pty::VINTR, 255), (Pty::NOFLSH, 1)],
+        )
         .await
         .unwrap();
     channel.request_shell(true).await.unwrap();
-    channel.data_bytes(&b"echo DENY\r"[..]).await.unwrap();
+    // Echo off; C-c is no interrupt (a key readline rings the bell for).
+    channel.data_bytes(&b"echo DENY"[..]).await.unwrap();
+    channel.data_bytes(&b"\x03\r"[..]).await.unwrap();
     wait_executed(&target, "echo DENY").await;
     let mut seen = Vec::new();
     let out = read_until(&mut channel, &mut seen, ":ok\r\n\x1b[?2004h$ ").await;
     assert_eq!(
         out,
-        "\x1b[?2004h$ \x1b[?2004l\r\r\necho DENY:ok\r\n\x1b[?2004h$ "
+        "\x1b[?2004h$ \x07\x1b[?2004l\r\r\necho DENY:ok\r\n\x1b[?2004h$ "
     );
     target.shutdown().await;
 }
