@@ -270,8 +270,7 @@ mod tests {
 
     #[tokio::test]
     async fn interactive_asks_the_operator() {
-        let input: &[u8] = b"n\nlooks risky\ny\n";
-        let operator = crate::Operator::spawn(input, tokio::io::sink());
+        let operator = crate::Operator::scripted(&["n", "looks risky", "y"]);
         let approver =
             InProcessApprover::spawn(Config::with_behaviour(Behaviour::Interactive(operator)));
         let first = ask(&approver, "r1", "echo hi").await;

@@ -2,12 +2,22 @@
 //! read from the terminal.
 //!
 //! Invariant: only an explicit `y` or `yes` approves; anything else, a read error or end of input
-//! denies. Requests are asked one at a time, in the order they were put to the [`Operator`]; once
-//! input has ended every later request is denied with [`CLOSED_REASON`] without asking. Text from
-//! the proxy is shown with control characters escaped, so a command cannot drive the terminal.
+//! denies. An answer counts only for the prompt it was typed under: whatever was typed before a
+//! prompt was on the screen (a `y` meant for a request that was withdrawn meanwhile, a line typed
+//! ahead) is thrown away when the prompt is shown, never read as its answer. Requests are asked
+//! one at a time, in the order they were put to the [`Operator`]; once input has ended every
+//! later request is denied with [`CLOSED_REASON`] without asking. Text from the proxy is shown
+//! with control characters and the Unicode characters that reorder or hide text escaped, so a
+//! command cannot drive the terminal or disguise itself.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 use sshgate_wire::{ApprovalRequest, Decision};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// The reason given when the operator's input has ended (or failed).
@@ -22,21 +32,102 @@ pub const APPROVE_PROMPT: &str = "approve? [y/N] ";
 /// The terminal prompt for a deny reason.
 pub const REASON_PROMPT: &str = "reason (enter for none): ";
 
-/// One terminal (any line reader and writer) at which a person decides.
-pub struct Terminal<R, W> {
-    reader: R,
+/// What a person types: lines, each there to be read as soon as it is complete.
+pub trait Keyboard {
+    /// Throws away, without waiting, everything typed and not read yet. `false` once input has
+    /// ended (or failed).
+    fn discard_typed(&mut self) -> bool;
+
+    /// The next line typed; `None` at end of input or on an error.
+    fn next_line(&mut self) -> impl Future<Output = Option<String>> + Send;
+}
+
+/// Any line reader: what it can hand over without waiting counts as typed.
+impl<R: AsyncBufRead + Unpin + Send> Keyboard for R {
+    fn discard_typed(&mut self) -> bool {
+        let mut context = Context::from_waker(Waker::noop());
+        loop {
+            match Pin::new(&mut *self).poll_fill_buf(&mut context) {
+                Poll::Pending => return true,
+                Poll::Ready(Ok([])) | Poll::Ready(Err(_)) => return false,
+                Poll::Ready(Ok(typed)) => {
+                    let length = typed.len();
+                    Pin::new(&mut *self).consume(length);
+                }
+            }
+        }
+    }
+
+    async fn next_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.read_line(&mut line).await {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line),
+        }
+    }
+}
+
+/// This process's standard input, read by a thread of its own that always waits in a read, so
+/// that a line is here as soon as the terminal hands it over (tokio's stdin starts a read only
+/// when asked, and could not tell a line typed ahead from one typed under the prompt).
+pub struct Stdin {
+    lines: mpsc::UnboundedReceiver<String>,
+}
+
+impl Stdin {
+    /// Starts the reading thread. Its read cannot be cancelled: a program using this should end
+    /// with `std::process::exit` rather than wait for the thread.
+    pub fn spawn() -> Stdin {
+        let (sender, lines) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                let mut line = String::new();
+                match std::io::BufRead::read_line(&mut stdin, &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if sender.send(line).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Stdin { lines }
+    }
+}
+
+impl Keyboard for Stdin {
+    fn discard_typed(&mut self) -> bool {
+        loop {
+            match self.lines.try_recv() {
+                Ok(_) => {}
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    async fn next_line(&mut self) -> Option<String> {
+        self.lines.recv().await
+    }
+}
+
+/// One terminal (a [`Keyboard`] and a writer) at which a person decides.
+pub struct Terminal<K, W> {
+    keyboard: K,
     writer: W,
     closed: bool,
 }
 
-impl<R, W> Terminal<R, W>
+impl<K, W> Terminal<K, W>
 where
-    R: AsyncBufRead + Unpin,
+    K: Keyboard,
     W: AsyncWrite + Unpin,
 {
-    pub fn new(reader: R, writer: W) -> Self {
+    pub fn new(keyboard: K, writer: W) -> Self {
         Terminal {
-            reader,
+            keyboard,
             writer,
             closed: false,
         }
@@ -47,10 +138,8 @@ where
         self.closed
     }
 
-    /// Shows `request`, asks for a decision and returns it.
-    ///
-    /// Not cancel safe in one respect: dropping this future mid-read loses what was read of the
-    /// current line (a terminal delivers whole lines, so in practice nothing).
+    /// Shows `request`, asks for a decision and returns it. Dropping this future mid-read loses
+    /// nothing that could count: what was typed under this prompt answers no other.
     pub async fn decide(&mut self, request: &ApprovalRequest) -> Decision {
         if self.closed {
             return Decision::deny(&request.id, CLOSED_REASON);
@@ -84,23 +173,28 @@ where
         }
     }
 
-    /// Writes `text`, reads one line. `None` (and closed from then on) at end of input or on an
-    /// I/O error.
+    /// Writes `text`, then reads one line typed under it. `None` (and closed from then on) at end
+    /// of input or on an I/O error.
     async fn prompt(&mut self, text: &str) -> Option<String> {
+        // What was typed before the prompt is on the screen answers nothing. It is thrown away
+        // as the prompt starts to be written, not once the write is done: a quick reader may
+        // answer before the writing task hears that its write is done.
+        let open = self.keyboard.discard_typed();
         if self.write(text).await.is_err() {
             self.closed = true;
             return None;
         }
-        let mut line = String::new();
-        match self.reader.read_line(&mut line).await {
-            Ok(0) | Err(_) => {
-                self.closed = true;
-                // End the prompt's line so whatever is printed next starts cleanly.
-                let _ = self.write("\n").await;
-                None
-            }
-            Ok(_) => Some(line),
+        let line = if open {
+            self.keyboard.next_line().await
+        } else {
+            None
+        };
+        if line.is_none() {
+            self.closed = true;
+            // End the prompt's line so whatever is printed next starts cleanly.
+            let _ = self.write("\n").await;
         }
+        line
     }
 
     async fn write(&mut self, text: &str) -> std::io::Result<()> {
@@ -139,15 +233,14 @@ pub fn render(request: &ApprovalRequest) -> String {
     out
 }
 
-/// `text` with control characters shown as escapes (`\u{1b}`, `\r`, ...).
+/// `text` with control characters (`\u{1b}`, `\r`, ...) and the characters that reorder, hide or
+/// disguise text (bidi controls, zero-width characters, separators, unusual spaces, combining
+/// marks) shown as escapes: what Rust's debug form escapes, except quotes and backslashes.
 fn printable(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
+        .map(|c| match c {
+            '\\' | '"' | '\'' => c.to_string(),
+            c => c.escape_debug().to_string(),
         })
         .collect()
 }
@@ -183,13 +276,13 @@ impl PartialEq for Operator {
 
 impl Operator {
     /// Starts a task asking at the terminal made of `reader` and `writer`. Needs a tokio runtime.
-    pub fn spawn<R, W>(reader: R, writer: W) -> Self
+    pub fn spawn<K, W>(keyboard: K, writer: W) -> Self
     where
-        R: AsyncBufRead + Unpin + Send + 'static,
+        K: Keyboard + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let (questions, mut queue) = mpsc::channel::<Question>(QUEUE_CAPACITY);
-        let mut terminal = Terminal::new(reader, writer);
+        let mut terminal = Terminal::new(keyboard, writer);
         tokio::spawn(async move {
             while let Some(Question { request, mut reply }) = queue.recv().await {
                 // Withdrawn (cancelled, or the proxy gave up) while waiting its turn.
@@ -213,10 +306,20 @@ impl Operator {
 
     /// The person at this process's stdin and stdout.
     ///
-    /// tokio reads stdin with a blocking read that cannot be cancelled: a program using this
-    /// should end with `std::process::exit` rather than wait for the runtime to shut down.
+    /// stdin is read by a thread whose read cannot be cancelled ([`Stdin`]): a program using
+    /// this should end with `std::process::exit` rather than wait for the runtime to shut down.
     pub fn stdio() -> Self {
-        Self::spawn(BufReader::new(tokio::io::stdin()), tokio::io::stdout())
+        Self::spawn(Stdin::spawn(), tokio::io::stdout())
+    }
+
+    /// A person who types each of `answers` only once its prompt is on the screen, then ends
+    /// input; for tests and demonstrations.
+    pub fn scripted(answers: &[&str]) -> Self {
+        let (keyboard, typing) = tokio::io::duplex(1024);
+        let (screen, display) = tokio::io::duplex(64 * 1024);
+        let answers = answers.iter().map(|answer| answer.to_string()).collect();
+        tokio::spawn(answer_each_prompt(display, typing, answers));
+        Self::spawn(tokio::io::BufReader::new(keyboard), screen)
     }
 
     /// Asks the operator about `request` and waits for the answer. Dropping the returned future
@@ -238,11 +341,43 @@ impl Operator {
     }
 }
 
+/// Reads what the terminal shows from `display`; each time a new prompt is the last thing on it,
+/// types the next of `answers` on `keyboard`, and ends input after the last one. Returns
+/// everything shown, once the terminal is gone.
+pub async fn answer_each_prompt<D, K>(mut display: D, keyboard: K, answers: Vec<String>) -> String
+where
+    D: AsyncRead + Unpin,
+    K: AsyncWrite + Unpin,
+{
+    let mut keyboard = Some(keyboard).filter(|_| !answers.is_empty());
+    let mut answers = answers.into_iter();
+    let mut shown = String::new();
+    let mut answered = 0;
+    let mut buffer = [0u8; 4096];
+    while let Ok(read @ 1..) = display.read(&mut buffer).await {
+        shown.push_str(&String::from_utf8_lossy(&buffer[..read]));
+        let prompts = shown.matches(APPROVE_PROMPT).count() + shown.matches(REASON_PROMPT).count();
+        let at_prompt = shown.ends_with(APPROVE_PROMPT) || shown.ends_with(REASON_PROMPT);
+        if prompts > answered && at_prompt {
+            answered = prompts;
+            if let (Some(typing), Some(answer)) = (keyboard.as_mut(), answers.next()) {
+                let _ = typing.write_all(format!("{answer}\n").as_bytes()).await;
+                let _ = typing.flush().await;
+            }
+            if answers.len() == 0 {
+                keyboard = None;
+            }
+        }
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use sshgate_wire::RequestKind;
-    use tokio::io::{duplex, AsyncReadExt};
+    use std::time::Duration;
+    use tokio::io::{duplex, AsyncReadExt, BufReader, DuplexStream};
 
     fn request(id: &str, command: &str) -> ApprovalRequest {
         ApprovalRequest {
@@ -259,19 +394,34 @@ mod tests {
         }
     }
 
-    async fn run(input: &str, requests: &[ApprovalRequest]) -> (Vec<Decision>, String) {
-        let mut output = Vec::new();
-        let mut terminal = Terminal::new(input.as_bytes(), &mut output);
+    /// The decisions on `requests` of a person who typed `typed_ahead` before the first one was
+    /// shown, then types each of `answers` under its prompt; and what the terminal showed.
+    async fn run_typed_ahead(
+        typed_ahead: &str,
+        answers: &[&str],
+        requests: &[ApprovalRequest],
+    ) -> (Vec<Decision>, String) {
+        let (keyboard, mut typing) = duplex(1024);
+        let (screen, display) = duplex(64 * 1024);
+        typing.write_all(typed_ahead.as_bytes()).await.unwrap();
+        let answers = answers.iter().map(|answer| answer.to_string()).collect();
+        let person = tokio::spawn(answer_each_prompt(display, typing, answers));
+        let mut terminal = Terminal::new(BufReader::new(keyboard), screen);
         let mut decisions = Vec::new();
         for request in requests {
             decisions.push(terminal.decide(request).await);
         }
-        (decisions, String::from_utf8(output).unwrap())
+        drop(terminal);
+        (decisions, person.await.unwrap())
+    }
+
+    async fn run(answers: &[&str], requests: &[ApprovalRequest]) -> (Vec<Decision>, String) {
+        run_typed_ahead("", answers, requests).await
     }
 
     #[tokio::test]
     async fn yes_approves_and_the_block_is_readable() {
-        let (decisions, output) = run("y\n", &[request("r1", "rm -rf /tmp/x")]).await;
+        let (decisions, output) = run(&["y"], &[request("r1", "rm -rf /tmp/x")]).await;
         assert_eq!(decisions, vec![Decision::approve("r1")]);
         for expected in [
             "user:    alice",
@@ -289,10 +439,23 @@ mod tests {
         assert!(!output.contains('\x1b'), "escape reached the terminal");
     }
 
+    #[test]
+    fn text_that_reorders_or_hides_itself_is_shown_escaped() {
+        // A right-to-left override would show `rm -rf / #txt.exe` reversed after it.
+        let command = "ls \u{202e}fdp.exe\u{202c} \u{200b}x\u{2028}y\r\u{9b}2K 'a' \"b\" c\\d é";
+        let shown = render(&request("r1", command));
+        assert!(
+            shown.contains(
+                r#"command: ls \u{202e}fdp.exe\u{202c} \u{200b}x\u{2028}y\r\u{9b}2K 'a' "b" c\d é"#
+            ),
+            "{shown}"
+        );
+    }
+
     #[tokio::test]
     async fn yes_in_any_case_approves_and_anything_else_denies() {
         let reqs = [request("a", "x"), request("b", "y"), request("c", "z")];
-        let (decisions, output) = run(" YES \nno\nnot today\nsure\n\n", &reqs).await;
+        let (decisions, output) = run(&[" YES ", "no", "not today", "sure", ""], &reqs).await;
         assert_eq!(
             decisions,
             vec![
@@ -307,7 +470,7 @@ mod tests {
     #[tokio::test]
     async fn end_of_input_denies_everything_as_closed() {
         let reqs = [request("a", "x"), request("b", "y")];
-        let (decisions, output) = run("", &reqs).await;
+        let (decisions, output) = run(&[], &reqs).await;
         assert_eq!(
             decisions,
             vec![
@@ -321,7 +484,7 @@ mod tests {
 
     #[tokio::test]
     async fn end_of_input_at_the_reason_keeps_the_no() {
-        let (decisions, _) = run("n\n", &[request("a", "x"), request("b", "y")]).await;
+        let (decisions, _) = run(&["n"], &[request("a", "x"), request("b", "y")]).await;
         assert_eq!(
             decisions,
             vec![
@@ -332,44 +495,145 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn lines_typed_before_a_prompt_is_shown_answer_nothing() {
+        // Typed ahead: a yes, and a reason. Neither was typed under a prompt.
+        let (decisions, output) = run_typed_ahead(
+            "y\nsome reason\n",
+            &["n", "", "yes"],
+            &[request("a", "x"), request("b", "y")],
+        )
+        .await;
+        assert_eq!(
+            decisions,
+            vec![
+                Decision::deny("a", OPERATOR_DENY_REASON),
+                Decision::approve("b")
+            ]
+        );
+        assert_eq!(output.matches(REASON_PROMPT).count(), 1);
+    }
+
+    /// Reads `display` into `shown` until `done` holds (at most a few seconds).
+    async fn read_until(
+        display: &mut DuplexStream,
+        shown: &mut String,
+        done: impl Fn(&str) -> bool,
+    ) -> Result<(), String> {
+        let reading = async {
+            while !done(shown) {
+                let mut buffer = [0u8; 1024];
+                let read = display.read(&mut buffer).await.unwrap();
+                assert!(read > 0, "the screen closed; shown: {shown}");
+                shown.push_str(&String::from_utf8_lossy(&buffer[..read]));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), reading)
+            .await
+            .map_err(|_| format!("not shown in time; shown: {shown}"))
+    }
+
+    fn asked(operator: &Operator, id: &str, command: &str) -> tokio::task::JoinHandle<Decision> {
+        let operator = operator.clone();
+        let request = request(id, command);
+        tokio::spawn(async move { operator.ask(request).await })
+    }
+
+    #[tokio::test]
+    async fn a_yes_typed_after_a_request_was_withdrawn_does_not_answer_the_next() {
+        let (input, mut keyboard) = duplex(1024);
+        let (screen, mut display) = duplex(64 * 1024);
+        let operator = Operator::spawn(BufReader::new(input), screen);
+        let mut shown = String::new();
+
+        let first = asked(&operator, "r1", "one");
+        read_until(&mut display, &mut shown, |s| s.ends_with(APPROVE_PROMPT))
+            .await
+            .unwrap();
+        // The proxy cancels r1 while it is on the screen; the person, a moment late, says yes.
+        first.abort();
+        let _ = first.await;
+        read_until(&mut display, &mut shown, |s| {
+            s.contains("request r1 was cancelled")
+        })
+        .await
+        .unwrap();
+        keyboard.write_all(b"y\n").await.unwrap();
+
+        // r2 is shown after that yes: it waits for an answer typed under it.
+        let second = asked(&operator, "r2", "two");
+        read_until(&mut display, &mut shown, |s| {
+            s.contains("command: two") && s.ends_with(APPROVE_PROMPT)
+        })
+        .await
+        .unwrap();
+        keyboard.write_all(b"n\n").await.unwrap();
+        let at_reason = read_until(&mut display, &mut shown, |s| s.ends_with(REASON_PROMPT)).await;
+        if let Err(failure) = at_reason {
+            second.abort();
+            let decided = second.await;
+            panic!("the yes typed before r2 was shown answered it ({decided:?}); {failure}");
+        }
+        keyboard.write_all(b"\n").await.unwrap();
+        assert_eq!(
+            second.await.unwrap(),
+            Decision::deny("r2", OPERATOR_DENY_REASON)
+        );
+    }
+
+    #[tokio::test]
     async fn operator_asks_in_order_and_skips_withdrawn_questions() {
         let (input, mut keyboard) = duplex(1024);
         let (screen, mut display) = duplex(64 * 1024);
         let operator = Operator::spawn(BufReader::new(input), screen);
+        let mut shown = String::new();
 
-        let first = tokio::spawn({
-            let op = operator.clone();
-            async move { op.ask(request("r1", "one")).await }
-        });
+        let first = asked(&operator, "r1", "one");
         // Wait until the first question is on screen before queueing more.
-        let mut seen = String::new();
-        while !seen.contains(APPROVE_PROMPT) {
-            let mut buf = [0u8; 1024];
-            let n = display.read(&mut buf).await.unwrap();
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        assert!(seen.contains("command: one"));
-        let withdrawn = tokio::spawn({
-            let op = operator.clone();
-            async move { op.ask(request("r2", "two")).await }
-        });
-        let third = tokio::spawn({
-            let op = operator.clone();
-            async move { op.ask(request("r3", "three")).await }
-        });
+        read_until(&mut display, &mut shown, |s| s.ends_with(APPROVE_PROMPT))
+            .await
+            .unwrap();
+        assert!(shown.contains("command: one"));
+        let withdrawn = asked(&operator, "r2", "two");
+        let third = asked(&operator, "r3", "three");
         tokio::task::yield_now().await;
         withdrawn.abort();
         let _ = withdrawn.await;
 
-        keyboard.write_all(b"y\nn\nnope\n").await.unwrap();
+        keyboard.write_all(b"y\n").await.unwrap();
         assert_eq!(first.await.unwrap(), Decision::approve("r1"));
+        read_until(&mut display, &mut shown, |s| {
+            s.contains("command: three") && s.ends_with(APPROVE_PROMPT)
+        })
+        .await
+        .unwrap();
+        keyboard.write_all(b"n\n").await.unwrap();
+        read_until(&mut display, &mut shown, |s| s.ends_with(REASON_PROMPT))
+            .await
+            .unwrap();
+        keyboard.write_all(b"nope\n").await.unwrap();
         assert_eq!(third.await.unwrap(), Decision::deny("r3", "nope"));
 
         drop(keyboard);
         drop(operator);
-        let mut rest = String::new();
-        display.read_to_string(&mut rest).await.unwrap();
-        assert!(!rest.contains("command: two"), "{rest}");
-        assert!(rest.contains("command: three"), "{rest}");
+        display.read_to_string(&mut shown).await.unwrap();
+        assert!(!shown.contains("command: two"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_scripted_person_answers_each_prompt_in_turn() {
+        let operator = Operator::scripted(&["n", "risky", "y"]);
+        assert_eq!(
+            operator.ask(request("a", "x")).await,
+            Decision::deny("a", "risky")
+        );
+        assert_eq!(
+            operator.ask(request("b", "y")).await,
+            Decision::approve("b")
+        );
+        // Input has ended.
+        assert_eq!(
+            operator.ask(request("c", "z")).await,
+            Decision::deny("c", CLOSED_REASON)
+        );
     }
 }

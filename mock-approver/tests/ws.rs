@@ -282,8 +282,7 @@ async fn shutdown_closes_connections_and_stops_listening() {
 
 #[tokio::test]
 async fn interactive_operator_decides_over_websocket() {
-    let input: &[u8] = b"yes\n";
-    let operator = mock_approver::Operator::spawn(input, tokio::io::sink());
+    let operator = mock_approver::Operator::scripted(&["yes"]);
     let approver = WsApprover::spawn(Config::with_behaviour(Behaviour::Interactive(operator)))
         .await
         .unwrap();
