@@ -225,12 +225,23 @@ fn select(args: &SelectionArgs) -> Result<Vec<Scenario>, ExitCode> {
     Ok(cases)
 }
 
-/// The cases and run options the command line asks for, and a runtime to run them on.
+/// The cases and run options the command line asks for, and a runtime to run them on. Cases
+/// of the real-bash tier are listed, never run: the runner's target is the mock.
 fn prepare(
     selection: &SelectionArgs,
     output: &OutputArgs,
 ) -> Result<(Vec<Scenario>, RunOptions, tokio::runtime::Runtime), ExitCode> {
-    let cases = select(selection)?;
+    let cases: Vec<Scenario> = select(selection)?
+        .into_iter()
+        .filter(|case| !case.on_bash())
+        .collect();
+    if cases.is_empty() {
+        return Err(usage(format!(
+            "--cases {:?} selects only real-bash tier cases, which run in sshgate's own tests, \
+             not against the mock target",
+            selection.cases.as_deref().unwrap_or_default()
+        )));
+    }
     if output.jobs == 0 {
         return Err(usage("--jobs must be at least 1"));
     }

@@ -74,8 +74,15 @@ fn chunkings(scenario: &Scenario, options: &RunOptions) -> Vec<Chunking> {
     }
 }
 
+/// Why a case of the real-bash tier is never replayed here.
+pub const BASH_ONLY: &str = "a real-bash tier case: it needs bash behind OpenSSH's sshd, not the \
+                             mock target (sshgate's tests replay it: tests/tests/real/corpus.rs)";
+
 /// Why `case` cannot be graded against this proxy, if it cannot.
 fn skip_reason(case: &Scenario, options: &RunOptions) -> Option<String> {
+    if case.on_bash() {
+        return Some(BASH_ONLY.into());
+    }
     let capabilities = options.capabilities;
     if case.uses_exec() && !capabilities.exec {
         return Some("the proxy refuses exec requests".into());

@@ -7,7 +7,9 @@
 //! operator's shell input rather than a copy of it. Test code only, never part of sshgate.
 //!
 //! The relay accepts any client (`none`, `password`, any public key), accepts any target host
-//! key, and logs in to the target with the `none` method as the user the operator gave.
+//! key, and logs in to the target as the user the operator gave, with the `none` method or
+//! with a key of its own ([`PassThrough::spawn_with_identity`], for OpenSSH's sshd). It passes
+//! on everything an operator's client asks for: environment variables and terminal modes too.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use russh::server::{
     Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Server as _, Session, VerifiedPublicKey,
 };
@@ -101,6 +104,17 @@ impl RelayProxy {
         target: SocketAddr,
         gate: Arc<dyn Gate>,
     ) -> std::io::Result<RelayProxy> {
+        Self::start_logging_in(listener, target, gate, None)
+    }
+
+    /// [`start`](Self::start), logging in to the target with `identity` (public key) rather
+    /// than `none` when given.
+    pub fn start_logging_in(
+        listener: TcpListener,
+        target: SocketAddr,
+        gate: Arc<dyn Gate>,
+        identity: Option<Arc<PrivateKey>>,
+    ) -> std::io::Result<RelayProxy> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let mut methods = MethodSet::empty();
@@ -118,6 +132,7 @@ impl RelayProxy {
             let mut server = Relay {
                 target,
                 gate,
+                identity,
                 client: None,
                 user: String::new(),
             };
@@ -152,6 +167,23 @@ impl PassThrough {
             _relay: relay,
         })
     }
+
+    /// On a free port of 127.0.0.1, logging in to the target with `identity` (a target that
+    /// wants a public key, such as OpenSSH's sshd in `crate::sshd`).
+    pub async fn spawn_with_identity(target: SocketAddr, identity: PrivateKey) -> PassThrough {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = RelayProxy::start_logging_in(
+            listener,
+            target,
+            Arc::new(Open),
+            Some(Arc::new(identity)),
+        )
+        .unwrap();
+        PassThrough {
+            addr: relay.addr,
+            _relay: relay,
+        }
+    }
 }
 
 static SESSIONS: AtomicU64 = AtomicU64::new(0);
@@ -161,6 +193,8 @@ static SESSIONS: AtomicU64 = AtomicU64::new(0);
 struct Relay {
     target: SocketAddr,
     gate: Arc<dyn Gate>,
+    /// The key to log in to the target with; `none` without one.
+    identity: Option<Arc<PrivateKey>>,
     client: Option<SocketAddr>,
     /// The user of the last accepted authentication.
     user: String,
@@ -221,7 +255,16 @@ impl russh::server::Handler for Relay {
             ..Default::default()
         });
         let mut target = russh::client::connect(config, self.target, AnyHostKey).await?;
-        target.authenticate_none(&self.user).await?;
+        let login = match &self.identity {
+            Some(key) => {
+                let key = PrivateKeyWithHashAlg::new(key.clone(), None);
+                target.authenticate_publickey(&self.user, key).await?
+            }
+            None => target.authenticate_none(&self.user).await?,
+        };
+        if !login.success() {
+            return Err(russh::Error::NotAuthenticated);
+        }
         let target_channel = target.channel_open_session().await?;
         reply.accept().await;
         let session = SessionInfo {
@@ -345,9 +388,19 @@ async fn relay(
                         }
                         None => to_target.data(&data[..]).await,
                     },
-                    Some(ChannelMsg::RequestPty { term, col_width, row_height, .. }) => {
+                    Some(ChannelMsg::RequestPty {
+                        term, col_width, row_height, pix_width, pix_height, terminal_modes, ..
+                    }) => {
                         pty = true;
-                        to_target.request_pty(false, &term, col_width, row_height, 0, 0, &[]).await
+                        to_target
+                            .request_pty(
+                                false, &term, col_width, row_height, pix_width, pix_height,
+                                &terminal_modes,
+                            )
+                            .await
+                    }
+                    Some(ChannelMsg::SetEnv { variable_name, variable_value, .. }) => {
+                        to_target.set_env(false, variable_name, variable_value).await
                     }
                     Some(ChannelMsg::RequestShell { .. }) => {
                         if pty {

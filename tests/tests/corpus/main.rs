@@ -17,11 +17,14 @@ use scenarios::Scenario;
 use sshgate_tests::launchers::PassThroughLauncher;
 
 /// The corpus, or the part of it whose ids start with `$SCENARIO_FILTER` (for working on
-/// one category).
+/// one category); without the real-bash tier, which `tests/tests/real/corpus.rs` replays.
 fn corpus() -> Vec<Scenario> {
     let filter = std::env::var("SCENARIO_FILTER").unwrap_or_default();
     scenarios::corpus::load_matching(&scenarios::corpus::builtin_dir(), &filter)
         .unwrap_or_else(|error| panic!("the corpus does not load: {error}"))
+        .into_iter()
+        .filter(|case| !case.on_bash())
+        .collect()
 }
 
 /// The cases pinned to one chunking, for runs where chunking is not what is tested.
