@@ -1,11 +1,14 @@
 //! Real peers: sshgate in-process in front of OpenSSH's `sshd` with bash behind it (the
 //! [`RealTarget`] fixture, whose referee reports every line bash runs), reached by the test's
-//! own SSH client (`shell`) or by OpenSSH's `ssh` running inside tmux (`tmux`); and bash as
-//! the referee of the keystroke model over the scenario corpus (`differential`).
+//! own SSH client (`shell`) or by OpenSSH's `ssh` running inside tmux (`tmux`); bash as
+//! the referee of the keystroke model over the scenario corpus (`differential`); and the
+//! corpus's real-bash tier, its `target = "bash"` cases replayed through sshgate and through
+//! the pass-through control (`corpus`).
 //!
 //! Each test starts its own sshd, sshgate and approver. Without sshd installed they are
 //! skipped with a message; where `CI` is set that is a failure instead.
 
+mod corpus;
 mod differential;
 mod screen;
 mod secrets;

@@ -1,0 +1,357 @@
+//! The real-bash tier of the scenario corpus: every case with `target = "bash"` replayed by
+//! the scenario replayer through sshgate to bash behind OpenSSH's sshd, and through the
+//! pass-through control to the same, where it must fail: a line containing its DENY text runs.
+//!
+//! These cases mean something only with bash behind the proxy (a locale, tty modes, a line
+//! editor, an interrupt the mock target does not have), so the conformance runner lists them
+//! and never replays them.
+//!
+//! A [`BashHarness`] sets the stage for each replay: a fresh [`RealTarget`] (not a dry run:
+//! `stty` and `trap` must really act), the scripted approver, and the proxy under test in front
+//! of the target. bash's referee records become the replayer's target events (each `Line` an
+//! `executed` line), so every wait is on bash's records, the operator's screen or the approver,
+//! never a timer. The client sends `LANG=C.UTF-8` (as OpenSSH's `SendEnv LANG` does for a UTF-8
+//! terminal) before the scenario's own `env`.
+//!
+//! The control replay drops what only a gate can satisfy (`request`, `cancelled`) and turns
+//! each `never_executed` text into what must happen: a line containing it runs. The cases end
+//! with a line run after the risky keys, so that on sshgate a DENY line run late would be
+//! recorded before that line and be seen.
+//!
+//! `BASH_CORPUS_ONLY=<id prefix>` replays only the matching cases and prints every outcome with
+//! its transcript.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mock_target::{EventLog, TargetEvent};
+use scenarios::approver::ScriptedApprover;
+use scenarios::format::Target;
+use scenarios::outcome::Failure;
+use scenarios::replay::{replay, Harness, ReplayOptions, Stage, StageFuture};
+use scenarios::{Chunking, Outcome, Scenario, Step};
+use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
+use sshgate::credentials::generate_host_key;
+use sshgate::{ClientAuth, Settings};
+use sshgate_tests::operator::WAIT;
+use sshgate_tests::passthrough::PassThrough;
+use sshgate_tests::sshd::{RealTarget, Record, TargetOptions};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+/// Replays at once: each has its own sshd, bash and proxy, and the machine may have two cores.
+const CONCURRENCY: usize = 4;
+/// How long one step may wait: bash behind sshd is slower than the mock target, and some
+/// cases run `sleep 1`.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// sshgate's approval time-out here; no case leaves a request unanswered.
+const APPROVAL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The seed of the random chunking (the conformance runner's).
+const SEED: u64 = conformance::runner::SEED;
+
+/// Which proxy stands between the operator and bash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proxy {
+    Sshgate,
+    PassThrough,
+}
+
+/// Sets the stage for one replay; keeps the target's events for a look after the replay.
+struct BashHarness {
+    proxy: Proxy,
+    events: Mutex<Option<EventLog>>,
+}
+
+impl BashHarness {
+    fn new(proxy: Proxy) -> BashHarness {
+        BashHarness {
+            proxy,
+            events: Mutex::new(None),
+        }
+    }
+
+    /// The events of the last stage set.
+    fn events(&self) -> Option<EventLog> {
+        self.events.lock().expect("events lock").clone()
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn setup(expected: &str, actual: impl ToString) -> Failure {
+    Failure {
+        step: 0,
+        expected: expected.to_string(),
+        actual: actual.to_string(),
+    }
+}
+
+impl Harness for BashHarness {
+    fn stage<'a>(&'a self, _options: &'a ReplayOptions) -> StageFuture<'a> {
+        Box::pin(async move {
+            let target =
+                tokio::task::spawn_blocking(|| RealTarget::start(TargetOptions::default()))
+                    .await
+                    .map_err(|error| setup("a real target", error))?
+                    .map_err(|error| setup("a real target", error))?;
+            let target = Arc::new(target);
+            let events = EventLog::in_memory();
+            let bridge = AbortOnDrop(tokio::spawn(bridge(target.clone(), events.clone())));
+            let (approver, endpoints) = ScriptedApprover::start(false)
+                .await
+                .map_err(|error| setup("an approver", error))?;
+            let (proxy, proxy_guard): (_, Box<dyn std::any::Any + Send + Sync>) = match self.proxy {
+                Proxy::Sshgate => {
+                    let settings = Settings {
+                        host_key: generate_host_key(),
+                        client_auth: ClientAuth::InsecureAcceptAny,
+                        password_pass_through: false,
+                        target: target.target_settings(),
+                    };
+                    let approval = ApprovalPath::new(
+                        Arc::new(ChannelApprover::new(endpoints.channel)),
+                        APPROVAL_TIMEOUT,
+                    );
+                    let (address, stop) =
+                        sshgate_tests::stack::serve_sshgate(settings, approval).await;
+                    (address, Box::new(stop))
+                }
+                Proxy::PassThrough => {
+                    let relay = PassThrough::spawn_with_identity(
+                        target.addr(),
+                        target.client_key().clone(),
+                    )
+                    .await;
+                    // Nobody asks the approver; its channel stays open all the same, or the
+                    // replay would take the approver's end for the proxy dropping it.
+                    (relay.addr, Box::new((relay, endpoints.channel)))
+                }
+            };
+            *self.events.lock().expect("events lock") = Some(events.clone());
+            Ok(Stage {
+                proxy,
+                // The pass-through logs in to the target as the operator's user.
+                user: target.user().to_string(),
+                events,
+                approver,
+                // The bridge first: it holds the target too.
+                guard: Box::new((bridge, proxy_guard, target)),
+            })
+        })
+    }
+}
+
+/// bash's records as the replayer's target events, in order.
+async fn bridge(target: Arc<RealTarget>, events: EventLog) {
+    loop {
+        // An Err is a quiet spell of WAIT: keep listening.
+        match target.next_record().await {
+            Ok(Record::Line(line)) => events.push(TargetEvent::Executed { line }),
+            Ok(Record::Exec(command)) => events.push(TargetEvent::Exec { command }),
+            Ok(Record::Prompt) | Err(_) => {}
+        }
+    }
+}
+
+fn options() -> ReplayOptions {
+    ReplayOptions {
+        step_timeout: STEP_TIMEOUT,
+        client_env: vec![("LANG".into(), "C.UTF-8".into())],
+        ..ReplayOptions::default()
+    }
+}
+
+/// The bash cases (those matching `BASH_CORPUS_ONLY`, if set), or None when the test is
+/// skipped (no sshd here).
+fn bash_cases() -> Option<Vec<Scenario>> {
+    let probe = RealTarget::start_or_skip(TargetOptions::default())?;
+    drop(probe);
+    let only = std::env::var("BASH_CORPUS_ONLY").unwrap_or_default();
+    let cases: Vec<Scenario> = scenarios::corpus::load_dir(&scenarios::corpus::builtin_dir())
+        .expect("the corpus loads")
+        .into_iter()
+        .filter(|case| case.target == Target::Bash && case.id.starts_with(&only))
+        .collect();
+    assert!(
+        !cases.is_empty(),
+        "no target = \"bash\" case matches {only:?}"
+    );
+    Some(cases)
+}
+
+fn verbose() -> bool {
+    std::env::var_os("BASH_CORPUS_ONLY").is_some()
+}
+
+/// What a case must never run: its `never_executed` texts.
+fn never_executed(case: &Scenario) -> Vec<String> {
+    case.steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::NeverExecuted(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The case as a proxy that asks nobody meets it: no requests to answer or cancels to see,
+/// and its `never_executed` checks left to the control test.
+fn without_the_gate(case: &Scenario) -> Scenario {
+    let mut control = case.clone();
+    control.steps.retain(|step| {
+        !matches!(
+            step,
+            Step::Request { .. } | Step::Cancelled | Step::NeverExecuted(_)
+        )
+    });
+    control
+}
+
+/// Run `jobs` at most [`CONCURRENCY`] at a time; results in order.
+async fn run_all<T: Send + 'static>(
+    jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>>,
+) -> Vec<T> {
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|job| {
+            let permits = permits.clone();
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("semaphore open");
+                job.await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("replay task"));
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bash_cases_hold_through_sshgate() {
+    let Some(cases) = bash_cases() else {
+        return;
+    };
+    let mut jobs = Vec::new();
+    for case in cases {
+        let chunkings = match case.chunking {
+            Some(pinned) => vec![pinned],
+            None => Chunking::all(SEED).to_vec(),
+        };
+        for chunking in chunkings {
+            let case = case.clone();
+            jobs.push(Box::pin(async move {
+                let harness = BashHarness::new(Proxy::Sshgate);
+                replay(&case, chunking, &harness, &options()).await
+            })
+                as std::pin::Pin<
+                    Box<dyn std::future::Future<Output = Outcome> + Send>,
+                >);
+        }
+    }
+    let outcomes = run_all(jobs).await;
+    for outcome in &outcomes {
+        let verdict = if outcome.passed() { "pass" } else { "FAIL" };
+        println!(
+            "sshgate: {} [{}]: {verdict} ({} ms)",
+            outcome.id,
+            outcome.chunking,
+            outcome.elapsed.as_millis()
+        );
+        if verbose() {
+            println!("{}\n{}", outcome, outcome.transcript.render());
+        }
+    }
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.passed())
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} bash replays failed through sshgate:\n{}",
+        failed.len(),
+        outcomes.len(),
+        failed.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bash_cases_run_deny_behind_the_pass_through() {
+    let Some(cases) = bash_cases() else {
+        return;
+    };
+    let mut jobs = Vec::new();
+    for case in cases {
+        jobs.push(Box::pin(async move { control(case).await })
+            as std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<String, String>> + Send>,
+            >);
+    }
+    let results = run_all(jobs).await;
+    let mut problems = Vec::new();
+    for result in results {
+        match result {
+            Ok(line) => println!("pass-through: {line}"),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "these cases cannot fail, or their keys do not replay, behind a proxy that gates \
+         nothing:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Replay `case` through the pass-through: Ok with the line that ran DENY, or Err saying why
+/// the case proves nothing (nothing forbidden ran) or the replay broke down.
+async fn control(case: Scenario) -> Result<String, String> {
+    let forbidden = never_executed(&case);
+    if forbidden.is_empty() {
+        return Err(format!(
+            "{}: no never_executed step, so nothing shows it failing",
+            case.id
+        ));
+    }
+    let chunking = case.chunking.unwrap_or(Chunking::OnePacket);
+    let harness = BashHarness::new(Proxy::PassThrough);
+    let outcome = replay(&without_the_gate(&case), chunking, &harness, &options()).await;
+    if verbose() {
+        println!("control {}\n{}", outcome, outcome.transcript.render());
+    }
+    if !outcome.passed() {
+        return Err(format!("control replay of {outcome}"));
+    }
+    let events = harness.events().expect("the stage was set");
+    // The replay is over, but the target's records are complete up to the case's last line;
+    // a forbidden line ran before it, so it is in already. Waiting covers the rest.
+    let ran = events
+        .wait_for(
+            |event| {
+                matches!(event, TargetEvent::Executed { line }
+                    if forbidden.iter().any(|text| line.contains(text.as_str())))
+            },
+            WAIT,
+        )
+        .await;
+    match ran {
+        Some(TargetEvent::Executed { line }) => {
+            Ok(format!("{} [{chunking}]: bash ran {line:?}", case.id))
+        }
+        _ => Err(format!(
+            "{} [{chunking}]: no line containing {forbidden:?} ran; bash ran {:?}",
+            case.id,
+            events.executed_lines()
+        )),
+    }
+}
