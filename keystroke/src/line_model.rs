@@ -48,6 +48,9 @@ enum AfterAccept {
     Lost,
     /// readline switched to vi editing mode.
     ViMode,
+    /// C-d on a non-empty line: readline deletes the character under the cursor (a shell
+    /// without a line editor would have taken the line as it was).
+    DeleteChar,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +78,9 @@ pub struct LineModel {
     prefix: Prefix,
     held: Option<Held>,
     bracketed_paste: bool,
+    /// A NUL arrived inside the current bracketed paste: readline inserts the pasted text as
+    /// a C string, so nothing after the NUL reaches the line.
+    paste_cut: bool,
 }
 
 impl Default for LineModel {
@@ -95,6 +101,7 @@ impl LineModel {
             prefix: Prefix::None,
             held: None,
             bracketed_paste: false,
+            paste_cut: false,
         }
     }
 
@@ -158,6 +165,14 @@ impl LineModel {
         None
     }
 
+    /// Holds a byte that only a target reading it differently from the model would take as a
+    /// submit (a byte with the eighth bit set, read as Meta plus a submit key in a locale that
+    /// is not UTF-8): the line stays, no longer certain.
+    pub fn possible_submit(&mut self, key: SubmitKey) -> Submit {
+        self.unsure();
+        self.hold(key, false, AfterAccept::Kept)
+    }
+
     /// Holds a CR, LF or C-o that no key binding claimed (for instance M-C-o): the shell may
     /// still run the line, and the model no longer knows what it holds.
     pub fn force_submit(&mut self, key: SubmitKey) -> Submit {
@@ -185,12 +200,15 @@ impl LineModel {
                 self.reset();
             }
             AfterAccept::ViMode => self.vi_mode = true,
+            // Were the line taken instead, the screen shows it gone at the next submit.
+            AfterAccept::DeleteChar => self.delete_at_cursor(),
         }
     }
 
     /// The held submit was denied and its byte dropped. Applies and returns the bytes that
     /// discard the whole line on the shell; the killed text lands in the kill ring.
     pub fn deny(&mut self) -> &'static [u8] {
+        self.paste_cut = false;
         self.held = None;
         let bytes = ABORT_AND_DISCARD;
         for &byte in bytes {
@@ -308,6 +326,7 @@ impl LineModel {
                 self.unsure();
             }
             KeyEvent::PasteStart | KeyEvent::PasteEnd => {
+                self.paste_cut = false;
                 if !self.bracketed_paste {
                     self.unsure();
                 }
@@ -330,8 +349,13 @@ impl LineModel {
             0x01 => self.buf.move_to(0),
             0x02 => self.buf.left(),
             0x03 => self.interrupt(),
-            // On an empty line C-d is EOF, which does not run anything.
-            0x04 => self.delete_at_cursor(),
+            // On an empty line C-d is EOF, which runs nothing. On a non-empty one it deletes a
+            // character in readline, but hands the line over where there is no line editor
+            // (`set +o emacs`): held, and asked about.
+            0x04 if end > 0 => {
+                return Some(self.hold(SubmitKey::EndOfFile, false, AfterAccept::DeleteChar))
+            }
+            0x04 => {}
             0x05 => self.buf.move_to(end),
             0x06 => self.buf.right(),
             0x08 | 0x7f => {
@@ -457,6 +481,8 @@ impl LineModel {
     fn pasted(&mut self, c: char) -> Option<Submit> {
         if self.bracketed_paste {
             match c {
+                _ if self.paste_cut => {}
+                '\0' => self.paste_cut = true,
                 // The tty turns a pasted Ctrl+C into SIGINT before readline reads the paste.
                 '\u{3}' => self.lost(),
                 // readline's bracketed paste turns CR into newline.

@@ -4,10 +4,18 @@
 //! to do with that byte. The safety invariant lives here, independent of both: every CR (0x0d),
 //! LF (0x0a) and Ctrl+O (0x0f) is a [`ByteAction::Submit`], whatever state the tokenizer or the
 //! model is in, except as text inside a bracketed paste while the target has bracketed paste
-//! mode enabled. The model may recognise more submits (C-x C-e, M-#, extended Enter keys) but
+//! mode enabled, or as part of the rest of a paste whose line was denied, which is dropped
+//! ([`ByteAction::Discard`]). An invalid byte whose low seven bits are one of them (or `#`, for
+//! M-#) is held too. The model may recognise more submits (C-x C-e, M-#, extended Enter keys) but
 //! can never turn one of these bytes into a plain forward.
 
 use crate::key::{KeyEvent, CR, CTRL_C, LF, SI};
+
+/// The end marker of a bracketed paste.
+const PASTE_END: &[u8] = b"\x1b[201~";
+/// C-q: the tty's START character, which restarts output stopped with C-s (IXON is among the
+/// terminal modes the proxy leaves at the target's default).
+const XON: u8 = 0x11;
 use crate::line_model::LineModel;
 use crate::tokenizer::Tokenizer;
 
@@ -16,6 +24,9 @@ use crate::tokenizer::Tokenizer;
 pub enum ByteAction {
     /// Forward the byte to the target now.
     Forward,
+    /// Drop the byte: the rest of a paste whose line was denied (the deny already ended the
+    /// paste on the target).
+    Discard,
     /// This byte makes the target run its line (or may): hold it, and all input after it,
     /// until an approver decides.
     Submit(Submit),
@@ -55,6 +66,13 @@ pub enum SubmitKey {
     MetaEnter,
     /// CR, LF or C-o after C-v / C-q: inserted into the line if the quote took effect.
     QuotedControl,
+    /// A byte with the eighth bit set whose low seven bits are CR, LF, C-o or `#`: a shell
+    /// reading bytes as Meta plus their 7-bit value (readline's convert-meta, outside a UTF-8
+    /// locale) or a tty stripping the eighth bit (ISTRIP) runs the line on it.
+    EightBitSubmit,
+    /// C-d on a non-empty line: the tty's end-of-file, which hands the line over to a shell
+    /// that has no line editor.
+    EndOfFile,
 }
 
 impl SubmitKey {
@@ -75,6 +93,9 @@ pub struct Reconstructor {
     model: LineModel,
     /// Reused across bytes so the hot path does not allocate.
     events: Vec<KeyEvent>,
+    /// The line was denied inside a paste: the operator's paste goes on, up to its end marker,
+    /// but none of it may reach the target's fresh line.
+    discarding_paste: bool,
 }
 
 impl Reconstructor {
@@ -94,6 +115,12 @@ impl Reconstructor {
             self.interrupted();
             return ByteAction::Interrupt;
         }
+        if self.discarding_paste {
+            self.tokenizer.push(byte, &mut events);
+            self.discarding_paste = self.tokenizer.in_paste();
+            self.events = events;
+            return ByteAction::Discard;
+        }
         let mut submit = None;
         if self.model.quoted_pending() && self.tokenizer.is_idle() && byte < 0x80 {
             // Quoted insert takes the raw byte, so an ESC must not start a sequence.
@@ -106,12 +133,24 @@ impl Reconstructor {
                 }
             }
         }
+        // A byte that completes a UTF-8 character is that character to a UTF-8 shell.
+        let completes_character = events
+            .iter()
+            .any(|event| matches!(event, KeyEvent::Char(c) | KeyEvent::Pasted(c) if !c.is_ascii()));
         self.events = events;
-        let must_hold = matches!(byte, LF | CR | SI) && !(in_paste && self.model.bracketed_paste());
+        let pasted_text = in_paste && self.model.bracketed_paste();
+        let must_hold = matches!(byte, LF | CR | SI) && !pasted_text;
+        // Invalid as UTF-8 (neither completing nor continuing a character): what the target
+        // makes of it depends on a locale the model cannot see.
+        let invalid = byte >= 0x80 && !completes_character && self.tokenizer.is_idle();
+        let may_submit = invalid && matches!(byte & 0x7f, LF | CR | SI | b'#') && !pasted_text;
         match submit {
             Some(submit) => ByteAction::Submit(submit),
             None if must_hold => {
                 ByteAction::Submit(self.model.force_submit(SubmitKey::for_byte(byte)))
+            }
+            None if may_submit => {
+                ByteAction::Submit(self.model.possible_submit(SubmitKey::EightBitSubmit))
             }
             None => ByteAction::Forward,
         }
@@ -133,11 +172,22 @@ impl Reconstructor {
     }
 
     /// The pending submit was denied and its byte dropped. Returns the bytes the gate must send
-    /// so the target discards the whole line wherever the cursor is: `C-g C-e C-u` (C-g ends
-    /// whatever key sequence or terminal string the withheld byte left open). The model
-    /// applies them too, so the killed text is in its kill ring as in readline.
-    pub fn denied(&mut self) -> &'static [u8] {
-        self.model.deny()
+    /// so the target discards the whole line wherever the cursor is, whatever state its input
+    /// is in: a paste's end marker when the withheld byte was inside a paste (inside it, the
+    /// discard keys would be pasted text); XON (C-q), which the tty takes to restart output
+    /// stopped with C-s (a shell blocked writing reads only the first discard key); then
+    /// `C-g C-e C-u` (C-g ends whatever key sequence or terminal string the withheld byte left
+    /// open). The model applies the discard keys too, so the killed text is in its kill ring
+    /// as in readline; the rest of the operator's paste is dropped.
+    pub fn denied(&mut self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if self.tokenizer.in_paste() {
+            bytes.extend_from_slice(PASTE_END);
+            self.discarding_paste = true;
+        }
+        bytes.push(XON);
+        bytes.extend_from_slice(self.model.deny());
+        bytes
     }
 
     /// Ctrl+C was forwarded while a submit was pending: the line is gone (empty, certain).

@@ -19,7 +19,7 @@ use sshgate_wire::{ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
-use crate::gate::{GateAction, ShellGate, HELD_INPUT_LIMIT};
+use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
 use crate::target::TargetLink;
 use crate::target_screen::SharedScreen;
@@ -74,41 +74,30 @@ struct Bridge {
     screen: SharedScreen,
 }
 
-/// Terminal modes the keystroke model depends on (which keys interrupt, erase, kill, quote;
-/// whether CR reaches the shell as typed). They are left out of the pty request, so that the
-/// target uses its defaults, which are what the model assumes.
-const MODES_THE_MODEL_ASSUMES: &[Pty] = &[
-    Pty::VINTR,
-    Pty::VQUIT,
-    Pty::VERASE,
-    Pty::VKILL,
-    Pty::VEOF,
-    Pty::VEOL,
-    Pty::VEOL2,
-    Pty::VSTART,
-    Pty::VSTOP,
-    Pty::VSUSP,
-    Pty::VDSUSP,
-    Pty::VREPRINT,
-    Pty::VWERASE,
-    Pty::VLNEXT,
-    Pty::VFLUSH,
-    Pty::VSWTCH,
-    Pty::VSTATUS,
-    Pty::VDISCARD,
-    Pty::INLCR,
-    Pty::IGNCR,
-    Pty::ICRNL,
-    Pty::IUCLC,
-    Pty::ISIG,
-    Pty::IEXTEN,
-    Pty::XCASE,
+/// The only terminal modes of the operator's pty request passed to the target: line speeds
+/// and output processing, which change what the screen shows both the operator and the proxy
+/// alike. Every other mode changes how the target reads keys (which keys interrupt, erase,
+/// quote or end a line, whether it echoes, whether it strips the eighth bit) and is left at
+/// the target's default, which is what the keystroke model assumes.
+const MODES_PASSED: &[Pty] = &[
+    Pty::TTY_OP_ISPEED,
+    Pty::TTY_OP_OSPEED,
+    Pty::OPOST,
+    Pty::ONLCR,
 ];
 
 /// Environment variables passed to the target; others could change what an approved command
-/// does (`BASH_ENV`, `LD_PRELOAD`, `PROMPT_COMMAND`) without the approver seeing them.
-fn passes_environment(name: &str) -> bool {
-    name == "LANG" || name == "TERM" || name == "COLORTERM" || name.starts_with("LC_")
+/// does (`BASH_ENV`, `LD_PRELOAD`, `PROMPT_COMMAND`) without the approver seeing them. A
+/// locale passes only when it reads bytes as UTF-8, as the keystroke model does: in another
+/// one readline reads a byte with the eighth bit set as Meta plus a key (`0xa3` is M-#, which
+/// runs the line).
+fn passes_environment(name: &str, value: &str) -> bool {
+    let locale = name == "LANG" || name.starts_with("LC_");
+    let utf8 = {
+        let value = value.to_ascii_lowercase();
+        value.contains("utf-8") || value.contains("utf8")
+    };
+    name == "TERM" || name == "COLORTERM" || (locale && utf8)
 }
 
 /// Serve one operator channel until either side closes it.
@@ -228,7 +217,7 @@ impl Bridge {
                     .resize(screen_size(row_height), screen_size(col_width));
                 let modes: Vec<(Pty, u32)> = terminal_modes
                     .into_iter()
-                    .filter(|(mode, _)| !MODES_THE_MODEL_ASSUMES.contains(mode))
+                    .filter(|(mode, _)| MODES_PASSED.contains(mode))
                     .collect();
                 self.target
                     .request_pty(
@@ -242,7 +231,7 @@ impl Bridge {
                 variable_value,
                 ..
             } => {
-                if !passes_environment(&variable_name) {
+                if !passes_environment(&variable_name, &variable_value) {
                     tracing::info!(
                         name = %quoted(&variable_name),
                         "environment variable not passed"
@@ -381,12 +370,26 @@ impl Bridge {
     }
 
     /// Ask about a submitted shell line once it is checked against the target's screen.
-    fn ask_about_line(&mut self, line: String, certain: bool) {
+    /// `discarded` may still be on the line unless the screen, answering the last keys, shows
+    /// otherwise.
+    fn ask_about_line(&mut self, line: String, certain: bool, discarded: String) {
         let mut request = self.request(RequestKind::Shell, String::new(), false);
         let id = request.id.clone();
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
+        let blank = certain && is_blank(&line);
         let decision = async move {
-            let checked = screen.check_when_settled(&line, certain).await;
+            let answered = blank || !discarded.is_empty();
+            let mut checked = screen.check_when_settled(&line, certain, answered).await;
+            if blank && checked.certain && checked.fresh {
+                // Nothing to run, and the screen shows nothing left on the line.
+                return Decision::approve(request.id);
+            }
+            if !checked.fresh && !discarded.is_empty() {
+                // The screen has not answered since: the discard may not have happened.
+                checked.command = format!("{discarded}{line}");
+                checked.certain = false;
+                checked.typed = None;
+            }
             request.command = checked.command;
             request.certain = checked.certain;
             request.typed = checked.typed;
@@ -437,8 +440,11 @@ impl Bridge {
                 GateAction::ToClient(bytes) => {
                     self.notices.send(Notice::Show(bytes)).await.map_err(drop)?
                 }
-                GateAction::Ask(submit) => self.ask_about_line(submit.line, submit.certain),
+                GateAction::Ask { submit, discarded } => {
+                    self.ask_about_line(submit.line, submit.certain, discarded)
+                }
                 GateAction::LineStarts => self.screen.lock().line_starts(),
+                GateAction::Submitted => self.screen.lock().submit_sent(),
                 GateAction::Cancel => {
                     if let Some((id, _)) = self.decision.take() {
                         tracing::info!(%id, "cancelled by Ctrl+C");

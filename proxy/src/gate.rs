@@ -14,6 +14,9 @@ use sshgate_keystroke::{ByteAction, Reconstructor, Submit};
 pub const HELD_INPUT_LIMIT: usize = 64 * 1024;
 
 const CTRL_C: u8 = 0x03;
+/// The tty's STOP and START characters (C-s, C-q), with IXON at the target's default.
+const XOFF: u8 = 0x13;
+const XON: u8 = 0x11;
 const BELL: &[u8] = b"\x07";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,17 +25,24 @@ pub enum GateAction {
     ToTarget(Vec<u8>),
     /// Show these bytes to the operator.
     ToClient(Vec<u8>),
-    /// Ask the approver about this line; call [`ShellGate::decided`] with the answer.
-    Ask(Submit),
+    /// Ask about this line; call [`ShellGate::decided`] with the answer. A line the model
+    /// holds as certainly blank is asked about too: only the screen can confirm that nothing
+    /// is left on it (a Ctrl+C the shell ignored, deny keys its editing mode does not know).
+    /// `discarded` is the text that Ctrl+C or a deny was to discard since the last approved
+    /// submit, while the target's output is stopped: it may still be on the line.
+    Ask { submit: Submit, discarded: String },
+    /// An approved submit goes to the target next: a program may start reading.
+    Submitted,
     /// The pending request was cancelled (Ctrl+C); tell the approver.
     Cancel,
     /// The first key of a new line comes next: the prompt is on the target's screen now.
     LineStarts,
 }
 
-/// A submit held until its decision: the byte that would run the line.
+/// A submit held until its decision: the byte that would run the line, and the line.
 struct Pending {
     byte: u8,
+    line: String,
 }
 
 pub struct ShellGate {
@@ -46,6 +56,11 @@ pub struct ShellGate {
     /// differential test against bash 5.2: `^Cecho safe` in one packet runs `cho safe`), so
     /// neither the keys nor the screen can be sure of that line.
     after_interrupt: bool,
+    /// What Ctrl+C and denies were to discard since the last approved submit.
+    discarded: String,
+    /// The operator stopped the target's output (C-s) and has not restarted it: the target
+    /// cannot show whether a discard took effect.
+    output_stopped: bool,
 }
 
 impl Default for ShellGate {
@@ -62,6 +77,8 @@ impl ShellGate {
             held: VecDeque::new(),
             line_open: false,
             after_interrupt: false,
+            discarded: String::new(),
+            output_stopped: false,
         }
     }
 
@@ -91,13 +108,18 @@ impl ShellGate {
         self.line_open = false;
         self.after_interrupt = false;
         if approve {
+            self.discarded.clear();
+            actions.push(GateAction::Submitted);
             actions.push(GateAction::ToTarget(vec![pending.byte]));
             self.reconstructor.accepted();
         } else {
+            // The deny keys restart the output.
+            self.output_stopped = false;
+            self.discarded.push_str(&pending.line);
             actions.push(GateAction::ToClient(
                 format!("\r\n[sshgate] denied: {reason}\r\n").into_bytes(),
             ));
-            actions.push(GateAction::ToTarget(self.reconstructor.denied().to_vec()));
+            actions.push(GateAction::ToTarget(self.reconstructor.denied()));
         }
         let held: Vec<u8> = self.held.drain(..).collect();
         self.input(&held, &mut actions);
@@ -118,8 +140,20 @@ impl ShellGate {
                 actions.push(GateAction::LineStarts);
                 self.line_open = true;
             }
+            if byte == CTRL_C {
+                let line = self.reconstructor.line();
+                self.discarded.push_str(&line);
+            }
             match self.reconstructor.push(byte) {
-                ByteAction::Forward => forward.push(byte),
+                ByteAction::Forward => {
+                    match byte {
+                        XOFF => self.output_stopped = true,
+                        XON => self.output_stopped = false,
+                        _ => {}
+                    }
+                    forward.push(byte)
+                }
+                ByteAction::Discard => {}
                 ByteAction::Interrupt => {
                     forward.push(byte);
                     self.line_open = false;
@@ -127,20 +161,23 @@ impl ShellGate {
                 }
                 ByteAction::Submit(mut submit) => {
                     let after_interrupt = std::mem::take(&mut self.after_interrupt);
-                    if submit.certain && is_blank(&submit.line) {
-                        // Nothing to run: an empty line needs no approver. (Losing a key of
-                        // a blank line after a Ctrl+C only ever leaves less on it.)
-                        forward.push(byte);
-                        self.reconstructor.accepted();
-                        self.line_open = false;
-                        continue;
-                    }
-                    submit.certain &= !after_interrupt;
+                    // Losing a key of a blank line after a Ctrl+C only ever leaves less on it.
+                    submit.certain &= !after_interrupt || is_blank(&submit.line);
                     if !forward.is_empty() {
                         actions.push(GateAction::ToTarget(std::mem::take(&mut forward)));
                     }
-                    self.pending = Some(Pending { byte });
-                    actions.push(GateAction::Ask(submit));
+                    self.pending = Some(Pending {
+                        byte,
+                        line: submit.line.clone(),
+                    });
+                    // Only while the output is stopped can the target not show what became of
+                    // a discard; otherwise the screen tells.
+                    let discarded = if self.output_stopped {
+                        self.discarded.clone()
+                    } else {
+                        String::new()
+                    };
+                    actions.push(GateAction::Ask { submit, discarded });
                     self.hold(&data[index + 1..], actions);
                     return;
                 }
@@ -155,7 +192,9 @@ impl ShellGate {
     /// discards the line together with everything typed since the submit.
     fn hold(&mut self, data: &[u8], actions: &mut Vec<GateAction>) {
         if let Some(position) = data.iter().position(|&byte| byte == CTRL_C) {
-            self.pending = None;
+            if let Some(pending) = self.pending.take() {
+                self.discarded.push_str(&pending.line);
+            }
             self.held.clear();
             self.reconstructor.interrupted();
             self.line_open = false;
@@ -174,7 +213,7 @@ impl ShellGate {
 }
 
 /// Blank as a shell sees it: spaces and tabs only (a no-break space is a command name).
-fn is_blank(line: &str) -> bool {
+pub fn is_blank(line: &str) -> bool {
     line.chars().all(|c| c == ' ' || c == '\t')
 }
 
@@ -227,7 +266,7 @@ mod tests {
         actions
             .iter()
             .filter_map(|action| match action {
-                GateAction::Ask(submit) => Some(submit.line.clone()),
+                GateAction::Ask { submit, .. } => Some(submit.line.clone()),
                 _ => None,
             })
             .collect()
@@ -259,19 +298,33 @@ mod tests {
         let mut gate = ShellGate::new();
         gate.client_input(b"echo DENY\x1b[D\x1b[D\r");
         let actions = gate.decided(false, "blocked");
-        assert_eq!(to_target(&actions), b"\x07\x05\x15");
+        assert_eq!(to_target(&actions), b"\x11\x07\x05\x15");
         assert!(actions.iter().any(|action| matches!(action,
             GateAction::ToClient(bytes) if String::from_utf8_lossy(bytes).contains("denied: blocked"))));
     }
 
     #[test]
-    fn empty_line_after_deny_passes_without_asking() {
+    fn an_empty_line_after_a_deny_is_held_like_any_other() {
+        // Only the screen can confirm that the deny keys left nothing on the line.
         let mut gate = ShellGate::new();
         gate.client_input(b"echo DENY\r");
         gate.decided(false, "blocked");
         let actions = gate.client_input(b"\r");
-        assert_eq!(to_target(&actions), b"\r");
-        assert!(asked(&actions).is_empty());
+        assert!(to_target(&actions).is_empty());
+        assert_eq!(asked(&actions), [""]);
+        let approved = gate.decided(true, "");
+        assert_eq!(approved[0], GateAction::Submitted);
+        assert_eq!(to_target(&approved), b"\r");
+    }
+
+    #[test]
+    fn a_deny_inside_a_paste_ends_it_and_drops_the_rest() {
+        let mut gate = ShellGate::new();
+        gate.client_input(b"echo DENY\x1b[200~\r");
+        let denied = gate.decided(false, "blocked");
+        assert_eq!(to_target(&denied), b"\x1b[201~\x11\x07\x05\x15");
+        let rest = gate.client_input(b"more\x1b[201~ls");
+        assert_eq!(to_target(&rest), b"ls");
     }
 
     #[test]
@@ -301,12 +354,16 @@ mod tests {
         assert_eq!(actions[1], GateAction::ToTarget(b"ls".to_vec()));
         let after = gate.decided(true, "");
         assert!(!after.contains(&GateAction::LineStarts));
+        let count_starts = |actions: &[GateAction]| {
+            actions
+                .iter()
+                .filter(|a| **a == GateAction::LineStarts)
+                .count()
+        };
+        // The empty line is held, and the Ctrl+C cancels it: `p` starts another line.
         let next = gate.client_input(b"\r\x03p");
-        let starts = next
-            .iter()
-            .filter(|a| **a == GateAction::LineStarts)
-            .count();
-        assert_eq!(starts, 3, "{next:?}");
+        assert!(next.contains(&GateAction::Cancel));
+        assert_eq!(count_starts(&next), 2, "{next:?}");
     }
 
     #[test]
@@ -315,7 +372,7 @@ mod tests {
             actions
                 .iter()
                 .filter_map(|action| match action {
-                    GateAction::Ask(submit) => Some(submit.certain),
+                    GateAction::Ask { submit, .. } => Some(submit.certain),
                     _ => None,
                 })
                 .collect()

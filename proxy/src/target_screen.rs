@@ -4,18 +4,25 @@
 //! The input model only sees keys. What the shell will run is what its line editor holds, and
 //! that is on the screen: TAB completion, history recall and reverse search put text there
 //! that no key spelled. At a submit the displayed line (the logical line under the cursor,
-//! with the prompt stripped) is compared with the model's line:
-//! - they agree: the request carries the line, as certain as the model is;
+//! with the prompt stripped, read back into the scrollback when it is longer than the window)
+//! is compared with the model's line. The proxy is certain only of what it has seen:
+//! - they agree on a screen that can be trusted: the request carries the line, as certain as
+//!   the model is;
 //! - they differ, or the model is unsure: the request carries the displayed line, marked
 //!   uncertain, with the model's text beside it;
-//! - nothing of a non-empty line is displayed: the target did not echo it (a password
-//!   prompt), so the typed text is a secret and appears nowhere in the request;
-//! - the screen cannot be read (a full-screen program, the prompt not found): the model's
-//!   line, as the model has it.
+//! - the screen cannot be trusted (the window was resized while the line was typed, it is too
+//!   narrow to read, the line cannot be found on it): the model's line, uncertain;
+//! - nothing of a non-empty line is displayed: a *secret* only on positive evidence that a
+//!   program other than the shell reads it (a submit went out and the reader's prompt has not
+//!   come back since); then its text appears nowhere in the request. At the shell's own prompt
+//!   an unechoed line (output paused with Ctrl+S, `stty -echo`, a slow target) is a command:
+//!   the model's line, uncertain.
 //!
-//! The prompt is learned from the screen: what stood left of the cursor when the session's first
-//! line began, then what stood before the last line that agreed; the snapshot taken when the
-//! current line began serves when that prompt is no longer on the line (it changed).
+//! While a program may be reading a secret, model text the screen has not shown is never put in
+//! a request. The prompt is learned from the screen: what stood left of the cursor when the
+//! session's first line began, then what stood before the last line that agreed; the snapshot
+//! taken when the current line began (only once the target has answered the previous submit)
+//! serves when that prompt is no longer on the line (it changed).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,18 +49,38 @@ pub struct Checked {
     /// The input model's text, when the request carries something else.
     pub typed: Option<String>,
     pub context: Vec<String>,
+    /// The target wrote after the operator's last keys went out: the screen answers them
+    /// (not so while the target's output is stopped with Ctrl+S, or a key drew nothing).
+    pub fresh: bool,
 }
 
-/// Shown to the approver in place of a line the target did not echo.
-pub const HIDDEN: &str = "(hidden: the target did not echo this input, as at a password prompt)";
+/// Shown to the approver in place of a line that a program other than the shell read with
+/// echo off.
+pub const HIDDEN: &str =
+    "(hidden: a program started by an approved command read this input with echo off, as at a password prompt)";
+/// Rows kept above the window, so that a line longer than the window stays readable.
+const SCROLLBACK_ROWS: usize = 1000;
+/// Below this many columns the screen's wrapping cannot be trusted to match the shell's
+/// redisplay (seen with bash: a one- or two-column window showed `DNY` while `DENY` ran).
+const NARROWEST_READABLE: u16 = 20;
 
 /// The target's screen for one shell channel.
 pub struct TargetScreen {
     parser: vt100::Parser,
-    /// The prompt as it stood when the current line's first key went to the target.
+    /// The prompt as it stood when the current line's first key went to the target; `None`
+    /// when that key went out before the target answered the previous submit.
     prompt_at_start: Option<String>,
-    /// The prompt before the last line the screen and the model agreed on.
+    /// The prompt before the last line the screen and the model agreed on: the prompt of
+    /// whatever reads lines here (the shell, or a program that echoes).
     learned_prompt: Option<String>,
+    /// A submit went out and the reader's prompt has not been seen since: a program started
+    /// by it may be reading (a password, with echo off).
+    awaiting_prompt: bool,
+    /// The target wrote a newline since the last submit went out (it answered the submit).
+    answered: bool,
+    /// The window changed size while the current line was typed: the shell redrew it in a way
+    /// the screen may not follow.
+    resized_during_line: bool,
     /// When the operator's last keys went to the target, and when the target last wrote.
     last_input: Option<Instant>,
     last_output: Option<Instant>,
@@ -62,15 +89,21 @@ pub struct TargetScreen {
 impl TargetScreen {
     pub fn new(rows: u16, cols: u16) -> Self {
         TargetScreen {
-            parser: vt100::Parser::new(dimension(rows), dimension(cols), 0),
+            parser: vt100::Parser::new(dimension(rows), dimension(cols), SCROLLBACK_ROWS),
             prompt_at_start: None,
             learned_prompt: None,
+            awaiting_prompt: false,
+            answered: false,
+            resized_during_line: false,
             last_input: None,
             last_output: None,
         }
     }
 
     pub fn resize(&mut self, rows: u16, cols: u16) {
+        if self.parser.screen().size() != (dimension(rows), dimension(cols)) {
+            self.resized_during_line = true;
+        }
         self.parser
             .screen_mut()
             .set_size(dimension(rows), dimension(cols));
@@ -79,11 +112,35 @@ impl TargetScreen {
     pub fn feed(&mut self, output: &[u8]) {
         self.parser.process(output);
         self.last_output = Some(Instant::now());
+        if self.awaiting_prompt {
+            self.answered |= output.contains(&b'\n');
+            if self.answered && self.reader_prompt_shown() {
+                self.awaiting_prompt = false;
+            }
+        }
     }
 
     /// The operator's keys went to the target just now.
     pub fn input_sent(&mut self) {
         self.last_input = Some(Instant::now());
+    }
+
+    /// An approved submit is going to the target: until the reader's prompt comes back, a
+    /// program it started may be what reads the next line.
+    pub fn submit_sent(&mut self) {
+        self.awaiting_prompt = true;
+        self.answered = false;
+    }
+
+    /// Whether the line under the cursor starts with the learned prompt.
+    fn reader_prompt_shown(&mut self) -> bool {
+        let Some(prompt) = self.learned_prompt.clone() else {
+            return false;
+        };
+        !prompt.trim().is_empty()
+            && self
+                .cursor_line()
+                .is_some_and(|line| line.starts_with(prompt.as_str()))
     }
 
     /// When the screen counts as settled for a line the model is unsure of: a moment after
@@ -94,8 +151,14 @@ impl TargetScreen {
     }
 
     /// The operator's first key of a new line is about to go out: what stands left of the
-    /// cursor now is the prompt.
+    /// cursor now is the prompt, once the target has answered the previous submit.
     pub fn line_starts(&mut self) {
+        self.resized_during_line = false;
+        if self.awaiting_prompt && !self.answered {
+            // Typed ahead: the screen still shows the last line, not this one's prompt.
+            self.prompt_at_start = None;
+            return;
+        }
         let screen = self.parser.screen();
         let (row, col) = screen.cursor_position();
         let prompt = screen.contents_between(row, 0, row, col);
@@ -106,33 +169,60 @@ impl TargetScreen {
         self.prompt_at_start = Some(prompt);
     }
 
-    /// The logical line under the cursor (wrapped rows joined).
-    fn cursor_line(&self) -> Option<String> {
+    /// The logical line under the cursor (wrapped rows joined, back into the scrollback when
+    /// it began above the window); `None` on the alternate screen, or when it began before the
+    /// oldest row kept.
+    fn cursor_line(&mut self) -> Option<String> {
         let screen = self.parser.screen();
         if screen.alternate_screen() {
             return None;
         }
         let (cursor_row, _) = screen.cursor_position();
+        let (rows, cols) = screen.size();
         let mut first = cursor_row;
         while first > 0 && screen.row_wrapped(first - 1) {
             first -= 1;
         }
         let mut last = cursor_row;
-        let (rows, cols) = screen.size();
         while last + 1 < rows.get() && screen.row_wrapped(last) {
             last += 1;
         }
-        let text: String = screen
+        let mut text: String = screen
             .rows(0, cols.get())
             .skip(usize::from(first))
             .take(usize::from(last - first) + 1)
             .collect();
+        if first == 0 {
+            text.insert_str(0, &self.scrolled_off_part()?);
+        }
         Some(text)
+    }
+
+    /// The rows above the window that wrap into its first row, oldest first; `None` when the
+    /// line began before the oldest row kept.
+    fn scrolled_off_part(&mut self) -> Option<String> {
+        let screen = self.parser.screen_mut();
+        screen.set_scrollback(usize::MAX);
+        let kept = screen.scrollback();
+        let cols = screen.size().1.get();
+        let mut part = Vec::new();
+        for back in 1..=kept {
+            screen.set_scrollback(back);
+            // With `back` rows of scrollback in view, row 0 is the `back`-th row above.
+            if !screen.row_wrapped(0) {
+                break;
+            }
+            part.push(screen.rows(0, cols).next().unwrap_or_default());
+        }
+        screen.set_scrollback(0);
+        // Every row kept continues the line, and older rows were dropped: its start is gone.
+        let start_lost = part.len() == kept && kept == SCROLLBACK_ROWS;
+        (!start_lost).then(|| part.into_iter().rev().collect())
     }
 
     /// The line after the prompt, if a known prompt starts the cursor's line; in readline's
     /// incremental search, the line found.
-    fn displayed(&self) -> Option<(String, String)> {
+    fn displayed(&mut self) -> Option<(String, String)> {
         let line = self.cursor_line()?;
         if let Some(found) = search_prompt(&line) {
             return Some((
@@ -157,9 +247,16 @@ impl TargetScreen {
             })
     }
 
-    fn agrees(&self, line: &str) -> bool {
-        self.displayed()
-            .is_some_and(|(prompt, displayed)| shows(&prompt, line, &displayed))
+    /// Whether the screen can be read at all for the current line.
+    fn readable(&self) -> bool {
+        !self.resized_during_line && self.parser.screen().size().1.get() >= NARROWEST_READABLE
+    }
+
+    fn agrees(&mut self, line: &str) -> bool {
+        self.readable()
+            && self
+                .displayed()
+                .is_some_and(|(prompt, displayed)| shows(&prompt, line, &displayed))
     }
 
     fn context(&self) -> Vec<String> {
@@ -174,44 +271,80 @@ impl TargetScreen {
         rows[from..].to_vec()
     }
 
+    /// Whether `text` stands anywhere in the window: shown to the operator, so not a secret.
+    fn on_screen(&self, text: &str) -> bool {
+        let text = text.trim();
+        !text.is_empty() && self.parser.screen().contents().contains(text)
+    }
+
     /// Cross-check the model's `line` (and whether the model is `certain` of it).
     pub fn check(&mut self, line: &str, certain: bool) -> Checked {
+        let mut checked = self.cross_check(line, certain);
+        checked.fresh = self.fresh();
+        checked
+    }
+
+    /// Whether the target wrote after the operator's last keys went out.
+    fn fresh(&self) -> bool {
+        match (self.last_input, self.last_output) {
+            (Some(input), Some(output)) => output >= input,
+            (input, _) => input.is_none(),
+        }
+    }
+
+    fn cross_check(&mut self, line: &str, certain: bool) -> Checked {
         let context = self.context();
-        let Some((prompt, displayed)) = self.displayed() else {
-            return Checked {
-                command: line.to_string(),
-                certain,
-                typed: None,
-                context,
-            };
+        // A program other than the shell may be reading: what it did not show may be secret.
+        let program_reading = self.awaiting_prompt;
+        let model = |certain: bool| Checked {
+            command: line.to_string(),
+            certain,
+            typed: None,
+            context: context.clone(),
+            fresh: false,
         };
-        if displayed.is_empty() && !line.trim().is_empty() {
-            // Not echoed: a secret. Neither the command nor the context may carry it, and the
-            // context cannot, since the screen never showed it.
-            return Checked {
-                command: HIDDEN.to_string(),
-                certain: false,
-                typed: None,
-                context,
-            };
+        let hidden = || Checked {
+            command: HIDDEN.to_string(),
+            certain: false,
+            typed: None,
+            context: context.clone(),
+            fresh: false,
+        };
+        let readable = self.readable();
+        let Some((prompt, displayed)) = self.displayed() else {
+            // The line cannot be found: the keys are all there is, and never certain.
+            if program_reading && !line.trim().is_empty() && !self.on_screen(line) {
+                return hidden();
+            }
+            return model(false);
+        };
+        if !readable {
+            return model(false);
         }
         if shows(&prompt, line, &displayed) {
             // A search prompt stands in for the shell's only while the search is on.
             if search_prompt(&prompt).is_none() {
                 self.learned_prompt = Some(prompt);
             }
-            return Checked {
-                command: line.to_string(),
-                certain,
-                typed: None,
-                context,
+            return model(certain);
+        }
+        if displayed.is_empty() && !line.trim().is_empty() {
+            // Not echoed. Read by a program with echo off: a secret, which neither the
+            // command nor the context may carry (the context cannot: the screen never showed
+            // it). At the shell's prompt: a command the screen did not show.
+            return if program_reading {
+                hidden()
+            } else {
+                model(false)
             };
         }
         Checked {
             command: displayed,
             certain: false,
-            typed: Some(line.to_string()),
+            // What a program reading a secret did not show stays out (a prompt echoing `*`).
+            typed: (!program_reading || self.on_screen(line)).then(|| line.to_string()),
             context,
+            fresh: false,
         }
     }
 }
@@ -306,17 +439,19 @@ impl SharedScreen {
     }
 
     /// Cross-check a submitted line once the screen has settled: it shows the model's line
-    /// (when the model is sure of it), or the target's output has paused after answering the
-    /// last keys (when the model is unsure), or the longest wait is over.
-    pub async fn check_when_settled(&self, line: &str, certain: bool) -> Checked {
+    /// (when the model is sure of it; with `answered`, only once the target has written after
+    /// the last keys, so that a line left as it was by keys the target has not answered yet
+    /// does not count), or the target's output has paused after answering the last keys (when
+    /// the model is unsure), or the longest wait is over.
+    pub async fn check_when_settled(&self, line: &str, certain: bool, answered: bool) -> Checked {
         let deadline = Instant::now() + SETTLE_AT_MOST;
         let mut output = self.output.subscribe();
         loop {
             output.mark_unchanged();
             let wait = {
-                let screen = self.lock();
+                let mut screen = self.lock();
                 if certain {
-                    if screen.agrees(line) {
+                    if screen.agrees(line) && (!answered || screen.fresh()) {
                         break;
                     }
                     deadline
@@ -385,7 +520,12 @@ mod tests {
 
     #[test]
     fn a_line_not_echoed_is_hidden_entirely() {
-        let mut screen = screen_after("Password: ");
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"read -s");
+        assert!(screen.check("read -s", true).certain);
+        screen.submit_sent();
+        screen.feed(b"\r\nPassword: ");
         screen.line_starts();
         let checked = screen.check("hunter2", true);
         assert_eq!(checked.command, HIDDEN);
@@ -396,15 +536,110 @@ mod tests {
 
     #[test]
     fn a_wrapped_line_is_read_whole() {
-        let mut screen = TargetScreen::new(24, 10);
+        let mut screen = TargetScreen::new(24, 20);
         screen.feed(b"$ ");
         screen.line_starts();
-        screen.feed(b"echo 0123456789");
-        assert_eq!(
-            screen.check("echo 0123456789", true).command,
-            "echo 0123456789"
-        );
-        assert!(screen.check("echo 0123456789", true).certain);
+        let line = format!("echo {}", "0123456789".repeat(3));
+        screen.feed(line.as_bytes());
+        let checked = screen.check(&line, true);
+        assert_eq!(checked.command, line);
+        assert!(checked.certain);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_window_is_read_back_from_the_scrollback() {
+        let mut screen = TargetScreen::new(5, 20);
+        screen.feed(b"$ ");
+        screen.line_starts();
+        let line = format!("echo {} DENY", "x".repeat(300));
+        screen.feed(line.as_bytes());
+        let checked = screen.check(&line, true);
+        assert_eq!(checked.command, line);
+        assert!(checked.certain);
+        // The model got it wrong: the screen's whole line is what the approver sees.
+        let checked = screen.check(&format!("echo {} DE", "x".repeat(300)), true);
+        assert_eq!(checked.command, line);
+        assert!(!checked.certain);
+    }
+
+    #[test]
+    fn a_line_beyond_the_scrollback_is_uncertain() {
+        let mut screen = TargetScreen::new(5, 20);
+        screen.feed(b"$ ");
+        screen.line_starts();
+        let line = format!("echo {}", "x".repeat(20 * (SCROLLBACK_ROWS + 10)));
+        screen.feed(line.as_bytes());
+        let checked = screen.check(&line, true);
+        assert_eq!(checked.command, line);
+        assert!(!checked.certain);
+    }
+
+    #[test]
+    fn a_narrow_or_resized_window_is_not_trusted() {
+        let mut narrow = TargetScreen::new(24, 2);
+        narrow.feed(b"$ ");
+        narrow.line_starts();
+        narrow.feed(b"echo DENY");
+        assert!(!narrow.check("echo DENY", true).certain);
+
+        let mut resized = screen_after("$ ");
+        resized.line_starts();
+        resized.feed(b"echo DENY");
+        resized.resize(24, 40);
+        assert!(!resized.check("echo DENY", true).certain);
+        // The next line is read again.
+        resized.feed(b"\r\n$ ");
+        resized.line_starts();
+        resized.feed(b"ls");
+        assert!(resized.check("ls", true).certain);
+    }
+
+    #[test]
+    fn a_line_not_echoed_at_the_shells_prompt_is_a_command() {
+        // Output paused (Ctrl+S), `stty -echo`, a slow target: the keys are all there is.
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        let checked = screen.check("echo DENY xoff", true);
+        assert_eq!(checked.command, "echo DENY xoff");
+        assert!(!checked.certain);
+        // The same after a command ran and the shell's prompt came back.
+        screen.feed(b"ls");
+        screen.check("ls", true);
+        screen.submit_sent();
+        screen.feed(b"\r\nfile\r\n$ ");
+        screen.line_starts();
+        assert_eq!(screen.check("echo DENY", true).command, "echo DENY");
+    }
+
+    #[test]
+    fn a_secret_typed_ahead_of_its_program_stays_hidden() {
+        // `read -s pw<CR>hunter2<CR>` in one packet: hunter2's line starts before bash answers.
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"read -s pw");
+        screen.check("read -s pw", true);
+        screen.submit_sent();
+        screen.line_starts();
+        screen.feed(b"\r\n");
+        let checked = screen.check("hunter2", true);
+        assert_eq!(checked.command, HIDDEN);
+        assert!(!format!("{checked:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn what_a_program_shows_instead_of_a_secret_keeps_the_secret_out() {
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"askpass");
+        screen.check("askpass", true);
+        screen.submit_sent();
+        screen.feed(b"\r\nPIN: ");
+        screen.line_starts();
+        screen.feed(b"*******");
+        let checked = screen.check("hunter2", true);
+        assert_eq!(checked.command, "*******");
+        assert!(!checked.certain);
+        assert!(!format!("{checked:?}").contains("hunter2"));
     }
 
     #[test]
@@ -436,13 +671,13 @@ mod tests {
     }
 
     #[test]
-    fn a_full_screen_program_leaves_the_model_as_it_is() {
+    fn a_full_screen_program_leaves_the_models_line_uncertain() {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"\x1b[?1049hsomething else");
         let checked = screen.check(":q", true);
         assert_eq!(checked.command, ":q");
-        assert!(checked.certain);
+        assert!(!checked.certain);
     }
 
     #[test]
@@ -484,7 +719,7 @@ mod tests {
             tokio::task::yield_now().await;
             echo.feed(b"echo hi");
         });
-        let checked = shared.check_when_settled("echo hi", true).await;
+        let checked = shared.check_when_settled("echo hi", true, false).await;
         assert_eq!(checked.command, "echo hi");
         assert!(checked.certain);
     }

@@ -98,7 +98,7 @@ fn deny_after_cursor_moved_left_discards_the_whole_line() {
         held,
         Some(submit("rm -rf /tmp/x", true, SubmitKey::CarriageReturn))
     );
-    assert_eq!(r.denied(), b"\x07\x05\x15");
+    assert_eq!(r.denied(), b"\x11\x07\x05\x15");
     assert_eq!((r.line(), r.certain()), (String::new(), true));
     // The kill ring holds the whole denied line, so an Enter after C-y is gated with it.
     let after = replay_into(r, &keys("<C-y>\r"));
@@ -176,12 +176,9 @@ fn ctrl_c_inside_a_sequence_still_interrupts() {
 #[case::terminal_reply_between("DE\x1b[12;1RNY")]
 fn deny_word_assembled_by_editing_keys(#[case] input: &str) {
     let r = replay(&format!("{input}\r"));
-    assert_eq!(r.submits.len(), 1, "{input:?}");
-    assert!(
-        r.submits[0].line.contains("DENY"),
-        "{input:?} gave {:?}",
-        r.submits[0]
-    );
+    let last = r.submits.last().expect("the CR submits");
+    assert_eq!(last.key, SubmitKey::CarriageReturn, "{input:?}");
+    assert!(last.line.contains("DENY"), "{input:?} gave {last:?}");
 }
 
 #[test]
@@ -193,4 +190,55 @@ fn deny_word_in_bracketed_paste() {
         r.submits,
         vec![submit("DENY", true, SubmitKey::CarriageReturn)]
     );
+}
+
+/// In a locale that is not UTF-8, readline reads `0xb1 0xa3` as M-1 M-#, which uncomments the
+/// line and runs it; a tty with ISTRIP turns `0x8d` into CR. Invalid bytes like these are held.
+#[rstest]
+#[case::meta_hash(b"#echo DENY\xb1\xa3")]
+#[case::stripped_cr(b"echo DENY\x8d")]
+#[case::stripped_lf(b"echo DENY\x8a")]
+#[case::stripped_ctrl_o(b"echo DENY\x8f")]
+fn an_invalid_byte_that_may_submit_is_held(#[case] input: &[u8]) {
+    let r = replay_into(Reconstructor::new(), input);
+    let last = r.submits.last().expect("held");
+    assert_eq!(last.key, SubmitKey::EightBitSubmit);
+    assert!(!last.certain);
+    assert!(last.line.contains("DENY"));
+}
+
+/// The same bytes inside valid UTF-8 characters are those characters (`ã` is `c3 a3`).
+#[test]
+fn valid_characters_with_such_bytes_are_not_held() {
+    let r = replay_into(Reconstructor::new(), "echo ã č 👍🏽".as_bytes());
+    assert!(r.submits.is_empty(), "{:?}", r.submits);
+    assert!(r.certain);
+}
+
+/// readline inserts a paste as a C string: nothing after a NUL reaches the line.
+#[test]
+fn a_nul_inside_a_bracketed_paste_cuts_the_rest_of_it() {
+    let mut r = Reconstructor::new();
+    r.set_bracketed_paste(true);
+    let r = replay_into(r, b"echo DE\x1b[200~\x00Z\x1b[201~NY");
+    assert_eq!(r.line, "echo DENY");
+}
+
+/// A line denied inside a paste: the paste is ended first (inside it, the discard keys would be
+/// pasted text), and the rest of the operator's paste is dropped.
+#[test]
+fn a_deny_inside_a_paste_ends_it_and_drops_the_rest() {
+    let mut r = Reconstructor::new();
+    let mut denied = Vec::new();
+    let mut forwarded = Vec::new();
+    for &byte in b"DENY\x1b[200~\rmore\r\x1b[201~ls" {
+        match r.push(byte) {
+            ByteAction::Submit(_) => denied = r.denied(),
+            ByteAction::Forward => forwarded.push(byte),
+            ByteAction::Discard | ByteAction::Interrupt => {}
+        }
+    }
+    assert_eq!(denied, b"\x1b[201~\x11\x07\x05\x15");
+    assert_eq!(forwarded, b"DENY\x1b[200~ls");
+    assert_eq!(r.line(), "ls");
 }

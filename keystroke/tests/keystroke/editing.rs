@@ -3,6 +3,7 @@
 
 use crate::support::{edit, replay};
 use rstest::rstest;
+use sshgate_keystroke::SubmitKey;
 
 #[rstest]
 // Character motion: C-b/C-f, CSI and SS3 arrows.
@@ -36,9 +37,7 @@ use rstest::rstest;
 #[case::ctrl_right("foo bar<Home><CtrlRight>X", "fooX bar")]
 #[case::alt_right("foo bar<Home><AltRight>X", "fooX bar")]
 // Deletion.
-#[case::ctrl_d("abc<Home><C-d>", "bc")]
 #[case::delete_key("abc<Home><Delete>", "bc")]
-#[case::ctrl_d_at_end("abc<C-d>", "abc")]
 #[case::ctrl_d_empty_is_eof("<C-d>", "")]
 #[case::del("abc<DEL>", "ab")]
 #[case::ctrl_h("abc<C-h>", "ab")]
@@ -85,7 +84,6 @@ use rstest::rstest;
 // Combining marks go with the letter before them, as readline moves over non-zero-width chars.
 #[case::backspace_over_combining_mark("cafe\u{301}<DEL>s", "cafs")]
 #[case::left_over_combining_mark("cafe\u{301}<Left>X", "cafXe\u{301}")]
-#[case::delete_with_combining_mark("cafe\u{301}s<Left><Left><C-d>", "cafs")]
 #[case::right_over_combining_mark("e\u{301}x<Home><Right>Y", "e\u{301}Yx")]
 // Ctrl-Delete is kill-word in readline's default bindings.
 #[case::ctrl_delete_kill_word("echo rm-me.txt<C-a><M-f><C-f><CtrlDelete>", "echo -me.txt")]
@@ -183,4 +181,19 @@ fn vi_mode_switch_is_sticky() {
     let r = replay("ls<M-CR>pwd<CR><C-c>id");
     assert_eq!(r.submits[0].key, sshgate_keystroke::SubmitKey::MetaEnter);
     assert!(!r.certain);
+}
+
+/// C-d on a non-empty line deletes a character in readline, but is the tty's end-of-file to a
+/// shell without a line editor, which runs the line: held and asked about, then applied as
+/// readline does.
+#[rstest]
+#[case::ctrl_d("abc<Home><C-d>", "bc")]
+#[case::ctrl_d_at_end("abc<C-d>", "abc")]
+#[case::delete_with_combining_mark("cafe\u{301}s<Left><Left><C-d>", "cafs")]
+fn ctrl_d_on_a_non_empty_line_is_held_then_deletes(#[case] input: &str, #[case] expected: &str) {
+    let r = replay(input);
+    assert_eq!(r.submits.len(), 1, "{:?}", r.submits);
+    assert_eq!(r.submits[0].key, SubmitKey::EndOfFile);
+    assert!(!r.submits[0].certain);
+    assert_eq!(r.line, expected);
 }

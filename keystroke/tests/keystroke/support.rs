@@ -96,7 +96,7 @@ pub fn replay_into(mut r: Reconstructor, bytes: &[u8]) -> Replay {
     let mut interrupts = 0;
     for &b in bytes {
         match r.push(b) {
-            ByteAction::Forward => {}
+            ByteAction::Forward | ByteAction::Discard => {}
             ByteAction::Interrupt => interrupts += 1,
             ByteAction::Submit(s) => {
                 submits.push(s);
