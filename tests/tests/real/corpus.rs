@@ -13,10 +13,10 @@
 //! never a timer. The client sends `LANG=C.UTF-8` (as OpenSSH's `SendEnv LANG` does for a UTF-8
 //! terminal) before the scenario's own `env`.
 //!
-//! The control replay drops what only a gate can satisfy (`request`, `cancelled`) and turns
-//! each `never_executed` text into what must happen: a line containing it runs. The cases end
-//! with a line run after the risky keys, so that on sshgate a DENY line run late would be
-//! recorded before that line and be seen.
+//! The control replay drops what only a gate can satisfy (`request`, `cancelled`) and the
+//! `never_executed` checks; once its steps are done, a line containing one of those texts must
+//! have run. The cases end with a line run after the risky keys, so that a DENY line run late
+//! is recorded before that line, on sshgate (where it fails the case) as on the control.
 //!
 //! `BASH_CORPUS_ONLY=<id prefix>` replays only the matching cases and prints every outcome with
 //! its transcript.
@@ -268,7 +268,12 @@ async fn bash_cases_hold_through_sshgate() {
             outcome.elapsed.as_millis()
         );
         if verbose() {
-            println!("{}\n{}", outcome, outcome.transcript.render());
+            // A failure's own text ends with its transcript.
+            if outcome.passed() {
+                println!("{outcome}\n{}", outcome.transcript.render());
+            } else {
+                println!("{outcome}");
+            }
         }
     }
     let failed: Vec<String> = outcomes
@@ -326,8 +331,8 @@ async fn control(case: Scenario) -> Result<String, String> {
     let chunking = case.chunking.unwrap_or(Chunking::OnePacket);
     let harness = BashHarness::new(Proxy::PassThrough);
     let outcome = replay(&without_the_gate(&case), chunking, &harness, &options()).await;
-    if verbose() {
-        println!("control {}\n{}", outcome, outcome.transcript.render());
+    if verbose() && outcome.passed() {
+        println!("control {outcome}\n{}", outcome.transcript.render());
     }
     if !outcome.passed() {
         return Err(format!("control replay of {outcome}"));
