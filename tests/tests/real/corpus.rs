@@ -174,11 +174,12 @@ fn bash_cases() -> Option<Vec<Scenario>> {
     let probe = RealTarget::start_or_skip(TargetOptions::default())?;
     drop(probe);
     let only = std::env::var("BASH_CORPUS_ONLY").unwrap_or_default();
-    let cases: Vec<Scenario> = scenarios::corpus::load_dir(&scenarios::corpus::builtin_dir())
-        .expect("the corpus loads")
-        .into_iter()
-        .filter(|case| case.target == Target::Bash && case.id.starts_with(&only))
-        .collect();
+    let cases: Vec<Scenario> =
+        scenarios::corpus::load_matching(&scenarios::corpus::builtin_dir(), &only)
+            .expect("the corpus loads")
+            .into_iter()
+            .filter(|case| case.target == Target::Bash && case.id.starts_with(&only))
+            .collect();
     assert!(
         !cases.is_empty(),
         "no target = \"bash\" case matches {only:?}"
