@@ -355,7 +355,9 @@ async fn control(case: Scenario) -> Result<String, String> {
             Ok(format!("{} [{chunking}]: bash ran {line:?}", case.id))
         }
         _ => Err(format!(
-            "{} [{chunking}]: no line containing {forbidden:?} ran; bash ran {:?}",
+            "{} [{chunking}]: no line containing {forbidden:?} ran; bash ran {:?} (bash is hung \
+             up when the last step is done: a case ends with a line run after its risky keys, \
+             `executed` waiting for it)",
             case.id,
             events.executed_lines()
         )),
