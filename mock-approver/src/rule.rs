@@ -68,9 +68,12 @@ impl Config {
     }
 }
 
-/// The rule: deny (reason [`DENY_REASON`]) a command containing `deny_marker`, approve the rest.
+/// The rule: deny (reason [`DENY_REASON`]) a request whose command, or the text typed for it,
+/// contains `deny_marker`; approve the rest.
 pub fn rule_decision(deny_marker: &str, request: &ApprovalRequest) -> Decision {
-    if request.command.contains(deny_marker) {
+    // What the keys typed counts as much as what the proxy says will run.
+    let typed = request.typed.as_deref().unwrap_or_default();
+    if request.command.contains(deny_marker) || typed.contains(deny_marker) {
         Decision::deny(&request.id, DENY_REASON)
     } else {
         Decision::approve(&request.id)

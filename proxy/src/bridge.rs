@@ -384,6 +384,15 @@ impl Bridge {
                 // Nothing to run, and the screen shows nothing left on the line.
                 return Decision::approve(request.id);
             }
+            if checked.blind {
+                tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
+                return Decision::deny(
+                    request.id,
+                    "sshgate cannot tell what this line runs (the window is under 20 columns or \
+                     was resized while it was typed, and the keys alone do not tell): press \
+                     Ctrl+C and type it again",
+                );
+            }
             if !checked.fresh && !discarded.is_empty() {
                 // The screen has not answered since: the discard may not have happened.
                 checked.command = format!("{discarded}{line}");
@@ -445,6 +454,7 @@ impl Bridge {
                 }
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),
+                GateAction::Interrupted => self.screen.lock().interrupt_sent(),
                 GateAction::Cancel => {
                     if let Some((id, _)) = self.decision.take() {
                         tracing::info!(%id, "cancelled by Ctrl+C");

@@ -33,6 +33,8 @@ pub enum GateAction {
     Ask { submit: Submit, discarded: String },
     /// An approved submit goes to the target next: a program may start reading.
     Submitted,
+    /// A Ctrl+C goes to the target next.
+    Interrupted,
     /// The pending request was cancelled (Ctrl+C); tell the approver.
     Cancel,
     /// The first key of a new line comes next: the prompt is on the target's screen now.
@@ -155,6 +157,9 @@ impl ShellGate {
                 }
                 ByteAction::Discard => {}
                 ByteAction::Interrupt => {
+                    // Ahead of the bytes it goes out with, which stay one packet: split, they
+                    // would reach the target's tty as two reads.
+                    actions.push(GateAction::Interrupted);
                     forward.push(byte);
                     self.line_open = false;
                     self.after_interrupt = index + 1 < data.len();
@@ -200,6 +205,7 @@ impl ShellGate {
             self.line_open = false;
             self.after_interrupt = position + 1 < data.len();
             actions.push(GateAction::Cancel);
+            actions.push(GateAction::Interrupted);
             actions.push(GateAction::ToTarget(vec![CTRL_C]));
             self.input(&data[position + 1..], actions);
             return;
@@ -215,37 +221,6 @@ impl ShellGate {
 /// Blank as a shell sees it: spaces and tabs only (a no-break space is a command name).
 pub fn is_blank(line: &str) -> bool {
     line.chars().all(|c| c == ' ' || c == '\t')
-}
-
-/// Follows the target's `ESC [ ? 2004 h` / `ESC [ ? 2004 l` across chunk boundaries.
-#[derive(Default)]
-pub struct PasteModeWatch {
-    matched: usize,
-}
-
-impl PasteModeWatch {
-    const PREFIX: &'static [u8] = b"\x1b[?2004";
-
-    /// The last switch seen in `data`, if any.
-    pub fn feed(&mut self, data: &[u8]) -> Option<bool> {
-        let mut last = None;
-        for &byte in data {
-            if self.matched == Self::PREFIX.len() {
-                self.matched = 0;
-                match byte {
-                    b'h' => last = Some(true),
-                    b'l' => last = Some(false),
-                    _ => {}
-                }
-            }
-            if byte == Self::PREFIX[self.matched] {
-                self.matched += 1;
-            } else {
-                self.matched = usize::from(byte == 0x1b);
-            }
-        }
-        last
-    }
 }
 
 #[cfg(test)]
@@ -391,15 +366,6 @@ mod tests {
         let mut gate = ShellGate::new();
         gate.client_input(b"echo a\r");
         assert_eq!(certainty(&gate.client_input(b"\x03echo b\r")), [false]);
-    }
-
-    #[test]
-    fn paste_mode_switch_is_found_across_chunks() {
-        let mut watch = PasteModeWatch::default();
-        assert_eq!(watch.feed(b"$ \x1b[?20"), None);
-        assert_eq!(watch.feed(b"04h"), Some(true));
-        assert_eq!(watch.feed(b"\x1b\x1b[?2004l"), Some(false));
-        assert_eq!(watch.feed(b"\x1b[?2005h"), None);
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub struct Checked {
     /// The target wrote after the operator's last keys went out: the screen answers them
     /// (not so while the target's output is stopped with Ctrl+S, or a key drew nothing).
     pub fresh: bool,
+    /// Neither the keys nor the screen tell what the line holds (keys the model cannot follow,
+    /// in a window too narrow to read or resized while they were typed): nothing an approver
+    /// could be shown would be the line.
+    pub blind: bool,
 }
 
 /// Shown to the approver in place of a line that a program other than the shell read with
@@ -78,9 +82,19 @@ pub struct TargetScreen {
     awaiting_prompt: bool,
     /// The target wrote a newline since the last submit went out (it answered the submit).
     answered: bool,
+    /// Follows the target's bracketed paste switch: a line editor (readline, zle, fish)
+    /// turns it on as it starts reading a line, which is positive evidence that the shell,
+    /// not a program it started, reads what comes next.
+    paste_mode: PasteModeWatch,
     /// The window changed size while the current line was typed: the shell redrew it in a way
     /// the screen may not follow.
     resized_during_line: bool,
+    /// A Ctrl+C went out and the reader's prompt has not come back since.
+    interrupt_unanswered: bool,
+    /// The current line's first key went out before the target answered a Ctrl+C: bash may
+    /// drop that key while still showing it (seen with bash 5.2: `echo next` ran `cho next`),
+    /// so neither the keys nor the screen can be sure of the line.
+    raced_interrupt: bool,
     /// When the operator's last keys went to the target, and when the target last wrote.
     last_input: Option<Instant>,
     last_output: Option<Instant>,
@@ -94,7 +108,10 @@ impl TargetScreen {
             learned_prompt: None,
             awaiting_prompt: false,
             answered: false,
+            paste_mode: PasteModeWatch::default(),
             resized_during_line: false,
+            interrupt_unanswered: false,
+            raced_interrupt: false,
             last_input: None,
             last_output: None,
         }
@@ -112,10 +129,12 @@ impl TargetScreen {
     pub fn feed(&mut self, output: &[u8]) {
         self.parser.process(output);
         self.last_output = Some(Instant::now());
+        let editor_reading = self.paste_mode.feed(output) == Some(true);
         if self.awaiting_prompt {
             self.answered |= output.contains(&b'\n');
-            if self.answered && self.reader_prompt_shown() {
+            if editor_reading || (self.answered && self.reader_prompt_shown()) {
                 self.awaiting_prompt = false;
+                self.interrupt_unanswered = false;
             }
         }
     }
@@ -130,6 +149,12 @@ impl TargetScreen {
     pub fn submit_sent(&mut self) {
         self.awaiting_prompt = true;
         self.answered = false;
+    }
+
+    /// A Ctrl+C is going to the target: the next line counts only once its prompt is back.
+    pub fn interrupt_sent(&mut self) {
+        self.submit_sent();
+        self.interrupt_unanswered = true;
     }
 
     /// Whether the line under the cursor starts with the learned prompt.
@@ -154,6 +179,7 @@ impl TargetScreen {
     /// cursor now is the prompt, once the target has answered the previous submit.
     pub fn line_starts(&mut self) {
         self.resized_during_line = false;
+        self.raced_interrupt = self.interrupt_unanswered;
         if self.awaiting_prompt && !self.answered {
             // Typed ahead: the screen still shows the last line, not this one's prompt.
             self.prompt_at_start = None;
@@ -220,9 +246,10 @@ impl TargetScreen {
         (!start_lost).then(|| part.into_iter().rev().collect())
     }
 
-    /// The line after the prompt, if a known prompt starts the cursor's line; in readline's
+    /// The line after the prompt, if a known prompt starts the cursor's line, or one of the
+    /// `rows_above` logical lines above it (a line holding that many newlines); in readline's
     /// incremental search, the line found.
-    fn displayed(&mut self) -> Option<(String, String)> {
+    fn displayed(&mut self, rows_above: usize) -> Option<(String, String)> {
         let line = self.cursor_line()?;
         if let Some(found) = search_prompt(&line) {
             return Some((
@@ -230,6 +257,27 @@ impl TargetScreen {
                 line[found.len()..].trim_end().to_string(),
             ));
         }
+        if let Some(found) = self.after_prompt(&line) {
+            return Some(found);
+        }
+        // A line holding newlines (a multi-line paste) is drawn over several rows: the
+        // prompt starts the first of them.
+        let mut text = line;
+        for above in self
+            .logical_lines_above_cursor()
+            .into_iter()
+            .take(rows_above)
+        {
+            text = format!("{above}\n{text}");
+            if let Some(found) = self.after_prompt(&text) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// `line` without a known prompt at its start, and that prompt.
+    fn after_prompt(&self, line: &str) -> Option<(String, String)> {
         // The learned prompt first: a snapshot taken at a line's start may hold text that a
         // line the shell did not run (an Enter it did not take) left behind, and stripping
         // that would hide it from the approver. The snapshot serves when the prompt changed.
@@ -243,8 +291,35 @@ impl TargetScreen {
                     None if line.trim_end() == prompt.trim_end() => "",
                     None => return None,
                 };
-                Some((prompt.clone(), after.trim_end().to_string()))
+                Some((
+                    prompt.clone(),
+                    after.trim_end_matches([' ', '\t']).to_string(),
+                ))
             })
+    }
+
+    /// The logical lines of the window above the cursor's, nearest first (at most a window's
+    /// worth: a paste longer than that is not read).
+    fn logical_lines_above_cursor(&self) -> Vec<String> {
+        let screen = self.parser.screen();
+        let (cursor_row, _) = screen.cursor_position();
+        let cols = screen.size().1.get();
+        let rows: Vec<String> = screen.rows(0, cols).collect();
+        let mut first = cursor_row;
+        while first > 0 && screen.row_wrapped(first - 1) {
+            first -= 1;
+        }
+        let mut lines = Vec::new();
+        let mut end = first;
+        while end > 0 {
+            let mut start = end - 1;
+            while start > 0 && screen.row_wrapped(start - 1) {
+                start -= 1;
+            }
+            lines.push(rows[usize::from(start)..usize::from(end)].concat());
+            end = start;
+        }
+        lines
     }
 
     /// Whether the screen can be read at all for the current line.
@@ -255,7 +330,7 @@ impl TargetScreen {
     fn agrees(&mut self, line: &str) -> bool {
         self.readable()
             && self
-                .displayed()
+                .displayed(newlines(line))
                 .is_some_and(|(prompt, displayed)| shows(&prompt, line, &displayed))
     }
 
@@ -279,8 +354,11 @@ impl TargetScreen {
 
     /// Cross-check the model's `line` (and whether the model is `certain` of it).
     pub fn check(&mut self, line: &str, certain: bool) -> Checked {
-        let mut checked = self.cross_check(line, certain);
+        // Losing the first key of a blank line only ever leaves less on it.
+        let raced = self.raced_interrupt && !line.trim().is_empty();
+        let mut checked = self.cross_check(line, certain && !raced);
         checked.fresh = self.fresh();
+        checked.blind = !certain && !self.readable() && !self.parser.screen().alternate_screen();
         checked
     }
 
@@ -302,6 +380,7 @@ impl TargetScreen {
             typed: None,
             context: context.clone(),
             fresh: false,
+            blind: false,
         };
         let hidden = || Checked {
             command: HIDDEN.to_string(),
@@ -309,9 +388,10 @@ impl TargetScreen {
             typed: None,
             context: context.clone(),
             fresh: false,
+            blind: false,
         };
         let readable = self.readable();
-        let Some((prompt, displayed)) = self.displayed() else {
+        let Some((prompt, displayed)) = self.displayed(newlines(line)) else {
             // The line cannot be found: the keys are all there is, and never certain.
             if program_reading && !line.trim().is_empty() && !self.on_screen(line) {
                 return hidden();
@@ -345,6 +425,7 @@ impl TargetScreen {
             typed: (!program_reading || self.on_screen(line)).then(|| line.to_string()),
             context,
             fresh: false,
+            blind: false,
         }
     }
 }
@@ -366,9 +447,9 @@ fn search_prompt(line: &str) -> Option<&str> {
 /// Whether `displayed` (after `prompt`) is how a line editor shows `line`: control
 /// characters in caret notation (`^J`), a tab as `^I` or as blanks up to the next tab stop.
 fn shows(prompt: &str, line: &str, displayed: &str) -> bool {
-    // Trailing blanks do not show; a trailing newline does (`^J`).
+    // Trailing blanks do not show; a trailing newline does (`^J`, or a row break).
     let line = line.trim_end_matches([' ', '\t']);
-    if !line.chars().any(char::is_control) {
+    if !line.chars().any(char::is_control) || displayed == line {
         return displayed == line;
     }
     let caret = |c: char| match c {
@@ -390,6 +471,11 @@ fn shows(prompt: &str, line: &str, displayed: &str) -> bool {
         with_tabs.push_str(&shown);
     }
     displayed == in_carets || displayed == with_tabs.trim_end()
+}
+
+/// How many rows a line's newlines start.
+fn newlines(line: &str) -> usize {
+    line.matches('\n').count()
 }
 
 /// A screen dimension: at least one.
@@ -476,6 +562,37 @@ impl SharedScreen {
     }
 }
 
+/// Follows the target's `ESC [ ? 2004 h` / `ESC [ ? 2004 l` across chunk boundaries.
+#[derive(Default)]
+pub struct PasteModeWatch {
+    matched: usize,
+}
+
+impl PasteModeWatch {
+    const PREFIX: &'static [u8] = b"\x1b[?2004";
+
+    /// The last switch seen in `data`, if any.
+    pub fn feed(&mut self, data: &[u8]) -> Option<bool> {
+        let mut last = None;
+        for &byte in data {
+            if self.matched == Self::PREFIX.len() {
+                self.matched = 0;
+                match byte {
+                    b'h' => last = Some(true),
+                    b'l' => last = Some(false),
+                    _ => {}
+                }
+            }
+            if byte == Self::PREFIX[self.matched] {
+                self.matched += 1;
+            } else {
+                self.matched = usize::from(byte == 0x1b);
+            }
+        }
+        last
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,6 +601,15 @@ mod tests {
         let mut screen = TargetScreen::new(24, 80);
         screen.feed(output.as_bytes());
         screen
+    }
+
+    #[test]
+    fn paste_mode_switch_is_found_across_chunks() {
+        let mut watch = PasteModeWatch::default();
+        assert_eq!(watch.feed(b"$ \x1b[?20"), None);
+        assert_eq!(watch.feed(b"04h"), Some(true));
+        assert_eq!(watch.feed(b"\x1b\x1b[?2004l"), Some(false));
+        assert_eq!(watch.feed(b"\x1b[?2005h"), None);
     }
 
     #[test]
@@ -581,6 +707,9 @@ mod tests {
         narrow.line_starts();
         narrow.feed(b"echo DENY");
         assert!(!narrow.check("echo DENY", true).certain);
+        assert!(!narrow.check("echo DENY", true).blind);
+        // Keys the model cannot follow, on a screen that cannot be read: nothing to show.
+        assert!(narrow.check("echo DENY", false).blind);
 
         let mut resized = screen_after("$ ");
         resized.line_starts();
@@ -609,6 +738,50 @@ mod tests {
         screen.feed(b"\r\nfile\r\n$ ");
         screen.line_starts();
         assert_eq!(screen.check("echo DENY", true).command, "echo DENY");
+    }
+
+    #[test]
+    fn a_line_begun_before_the_shell_answered_ctrl_c_is_uncertain() {
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"rm x");
+        screen.interrupt_sent();
+        screen.line_starts();
+        screen.feed(b"^C\r\n$ echo next");
+        assert!(!screen.check("echo next", true).certain);
+        // Typed once the prompt is back, the next line is as certain as its keys.
+        screen.interrupt_sent();
+        screen.feed(b"^C\r\n$ ");
+        screen.line_starts();
+        screen.feed(b"ls");
+        assert!(screen.check("ls", true).certain);
+    }
+
+    #[test]
+    fn a_pasted_line_drawn_over_several_rows_is_read_whole() {
+        let mut screen = screen_after("out\r\n$ ");
+        screen.line_starts();
+        screen.feed(b"echo a\r\necho b\r\n");
+        let checked = screen.check("echo a\necho b\n", true);
+        assert_eq!(checked.command, "echo a\necho b\n");
+        assert!(checked.certain);
+        // No more rows than the line has newlines: `out` is not part of it.
+        assert!(!screen.check("echo b\n", true).certain);
+    }
+
+    #[test]
+    fn a_line_editor_reading_again_is_the_shell_whatever_its_prompt() {
+        // `echo -n hi` leaves `hi` before the next prompt; a counter in PS1 changes it.
+        let mut screen = screen_after("\x1b[?2004h$ ");
+        screen.line_starts();
+        screen.feed(b"echo -n hi");
+        screen.check("echo -n hi", true);
+        screen.submit_sent();
+        screen.feed(b"\r\n\x1b[?2004lhi\x1b[?2004h$ ");
+        screen.line_starts();
+        let checked = screen.check("echo DENY", true);
+        assert_eq!(checked.command, "echo DENY");
+        assert!(!checked.certain);
     }
 
     #[test]

@@ -12,8 +12,7 @@ use russh::server::Msg;
 use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::{mpsc, watch};
 
-use crate::gate::PasteModeWatch;
-use crate::target_screen::SharedScreen;
+use crate::target_screen::{PasteModeWatch, SharedScreen};
 
 /// Notices waiting for the operator: deny reasons, bells. A handful per decision at most; when
 /// full, the inbound pump waits for room.

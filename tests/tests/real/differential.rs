@@ -653,6 +653,9 @@ struct Row {
     scenarios: usize,
     submits: usize,
     agree: usize,
+    /// Of `agree`: requests that were right but said they were uncertain (the cost of failing
+    /// closed on honest lines).
+    unsure: usize,
     flagged: usize,
     silent: usize,
 }
@@ -666,6 +669,7 @@ fn report(replays: &[Replay]) -> Report {
     let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
     let mut silent = String::new();
     let mut flagged = String::new();
+    let mut unsure = String::new();
     let mut notes = String::new();
     let mut total = Row::default();
     for replay in replays {
@@ -698,8 +702,12 @@ fn report(replays: &[Replay]) -> Report {
             }
             for row in [&mut *row, &mut total] {
                 row.submits += 1;
+                let uncertain = submit.request.as_ref().is_some_and(|r| !r.certain);
                 match verdict {
-                    Verdict::Agree => row.agree += 1,
+                    Verdict::Agree => {
+                        row.agree += 1;
+                        row.unsure += usize::from(uncertain);
+                    }
                     Verdict::Flagged => row.flagged += 1,
                     Verdict::Silent => row.silent += 1,
                 }
@@ -711,6 +719,9 @@ fn report(replays: &[Replay]) -> Report {
                 keys.join(" then ")
             );
             match verdict {
+                Verdict::Agree if submit.request.as_ref().is_some_and(|r| !r.certain) => {
+                    unsure += &line
+                }
                 Verdict::Agree => {}
                 Verdict::Flagged => flagged += &line,
                 Verdict::Silent => silent += &line,
@@ -722,13 +733,13 @@ fn report(replays: &[Replay]) -> Report {
     }
     let mut text = String::from(
         "differential: sshgate's requests against the lines bash ran\n\
-         category   scenarios  submits  agree  flagged  silent\n",
+         category   scenarios  submits  agree  (unsure)  flagged  silent\n",
     );
     let mut line = |name: &str, row: &Row| {
         let _ = writeln!(
             text,
-            "{name:<10} {:>9}  {:>7}  {:>5}  {:>7}  {:>6}",
-            row.scenarios, row.submits, row.agree, row.flagged, row.silent
+            "{name:<10} {:>9}  {:>7}  {:>5}  {:>8}  {:>7}  {:>6}",
+            row.scenarios, row.submits, row.agree, row.unsure, row.flagged, row.silent
         );
     };
     for (category, row) in &rows {
@@ -742,6 +753,10 @@ fn report(replays: &[Replay]) -> Report {
     if !flagged.is_empty() {
         text += "\nflagged (uncertain requests that differ, allowed):\n";
         text += &flagged;
+    }
+    if !unsure.is_empty() {
+        text += "\nunsure (right, but sent as uncertain):\n";
+        text += &unsure;
     }
     if !notes.is_empty() {
         text += "\nreplay notes:\n";
