@@ -20,6 +20,9 @@ pub struct InProcessSshgate {
     host_key: PrivateKey,
     /// Short, so that cases where the approver never answers end quickly.
     pub approval_timeout: Duration,
+    /// Short too: the mock target on loopback echoes in a few milliseconds, and cases whose
+    /// lines are never shown (echo off, output stopped) wait this long for each of them.
+    pub echo_wait: Duration,
     /// Ask the replay's approver over approval protocol v1 (sshgate's WebSocket client), as a
     /// proxy in another process would, rather than through the in-process channel.
     pub over_websocket: bool,
@@ -30,6 +33,7 @@ impl Default for InProcessSshgate {
         InProcessSshgate {
             host_key: generate_host_key(),
             approval_timeout: Duration::from_secs(1),
+            echo_wait: Duration::from_millis(500),
             over_websocket: false,
         }
     }
@@ -60,11 +64,14 @@ impl Launcher for InProcessSshgate {
     }
 
     fn launch(&self, environment: Environment) -> LaunchFuture {
-        let settings = Settings::for_local_target(
-            self.host_key.clone(),
-            environment.target,
-            &environment.target_key,
-        );
+        let settings = Settings {
+            echo_wait: self.echo_wait,
+            ..Settings::for_local_target(
+                self.host_key.clone(),
+                environment.target,
+                &environment.target_key,
+            )
+        };
         let approver: Arc<dyn Approver> = match environment.approver_url {
             Some(url) => Arc::new(WebSocketApprover::spawn(url)),
             None => Arc::new(InProcessApprover::new(environment.approvals)),

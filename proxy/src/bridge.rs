@@ -34,6 +34,8 @@ pub struct ChannelContext {
     pub target: Arc<TargetLink>,
     pub server: russh::server::Handle,
     pub request_ids: Arc<std::sync::atomic::AtomicU64>,
+    /// How long a submitted line waits for the target to show it.
+    pub echo_wait: std::time::Duration,
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -115,7 +117,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
     let (target_rx, target_tx) = target.split();
     let (notices, notices_rx) = mpsc::channel(NOTICE_CAPACITY);
     let (paste_tx, bracketed_paste) = watch::channel(false);
-    let screen = SharedScreen::new(24, 80);
+    let screen = SharedScreen::new(24, 80, context.echo_wait);
     let outbound = tokio::spawn(
         OutboundPump {
             target: target_rx,

@@ -102,6 +102,10 @@ pub struct ProxyFlags {
     /// Seconds to wait for a decision before denying [default: 60].
     #[arg(long, value_name = "SECONDS")]
     pub approval_timeout: Option<u64>,
+    /// Milliseconds a submitted shell line waits for the target to show it before it is asked
+    /// about as uncertain (raise it for a slow or distant target) [default: 1000].
+    #[arg(long, value_name = "MILLISECONDS")]
+    pub echo_wait: Option<u64>,
 }
 
 /// A checked configuration, ready to serve.
@@ -144,6 +148,7 @@ impl ProxyFlags {
             insecure_accept_any_target_key: self.insecure_accept_any_target_key
                 || file.insecure_accept_any_target_key,
             approval_timeout: self.approval_timeout.or(file.approval_timeout),
+            echo_wait: self.echo_wait.or(file.echo_wait),
         })
     }
 
@@ -227,6 +232,9 @@ impl ProxyFlags {
                 client_auth,
                 password_pass_through: flags.password_pass_through,
                 target,
+                echo_wait: flags
+                    .echo_wait
+                    .map_or(crate::target_screen::ECHO_WAIT, Duration::from_millis),
             },
         })
     }
@@ -305,6 +313,7 @@ mod tests {
         let config = flags(MINIMAL).resolve().unwrap();
         assert_eq!(config.listen, DEFAULT_LISTEN);
         assert_eq!(config.approval_timeout, Duration::from_secs(60));
+        assert_eq!(config.settings.echo_wait, Duration::from_secs(1));
     }
 
     #[test]
@@ -391,7 +400,7 @@ mod tests {
             &path,
             "target = \"10.0.0.1:22\"\napprover = \"ws://127.0.0.1:9\"\n\
              insecure-accept-any-client = true\ninsecure-accept-any-target-key = true\n\
-             listen = \"127.0.0.1:0\"\napproval-timeout = 5\n",
+             listen = \"127.0.0.1:0\"\napproval-timeout = 5\necho-wait = 250\n",
         )
         .unwrap();
         let config = flags(&[
@@ -405,6 +414,7 @@ mod tests {
         assert_eq!(config.settings.target.address, "127.0.0.1:2200");
         assert_eq!(config.listen, "127.0.0.1:0");
         assert_eq!(config.approval_timeout, Duration::from_secs(5));
+        assert_eq!(config.settings.echo_wait, Duration::from_millis(250));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Settings {
     /// to the target with it and accepts the operator only if the target does.
     pub password_pass_through: bool,
     pub target: TargetSettings,
+    /// How long a submitted shell line waits for the target to show it.
+    pub echo_wait: Duration,
 }
 
 impl Settings {
@@ -59,6 +61,7 @@ impl Settings {
                     target_key,
                 )),
             },
+            echo_wait: crate::target_screen::ECHO_WAIT,
         }
     }
 }
@@ -237,6 +240,7 @@ impl russh::server::Handler for ClientConnection {
             target,
             server: session.handle(),
             request_ids: self.request_ids.clone(),
+            echo_wait: self.shared.settings.echo_wait,
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));

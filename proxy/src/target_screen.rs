@@ -33,10 +33,10 @@ use tokio::time::Instant;
 
 /// Screen rows given to the approver as context, ending with the cursor's row.
 const CONTEXT_ROWS: usize = 5;
-/// How long a submit waits for the screen to show the model's line (the target's echo of the
-/// last keys may still be on its way). Only a line that never shows costs the whole wait: a
-/// password typed with echo off, or a line the model got wrong.
-const SETTLE_AT_MOST: Duration = Duration::from_secs(1);
+/// How long a submit waits, by default, for the screen to show the model's line (the target's
+/// echo of the last keys may still be on its way). Only a line that never shows costs the
+/// whole wait: a password typed with echo off, or a line the model got wrong.
+pub const ECHO_WAIT: Duration = Duration::from_secs(1);
 /// When the model is unsure, the screen counts as settled once the target's output pauses
 /// this long after it has answered the submit's keys.
 const QUIET: Duration = Duration::from_millis(60);
@@ -492,11 +492,14 @@ pub struct SharedScreen {
     output: watch::Sender<u64>,
     /// Set once the channel is a PTY shell; other channels' output is not kept.
     shell: Arc<AtomicBool>,
+    /// How long a submit waits for the screen to settle, at most.
+    echo_wait: Duration,
 }
 
 impl SharedScreen {
-    pub fn new(rows: u16, cols: u16) -> Self {
+    pub fn new(rows: u16, cols: u16, echo_wait: Duration) -> Self {
         SharedScreen {
+            echo_wait,
             screen: Arc::new(Mutex::new(TargetScreen::new(rows, cols))),
             output: watch::Sender::new(0),
             shell: Arc::new(AtomicBool::new(false)),
@@ -530,7 +533,7 @@ impl SharedScreen {
     /// does not count), or the target's output has paused after answering the last keys (when
     /// the model is unsure), or the longest wait is over.
     pub async fn check_when_settled(&self, line: &str, certain: bool, answered: bool) -> Checked {
-        let deadline = Instant::now() + SETTLE_AT_MOST;
+        let deadline = Instant::now() + self.echo_wait;
         let mut output = self.output.subscribe();
         loop {
             output.mark_unchanged();
@@ -883,7 +886,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_submit_waits_for_the_echo() {
-        let shared = SharedScreen::new(24, 80);
+        let shared = SharedScreen::new(24, 80, ECHO_WAIT);
         shared.start();
         shared.feed(b"$ ");
         shared.lock().line_starts();

@@ -114,6 +114,7 @@ impl Harness for BashHarness {
                         client_auth: ClientAuth::InsecureAcceptAny,
                         password_pass_through: false,
                         target: target.target_settings(),
+                        echo_wait: sshgate::target_screen::ECHO_WAIT,
                     };
                     let approval = ApprovalPath::new(
                         Arc::new(ChannelApprover::new(endpoints.channel)),

@@ -64,6 +64,7 @@ impl Front {
             password_pass_through: false,
             // Host key checked against the target's known_hosts file, identity key, user.
             target: target.target_settings(),
+            echo_wait: sshgate::target_screen::ECHO_WAIT,
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
         Some(Front {
