@@ -111,7 +111,10 @@ impl ShellGate {
         self.after_interrupt = false;
         if approve {
             self.discarded.clear();
-            actions.push(GateAction::Submitted);
+            // An empty line starts no program: the shell reads the next one.
+            if !is_blank(&pending.line) {
+                actions.push(GateAction::Submitted);
+            }
             actions.push(GateAction::ToTarget(vec![pending.byte]));
             self.reconstructor.accepted();
         } else {
@@ -288,7 +291,7 @@ mod tests {
         assert!(to_target(&actions).is_empty());
         assert_eq!(asked(&actions), [""]);
         let approved = gate.decided(true, "");
-        assert_eq!(approved[0], GateAction::Submitted);
+        assert!(!approved.contains(&GateAction::Submitted));
         assert_eq!(to_target(&approved), b"\r");
     }
 

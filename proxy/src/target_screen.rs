@@ -347,9 +347,15 @@ impl TargetScreen {
     }
 
     /// Whether `text` stands anywhere in the window: shown to the operator, so not a secret.
+    /// Only its printable start is looked for: a control character or an invalid byte may be
+    /// drawn in another way (the tty echoes a stray `0x8d` as it is).
     fn on_screen(&self, text: &str) -> bool {
-        let text = text.trim();
-        !text.is_empty() && self.parser.screen().contents().contains(text)
+        let printable = text
+            .split(|c: char| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+            .next()
+            .unwrap_or_default()
+            .trim();
+        !printable.is_empty() && self.parser.screen().contents().contains(printable)
     }
 
     /// Cross-check the model's `line` (and whether the model is `certain` of it).
