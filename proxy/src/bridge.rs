@@ -390,9 +390,9 @@ impl Bridge {
                 tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
                 return Decision::deny(
                     request.id,
-                    "sshgate cannot tell what this line runs (the window is under 20 columns or \
-                     was resized while it was typed, and the keys alone do not tell): press \
-                     Ctrl+C and type it again",
+                    "sshgate cannot tell what this line is: it was typed before the target \
+                     answered the last command, or in a window under 20 columns or resized \
+                     while it was typed; type it again at the prompt",
                 );
             }
             if !checked.fresh && !discarded.is_empty() {

@@ -53,8 +53,9 @@ pub struct Checked {
     /// (not so while the target's output is stopped with Ctrl+S, or a key drew nothing).
     pub fresh: bool,
     /// Neither the keys nor the screen tell what the line holds (keys the model cannot follow,
-    /// in a window too narrow to read or resized while they were typed): nothing an approver
-    /// could be shown would be the line.
+    /// in a window too narrow to read or resized while they were typed), or whether it is a
+    /// command or a secret (typed ahead of a submit the target has not answered within the
+    /// echo wait): nothing an approver could be shown would be the line.
     pub blind: bool,
 }
 
@@ -364,7 +365,11 @@ impl TargetScreen {
         let raced = self.raced_interrupt && !line.trim().is_empty();
         let mut checked = self.cross_check(line, certain && !raced);
         checked.fresh = self.fresh();
-        checked.blind = !certain && !self.readable() && !self.parser.screen().alternate_screen();
+        // Typed ahead of a submit the target has not answered yet: whether the shell or a
+        // program it started reads it (a command, or a secret) is not known.
+        let unanswered = self.awaiting_prompt && !self.answered && !line.trim().is_empty();
+        let unreadable = !certain && !self.readable() && !self.parser.screen().alternate_screen();
+        checked.blind = unanswered || unreadable;
         checked
     }
 
@@ -791,6 +796,20 @@ mod tests {
         let checked = screen.check("echo DENY", true);
         assert_eq!(checked.command, "echo DENY");
         assert!(!checked.certain);
+    }
+
+    #[test]
+    fn a_line_typed_ahead_of_an_unanswered_submit_is_blind() {
+        // `stty -echo` on a slow target, then a line: the shell's, or a program's secret?
+        let mut screen = screen_after("$ ");
+        screen.line_starts();
+        screen.feed(b"stty -echo");
+        screen.check("stty -echo", true);
+        screen.submit_sent();
+        screen.line_starts();
+        let checked = screen.check("echo DENY", true);
+        assert!(checked.blind);
+        assert!(!format!("{checked:?}").contains("DENY"));
     }
 
     #[test]

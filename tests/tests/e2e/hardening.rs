@@ -56,7 +56,9 @@ async fn signals_to_a_shell_and_unsafe_environment_do_not_reach_the_target() {
         .set_env(false, "BASH_ENV", "/tmp/payload")
         .await
         .unwrap();
+    // A locale that does not read bytes as UTF-8 would change what the keys mean.
     channel.set_env(false, "LC_ALL", "C").await.unwrap();
+    channel.set_env(false, "LANG", "C.UTF-8").await.unwrap();
     channel
         .request_pty(true, "xterm", 80, 24, 0, 0, &[(russh::Pty::VINTR, 24)])
         .await
@@ -75,14 +77,15 @@ async fn signals_to_a_shell_and_unsafe_environment_do_not_reach_the_target() {
     assert!(resized.is_some());
     let events = stack.events().snapshot();
     assert!(events.contains(&TargetEvent::Env {
-        name: "LC_ALL".into(),
-        value: "C".into()
+        name: "LANG".into(),
+        value: "C.UTF-8".into()
     }));
     assert!(
         !events
             .iter()
             .any(|event| matches!(event, TargetEvent::Signal { .. })
-                || matches!(event, TargetEvent::Env { name, .. } if name == "BASH_ENV")),
+                || matches!(event, TargetEvent::Env { name, .. }
+                    if name == "BASH_ENV" || name == "LC_ALL")),
         "{events:?}"
     );
 }
