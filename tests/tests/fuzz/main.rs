@@ -10,10 +10,12 @@
 //!
 //! Streams are made of text with `DENY` in parts (`DE`, `NY`, single letters), every C0 control,
 //! editing and Meta keys, fragments of CSI, OSC and DCS strings, terminal replies and mouse
-//! reports, bracketed paste markers, bytes that are not UTF-8, cut into packets in one of
-//! several ways. Each stream runs on a fresh shell channel and is followed by a barrier (text
-//! and an Enter, which the gate reaches only after everything before it), then by Ctrl+C and a
-//! sentinel line; the check waits for the sentinel to run (or the channel to close) first.
+//! reports, bracketed paste markers, bytes that are not UTF-8, commands of the mock target that
+//! change how it reads or shows input (`stty -echo`, `trap '' INT`, `slow-echo`...), cut into
+//! packets in one of several ways. Each stream runs on a fresh shell channel and is followed by
+//! a barrier (text and an Enter, which the gate reaches only after everything before it), then
+//! by Ctrl+C and a sentinel line; the check waits for the sentinel to run (or the channel to
+//! close) first.
 //! Everything runs on one thread on a paused clock (see [`runtime`]): sshgate's waits for the
 //! screen to settle cost no real time, and a stream takes a few milliseconds.
 //!
@@ -263,6 +265,24 @@ fn high() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// Commands the mock target acts on, with their Enter: they change how later input is read or
+/// shown (echo off, no flush, no interrupt, a secret prompt, a slow target, a background job
+/// writing over the prompt).
+fn command() -> impl Strategy<Value = Vec<u8>> {
+    bytes_of(&[
+        "stty -echo\r",
+        "stty noflsh\r",
+        "stty intr undef\r",
+        "trap '' INT\r",
+        "read -s p\r",
+        "read-stars\r",
+        "pinentry\r",
+        "slow-echo 1500\r",
+        "bg-printf '\\r$ \\e[K'\r",
+        "stty sane\r",
+    ])
+}
+
 fn stream() -> impl Strategy<Value = Stream> {
     let piece = prop_oneof![
         8 => text(),
@@ -271,6 +291,7 @@ fn stream() -> impl Strategy<Value = Stream> {
         3 => key(),
         2 => fragment(),
         1 => high(),
+        1 => command(),
     ];
     let cuts = prop_oneof![
         Just(Cuts::OnePacket),
@@ -294,6 +315,8 @@ struct Observed {
     sentinel: Result<(), String>,
     /// The operator's screen output, as bytes escaped.
     shown: String,
+    /// What the harness typed after the stream: the barrier, Ctrl+C and the sentinel.
+    epilogue: Vec<Vec<u8>>,
 }
 
 /// Streams run on one stack before it is replaced by a fresh one: the target's and the
@@ -428,15 +451,20 @@ impl Fuzz {
         // has dealt with everything typed before (sshgate holds input behind a pending
         // request, and a Ctrl+C sent now would withdraw that request and drop the rest).
         let barrier = format!("#barrier-{}", self.totals.cases);
-        shell.send(format!(" {barrier}\r").as_bytes()).await?;
+        let epilogue = vec![
+            format!(" {barrier}\r").into_bytes(),
+            b"\x03".to_vec(),
+            format!("{sentinel}\r").into_bytes(),
+        ];
+        shell.send(&epilogue[0]).await?;
         let reached = self.barrier_decided(&barrier).await;
         if !reached {
             self.totals.barriers_missed += 1;
         }
         // Ctrl+C withdraws whatever is still pending and clears the line; the sentinel then
         // runs once everything typed before it has been dealt with.
-        shell.send(b"\x03").await?;
-        shell.send(format!("{sentinel}\r").as_bytes()).await?;
+        shell.send(&epilogue[1]).await?;
+        shell.send(&epilogue[2]).await?;
         let done = format!("{sentinel}:ok");
         let waited = shell
             .wait_until(0, SENTINEL_WAIT, "the sentinel's output", |output| {
@@ -479,6 +507,7 @@ impl Fuzz {
             asked,
             sentinel: waited,
             shown: escaped(&shell.output),
+            epilogue,
         };
         self.totals.add(stream, &observed);
         Ok(observed)
@@ -570,6 +599,19 @@ fn report(stream: &Stream, observed: &Observed, problems: &[String]) -> String {
         .map(|packet| format!("\"{}\"", escaped(packet)))
         .collect();
     let _ = writeln!(out, "packets: [{}]", packets.join(", "));
+    let epilogue: Vec<String> = observed
+        .epilogue
+        .iter()
+        .map(|packet| format!("\"{}\"", escaped(packet)))
+        .collect();
+    if let [barrier, rest @ ..] = epilogue.as_slice() {
+        let _ = writeln!(
+            out,
+            "then the harness typed {barrier} at once, and [{}] once the approver had answered \
+             the barrier (or after {BARRIER_WAIT:?})",
+            rest.join(", ")
+        );
+    }
     let _ = writeln!(out, "ran on the target: {:?}", observed.ran);
     let _ = writeln!(out, "asked:");
     for (request, answer) in &observed.asked {
