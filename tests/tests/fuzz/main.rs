@@ -547,33 +547,47 @@ async fn wait_for_after(
 
 /// Whether `observed` breaks the invariant, and how.
 fn violations(observed: &Observed) -> Vec<String> {
-    let mut found = Vec::new();
+    let mut found: Vec<String> = observed
+        .ran
+        .iter()
+        .filter(|line| line.contains(DENY))
+        .map(|line| format!("a line containing DENY ran: {line:?}"))
+        .collect();
+    // Exact matches first, for every line; then uncertain requests for the lines left, so an
+    // uncertain request is never spent on a line that another request shows exactly.
+    let lines: Vec<&String> = observed
+        .ran
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     let mut used = vec![false; observed.asked.len()];
-    for line in &observed.ran {
-        if line.contains(DENY) {
-            found.push(format!("a line containing DENY ran: {line:?}"));
+    let mut accounted = vec![false; lines.len()];
+    for exact in [true, false] {
+        for (line, accounted) in lines.iter().zip(accounted.iter_mut()) {
+            if *accounted {
+                continue;
+            }
+            let shows = |(request, answer): &(ApprovalRequest, Option<bool>)| {
+                *answer == Some(true)
+                    && if exact {
+                        request.command == **line || request.typed.as_deref() == Some(line)
+                    } else {
+                        !request.certain
+                    }
+            };
+            let account =
+                (0..used.len()).find(|&index| !used[index] && shows(&observed.asked[index]));
+            if let Some(index) = account {
+                used[index] = true;
+                *accounted = true;
+            }
         }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let approved = |index: usize, exact: bool| {
-            let (request, answer) = &observed.asked[index];
-            !used[index]
-                && *answer == Some(true)
-                && if exact {
-                    request.command == *line || request.typed.as_deref() == Some(line)
-                } else {
-                    !request.certain
-                }
-        };
-        let account = (0..used.len())
-            .find(|&index| approved(index, true))
-            .or_else(|| (0..used.len()).find(|&index| approved(index, false)));
-        match account {
-            Some(index) => used[index] = true,
-            None => found.push(format!(
+    }
+    for (line, accounted) in lines.iter().zip(&accounted) {
+        if !accounted {
+            found.push(format!(
                 "{line:?} ran, and no approved request shows it (nor an uncertain one left)"
-            )),
+            ));
         }
     }
     found
