@@ -372,15 +372,23 @@ impl Bridge {
     }
 
     /// Ask about a submitted shell line once it is checked against the target's screen.
-    /// `discarded` may still be on the line unless the screen, answering the last keys, shows
-    /// otherwise.
-    fn ask_about_line(&mut self, line: String, certain: bool, discarded: String) {
+    /// `discarded` (what Ctrl+C and denies were to discard) may still be on the line when the
+    /// screen shows something else than the keys; `unseen` is that text when the target cannot
+    /// show anything (its output stopped) and may still be there unless the screen answers.
+    fn ask_about_line(
+        &mut self,
+        line: String,
+        certain: bool,
+        discarded: String,
+        unseen: Option<String>,
+    ) {
         let mut request = self.request(RequestKind::Shell, String::new(), false);
         let id = request.id.clone();
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
         let blank = certain && is_blank(&line);
         let decision = async move {
-            let answered = blank || !discarded.is_empty();
+            let unseen = unseen.filter(|text| !text.is_empty());
+            let answered = blank || unseen.is_some();
             let mut checked = screen.check_when_settled(&line, certain, answered).await;
             if blank && checked.certain && checked.fresh {
                 // Nothing to run, and the screen shows nothing left on the line.
@@ -395,11 +403,18 @@ impl Bridge {
                      while it was typed; type it again at the prompt",
                 );
             }
-            if !checked.fresh && !discarded.is_empty() {
-                // The screen has not answered since: the discard may not have happened.
-                checked.command = format!("{discarded}{line}");
-                checked.certain = false;
-                checked.typed = None;
+            match unseen {
+                Some(unseen) if !checked.fresh => {
+                    // The screen has not answered since: the discard may not have happened.
+                    checked.command = format!("{unseen}{line}");
+                    checked.certain = false;
+                    checked.typed = None;
+                }
+                _ if checked.typed.is_some() && !discarded.is_empty() => {
+                    // The line is not what the keys left: the discard may not have happened.
+                    checked.command = format!("{discarded}{}", checked.command);
+                }
+                _ => {}
             }
             request.command = checked.command;
             request.certain = checked.certain;
@@ -451,8 +466,18 @@ impl Bridge {
                 GateAction::ToClient(bytes) => {
                     self.notices.send(Notice::Show(bytes)).await.map_err(drop)?
                 }
-                GateAction::Ask { submit, discarded } => {
-                    self.ask_about_line(submit.line, submit.certain, discarded)
+                GateAction::Ask {
+                    submit,
+                    discarded,
+                    output_stopped,
+                } => {
+                    // While the output is stopped the screen cannot show what became of it.
+                    let unseen = if output_stopped {
+                        Some(discarded.clone())
+                    } else {
+                        None
+                    };
+                    self.ask_about_line(submit.line, submit.certain, discarded, unseen)
                 }
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),

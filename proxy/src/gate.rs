@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use sshgate_keystroke::{ByteAction, Reconstructor, Submit};
+use sshgate_keystroke::{ByteAction, Reconstructor, Submit, SubmitKey};
 
 /// Input held while a decision is pending. Beyond this, keys are dropped and the operator
 /// hears a bell: a person typing ahead never gets near it, a runaway paste does.
@@ -29,8 +29,13 @@ pub enum GateAction {
     /// holds as certainly blank is asked about too: only the screen can confirm that nothing
     /// is left on it (a Ctrl+C the shell ignored, deny keys its editing mode does not know).
     /// `discarded` is the text that Ctrl+C or a deny was to discard since the last approved
-    /// submit, while the target's output is stopped: it may still be on the line.
-    Ask { submit: Submit, discarded: String },
+    /// submit: it may still be on the line where the screen does not show the line as the
+    /// keys left it, and surely may while the target's output is stopped (`output_stopped`).
+    Ask {
+        submit: Submit,
+        discarded: String,
+        output_stopped: bool,
+    },
     /// An approved submit goes to the target next: a program may start reading.
     Submitted,
     /// A Ctrl+C goes to the target next.
@@ -45,6 +50,9 @@ pub enum GateAction {
 struct Pending {
     byte: u8,
     line: String,
+    /// The key runs the line where the shell reads it as the model does (not C-d on a
+    /// non-empty line, a stray eighth-bit byte, or a quoted control character).
+    runs_the_line: bool,
 }
 
 pub struct ShellGate {
@@ -111,8 +119,9 @@ impl ShellGate {
         self.after_interrupt = false;
         if approve {
             self.discarded.clear();
-            // An empty line starts no program: the shell reads the next one.
-            if !is_blank(&pending.line) {
+            // An empty line starts no program, and a key that only a target reading it
+            // otherwise would take as a submit leaves the line being edited.
+            if !is_blank(&pending.line) && pending.runs_the_line {
                 actions.push(GateAction::Submitted);
             }
             actions.push(GateAction::ToTarget(vec![pending.byte]));
@@ -174,18 +183,20 @@ impl ShellGate {
                     if !forward.is_empty() {
                         actions.push(GateAction::ToTarget(std::mem::take(&mut forward)));
                     }
+                    let possible_only = matches!(
+                        submit.key,
+                        SubmitKey::EndOfFile | SubmitKey::EightBitSubmit | SubmitKey::QuotedControl
+                    );
                     self.pending = Some(Pending {
                         byte,
                         line: submit.line.clone(),
+                        runs_the_line: !possible_only,
                     });
-                    // Only while the output is stopped can the target not show what became of
-                    // a discard; otherwise the screen tells.
-                    let discarded = if self.output_stopped {
-                        self.discarded.clone()
-                    } else {
-                        String::new()
-                    };
-                    actions.push(GateAction::Ask { submit, discarded });
+                    actions.push(GateAction::Ask {
+                        submit,
+                        discarded: self.discarded.clone(),
+                        output_stopped: self.output_stopped,
+                    });
                     self.hold(&data[index + 1..], actions);
                     return;
                 }

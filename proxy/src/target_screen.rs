@@ -90,8 +90,12 @@ pub struct TargetScreen {
     /// The window changed size while the current line was typed: the shell redrew it in a way
     /// the screen may not follow.
     resized_during_line: bool,
-    /// A Ctrl+C went out and the reader's prompt has not come back since.
+    /// A Ctrl+C went out and the reader's prompt has not come back on a new line since (bash
+    /// busy when it arrives switches bracketed paste on again without a new prompt, and keeps
+    /// the line).
     interrupt_unanswered: bool,
+    /// The target wrote a newline since the last Ctrl+C went out.
+    newline_since_interrupt: bool,
     /// The current line's first key went out before the target answered a Ctrl+C: bash may
     /// drop that key while still showing it (seen with bash 5.2: `echo next` ran `cho next`),
     /// so neither the keys nor the screen can be sure of the line.
@@ -112,6 +116,7 @@ impl TargetScreen {
             paste_mode: PasteModeWatch::default(),
             resized_during_line: false,
             interrupt_unanswered: false,
+            newline_since_interrupt: false,
             raced_interrupt: false,
             last_input: None,
             last_output: None,
@@ -131,10 +136,16 @@ impl TargetScreen {
         self.parser.process(output);
         self.last_output = Some(Instant::now());
         let editor_reading = self.paste_mode.feed(output) == Some(true);
+        let newline = output.contains(&b'\n');
         if self.awaiting_prompt {
-            self.answered |= output.contains(&b'\n');
+            self.answered |= newline;
             if editor_reading || (self.answered && self.reader_prompt_shown()) {
                 self.awaiting_prompt = false;
+            }
+        }
+        if self.interrupt_unanswered {
+            self.newline_since_interrupt |= newline;
+            if self.newline_since_interrupt && self.reader_prompt_shown() {
                 self.interrupt_unanswered = false;
             }
         }
@@ -153,9 +164,10 @@ impl TargetScreen {
     }
 
     /// A Ctrl+C is going to the target: the next line counts only once its prompt is back.
+    /// (It starts no program: a Ctrl+C the shell ignores leaves it reading.)
     pub fn interrupt_sent(&mut self) {
-        self.submit_sent();
         self.interrupt_unanswered = true;
+        self.newline_since_interrupt = false;
     }
 
     /// Whether the line under the cursor starts with the learned prompt.
