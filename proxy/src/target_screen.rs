@@ -470,8 +470,11 @@ fn search_prompt(line: &str) -> Option<&str> {
 /// Whether `displayed` (after `prompt`) is how a line editor shows `line`: control
 /// characters in caret notation (`^J`), a tab as `^I` or as blanks up to the next tab stop.
 fn shows(prompt: &str, line: &str, displayed: &str) -> bool {
-    // Trailing blanks do not show; a trailing newline does (`^J`, or a row break).
-    let line = line.trim_end_matches([' ', '\t']);
+    // Trailing blanks do not show; a trailing newline does (`^J`, or a row break). Leading
+    // blanks change nothing the shell runs, and cells a redraw left blank may show as such
+    // (seen with bash after clearing a line longer than the window).
+    let line = line.trim_matches([' ', '\t']);
+    let displayed = displayed.trim_start_matches([' ', '\t']);
     if !line.chars().any(char::is_control) || displayed == line {
         return displayed == line;
     }
