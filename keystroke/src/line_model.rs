@@ -72,6 +72,13 @@ pub struct LineModel {
     kill: Option<Kill>,
     /// Consecutive kills grow one kill-ring entry, as in readline.
     last_was_kill: bool,
+    /// Only typed characters came since the last kill. readline inserts characters that
+    /// arrive together in one go, without ending the run of kills, so a kill after them may
+    /// join the earlier one (`x` then C-u in one read) or not (read apart): the model cannot
+    /// know which.
+    typed_since_kill: bool,
+    /// `typed_since_kill` as it stood before the key being applied.
+    kill_may_join: bool,
     certain: bool,
     doubt: bool,
     vi_mode: bool,
@@ -95,6 +102,8 @@ impl LineModel {
             buf: LineBuffer::default(),
             kill: None,
             last_was_kill: false,
+            typed_since_kill: false,
+            kill_may_join: false,
             certain: true,
             doubt: false,
             vi_mode: false,
@@ -135,6 +144,11 @@ impl LineModel {
     /// Applies one key. Returns the submit to hold when the key makes the shell run its line.
     pub fn apply(&mut self, event: &KeyEvent) -> Option<Submit> {
         let was_kill = std::mem::take(&mut self.last_was_kill);
+        // Read by `kill_to` for this key; a typed character carries it on.
+        self.kill_may_join = self.typed_since_kill;
+        self.typed_since_kill = matches!(event, KeyEvent::Char(_))
+            && self.prefix == Prefix::None
+            && (was_kill || self.kill_may_join);
         let prefix = std::mem::replace(&mut self.prefix, Prefix::None);
         let submit = match prefix {
             Prefix::None => self.unprefixed(event, was_kill),
@@ -287,7 +301,14 @@ impl LineModel {
                 }
                 kill.certain &= certain;
             }
-            _ => self.kill = Some(Kill { text, certain }),
+            // A kill after typing that followed a kill may have joined it in readline.
+            _ => {
+                let joinable = self.kill.is_some() && self.kill_may_join;
+                self.kill = Some(Kill {
+                    text,
+                    certain: certain && !joinable,
+                })
+            }
         }
     }
 

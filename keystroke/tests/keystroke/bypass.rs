@@ -242,3 +242,17 @@ fn a_deny_inside_a_paste_ends_it_and_drops_the_rest() {
     assert_eq!(forwarded, b"DENY\x1b[200~ls");
     assert_eq!(r.line(), "ls");
 }
+
+/// readline inserts characters that arrive together in one go, without ending a run of
+/// kills: `x` and C-u in one read join the earlier kill. Whether they came together is not
+/// known, so a yank of such a kill is uncertain.
+#[test]
+fn a_kill_after_typing_that_followed_a_kill_makes_its_yank_uncertain() {
+    let r = replay_into(Reconstructor::new(), b"echo DENY\x15x\x15\x19");
+    assert_eq!(r.line, "x");
+    assert!(!r.certain);
+    // Kills with other keys between them stay apart, as in readline.
+    let r = replay_into(Reconstructor::new(), b"echo DENY\x15x\x02\x06\x15\x19");
+    assert_eq!(r.line, "x");
+    assert!(r.certain);
+}
