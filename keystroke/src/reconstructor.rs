@@ -11,6 +11,7 @@
 
 use crate::key::{KeyEvent, CR, CTRL_C, LF, SI};
 
+const ESC: u8 = 0x1b;
 /// The end marker of a bracketed paste.
 const PASTE_END: &[u8] = b"\x1b[201~";
 /// C-q: the tty's START character, which restarts output stopped with C-s (IXON is among the
@@ -96,6 +97,13 @@ pub struct Reconstructor {
     /// The line was denied inside a paste: the operator's paste goes on, up to its end marker,
     /// but none of it may reach the target's fresh line.
     discarding_paste: bool,
+    /// The last ESC arrived with no sequence half read.
+    escape_from_idle: bool,
+    /// The current paste began with an ESC that arrived with no sequence half read. One that
+    /// cut a sequence short (an X10 mouse report takes the next three bytes raw, ESC included)
+    /// may not have started a paste on the target, whose reading of the cut-off bytes the model
+    /// cannot know: its newlines may run the line, so they are held.
+    paste_trusted: bool,
 }
 
 impl Reconstructor {
@@ -106,6 +114,9 @@ impl Reconstructor {
     /// Classifies one input byte and applies it to the model.
     pub fn push(&mut self, byte: u8) -> ByteAction {
         let in_paste = self.tokenizer.in_paste();
+        if byte == ESC && !in_paste {
+            self.escape_from_idle = self.tokenizer.is_idle();
+        }
         let mut events = std::mem::take(&mut self.events);
         events.clear();
         if byte == CTRL_C {
@@ -137,8 +148,11 @@ impl Reconstructor {
         let completes_character = events
             .iter()
             .any(|event| matches!(event, KeyEvent::Char(c) | KeyEvent::Pasted(c) if !c.is_ascii()));
+        if events.contains(&KeyEvent::PasteStart) {
+            self.paste_trusted = self.escape_from_idle;
+        }
         self.events = events;
-        let pasted_text = in_paste && self.model.bracketed_paste();
+        let pasted_text = in_paste && self.model.bracketed_paste() && self.paste_trusted;
         let must_hold = matches!(byte, LF | CR | SI) && !pasted_text;
         // Invalid as UTF-8 (neither completing nor continuing a character): what the target
         // makes of it depends on a locale the model cannot see.
@@ -184,6 +198,11 @@ impl Reconstructor {
         if self.tokenizer.in_paste() {
             bytes.extend_from_slice(PASTE_END);
             self.discarding_paste = true;
+        } else if !self.certain() {
+            // Keys the model could not follow may have started a paste it did not see (an
+            // X10 mouse report that swallowed part of `ESC [ 200 ~`). Outside a paste, the
+            // marker is an unbound key sequence, and C-g C-e C-u clear whatever it left.
+            bytes.extend_from_slice(PASTE_END);
         }
         bytes.push(XON);
         bytes.extend_from_slice(self.model.deny());

@@ -256,3 +256,20 @@ fn a_kill_after_typing_that_followed_a_kill_makes_its_yank_uncertain() {
     assert_eq!(r.line, "x");
     assert!(r.certain);
 }
+
+/// An X10 mouse report takes the next three bytes raw on the target: `ESC [ M` before
+/// `ESC [ 200 ~` swallows part of the paste start there, while the model, whose sequences
+/// never swallow ESC, sees a paste. A newline in such a paste is held, as it may run the line.
+#[test]
+fn a_newline_in_a_paste_that_began_by_cutting_a_sequence_short_is_held() {
+    let mut r = Reconstructor::new();
+    r.set_bracketed_paste(true);
+    let r = replay_into(r, b"\x1b[M\x1b[200~echo DENY\r");
+    assert_eq!(r.submits.len(), 1, "{:?}", r.submits);
+    assert!(!r.submits[0].certain);
+    // A paste that began cleanly keeps its newlines as text.
+    let mut r = Reconstructor::new();
+    r.set_bracketed_paste(true);
+    let r = replay_into(r, b"\x1b[200~echo a\recho b\x1b[201~");
+    assert!(r.submits.is_empty());
+}
