@@ -186,6 +186,18 @@ fn screen_size(value: u32) -> u16 {
     }
 }
 
+/// Text that Ctrl+C or a deny was to discard since the last approved submit, which the screen
+/// may not show gone.
+struct Leftovers {
+    /// All of it: may still be on the line when the screen shows it otherwise than the keys.
+    discarded: String,
+    /// What Ctrl+C was to discard: may still be there when the screen does not show the line.
+    interrupted: String,
+    /// All of it while the target's output is stopped: may still be there unless the screen
+    /// answers.
+    unseen: Option<String>,
+}
+
 /// Resolves with the pending decision, or never when there is none.
 async fn next_decision(pending: &mut Option<(String, PendingDecision)>) -> Decision {
     match pending {
@@ -371,17 +383,14 @@ impl Bridge {
         self.decision = Some((id, Box::pin(ask(approval, request))));
     }
 
-    /// Ask about a submitted shell line once it is checked against the target's screen.
-    /// `discarded` (what Ctrl+C and denies were to discard) may still be on the line when the
-    /// screen shows something else than the keys; `unseen` is that text when the target cannot
-    /// show anything (its output stopped) and may still be there unless the screen answers.
-    fn ask_about_line(
-        &mut self,
-        line: String,
-        certain: bool,
-        discarded: String,
-        unseen: Option<String>,
-    ) {
+    /// Ask about a submitted shell line once it is checked against the target's screen,
+    /// with what may be left on the line of text that was to be discarded.
+    fn ask_about_line(&mut self, line: String, certain: bool, leftovers: Leftovers) {
+        let Leftovers {
+            discarded,
+            interrupted,
+            unseen,
+        } = leftovers;
         let mut request = self.request(RequestKind::Shell, String::new(), false);
         let id = request.id.clone();
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
@@ -413,6 +422,12 @@ impl Bridge {
                 _ if checked.typed.is_some() && !discarded.is_empty() => {
                     // The line is not what the keys left: the discard may not have happened.
                     checked.command = format!("{discarded}{}", checked.command);
+                }
+                _ if !checked.seen && !interrupted.is_empty() => {
+                    // The screen does not show the line (echo off): a Ctrl+C the shell
+                    // ignored would have left its text there.
+                    checked.command = format!("{interrupted}{}", checked.command);
+                    checked.certain = false;
                 }
                 _ => {}
             }
@@ -469,15 +484,17 @@ impl Bridge {
                 GateAction::Ask {
                     submit,
                     discarded,
+                    interrupted,
                     output_stopped,
                 } => {
                     // While the output is stopped the screen cannot show what became of it.
-                    let unseen = if output_stopped {
-                        Some(discarded.clone())
-                    } else {
-                        None
+                    let unseen = output_stopped.then(|| discarded.clone());
+                    let leftovers = Leftovers {
+                        discarded,
+                        interrupted,
+                        unseen,
                     };
-                    self.ask_about_line(submit.line, submit.certain, discarded, unseen)
+                    self.ask_about_line(submit.line, submit.certain, leftovers)
                 }
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),

@@ -31,9 +31,12 @@ pub enum GateAction {
     /// `discarded` is the text that Ctrl+C or a deny was to discard since the last approved
     /// submit: it may still be on the line where the screen does not show the line as the
     /// keys left it, and surely may while the target's output is stopped (`output_stopped`).
+    /// `interrupted` is the part of it that Ctrl+C was to discard: a shell ignoring Ctrl+C
+    /// (`trap '' INT`, `stty intr undef`) keeps it, which only the screen can show.
     Ask {
         submit: Submit,
         discarded: String,
+        interrupted: String,
         output_stopped: bool,
     },
     /// An approved submit goes to the target next: a program may start reading.
@@ -68,6 +71,8 @@ pub struct ShellGate {
     after_interrupt: bool,
     /// What Ctrl+C and denies were to discard since the last approved submit.
     discarded: String,
+    /// What Ctrl+C alone was to discard since the last approved submit.
+    interrupted: String,
     /// The operator stopped the target's output (C-s) and has not restarted it: the target
     /// cannot show whether a discard took effect.
     output_stopped: bool,
@@ -88,6 +93,7 @@ impl ShellGate {
             line_open: false,
             after_interrupt: false,
             discarded: String::new(),
+            interrupted: String::new(),
             output_stopped: false,
         }
     }
@@ -119,6 +125,7 @@ impl ShellGate {
         self.after_interrupt = false;
         if approve {
             self.discarded.clear();
+            self.interrupted.clear();
             // An empty line starts no program, and a key that only a target reading it
             // otherwise would take as a submit leaves the line being edited.
             if !is_blank(&pending.line) && pending.runs_the_line {
@@ -157,6 +164,7 @@ impl ShellGate {
             if byte == CTRL_C {
                 let line = self.reconstructor.line();
                 self.discarded.push_str(&line);
+                self.interrupted.push_str(&line);
             }
             match self.reconstructor.push(byte) {
                 ByteAction::Forward => {
@@ -195,6 +203,7 @@ impl ShellGate {
                     actions.push(GateAction::Ask {
                         submit,
                         discarded: self.discarded.clone(),
+                        interrupted: self.interrupted.clone(),
                         output_stopped: self.output_stopped,
                     });
                     self.hold(&data[index + 1..], actions);
@@ -213,6 +222,7 @@ impl ShellGate {
         if let Some(position) = data.iter().position(|&byte| byte == CTRL_C) {
             if let Some(pending) = self.pending.take() {
                 self.discarded.push_str(&pending.line);
+                self.interrupted.push_str(&pending.line);
             }
             self.held.clear();
             self.reconstructor.interrupted();

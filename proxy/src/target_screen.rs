@@ -57,6 +57,8 @@ pub struct Checked {
     /// command or a secret (typed ahead of a submit the target has not answered within the
     /// echo wait): nothing an approver could be shown would be the line.
     pub blind: bool,
+    /// The screen showed the line (as the model has it, or otherwise).
+    pub seen: bool,
 }
 
 /// Shown to the approver in place of a line that a program other than the shell read with
@@ -404,6 +406,7 @@ impl TargetScreen {
             context: context.clone(),
             fresh: false,
             blind: false,
+            seen: false,
         };
         let hidden = || Checked {
             command: HIDDEN.to_string(),
@@ -412,6 +415,7 @@ impl TargetScreen {
             context: context.clone(),
             fresh: false,
             blind: false,
+            seen: false,
         };
         let readable = self.readable();
         let Some((prompt, displayed)) = self.displayed(newlines(line)) else {
@@ -429,7 +433,10 @@ impl TargetScreen {
             if search_prompt(&prompt).is_none() {
                 self.learned_prompt = Some(prompt);
             }
-            return model(certain);
+            return Checked {
+                seen: true,
+                ..model(certain)
+            };
         }
         if displayed.is_empty() && !line.trim().is_empty() {
             // Not echoed. Read by a program with echo off: a secret, which neither the
@@ -449,6 +456,7 @@ impl TargetScreen {
             context,
             fresh: false,
             blind: false,
+            seen: true,
         }
     }
 }
