@@ -196,6 +196,8 @@ struct Leftovers {
     /// All of it while the target's output is stopped: may still be there unless the screen
     /// answers.
     unseen: Option<String>,
+    /// Input since may have been thrown away unread (see [`GateAction::Ask`]).
+    line_unknown: bool,
 }
 
 /// Resolves with the pending decision, or never when there is none.
@@ -390,6 +392,7 @@ impl Bridge {
             discarded,
             interrupted,
             unseen,
+            line_unknown,
         } = leftovers;
         let mut request = self.request(RequestKind::Shell, String::new(), false);
         let id = request.id.clone();
@@ -403,7 +406,9 @@ impl Bridge {
                 // Nothing to run, and the screen shows nothing left on the line.
                 return Decision::approve(request.id);
             }
-            if checked.blind {
+            // After input the tty may have thrown away, only a line the screen shows as the
+            // keys left it is known.
+            if checked.blind || (line_unknown && !(checked.certain && checked.seen)) {
                 tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
                 return Decision::deny(
                     request.id,
@@ -486,6 +491,7 @@ impl Bridge {
                     discarded,
                     interrupted,
                     output_stopped,
+                    line_unknown,
                 } => {
                     // While the output is stopped the screen cannot show what became of it.
                     let unseen = output_stopped.then(|| discarded.clone());
@@ -493,6 +499,7 @@ impl Bridge {
                         discarded,
                         interrupted,
                         unseen,
+                        line_unknown,
                     };
                     self.ask_about_line(submit.line, submit.certain, leftovers)
                 }

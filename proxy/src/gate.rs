@@ -38,6 +38,10 @@ pub enum GateAction {
         discarded: String,
         interrupted: String,
         output_stopped: bool,
+        /// A Ctrl+C reached the target while its output was stopped: the tty threw away
+        /// whatever input the shell had not read yet, an approved Enter included, so what the
+        /// line holds is known only if the screen shows it.
+        line_unknown: bool,
     },
     /// An approved submit goes to the target next: a program may start reading.
     Submitted,
@@ -76,6 +80,8 @@ pub struct ShellGate {
     /// The operator stopped the target's output (C-s) and has not restarted it: the target
     /// cannot show whether a discard took effect.
     output_stopped: bool,
+    /// A Ctrl+C went out while the output was stopped, and no decision since.
+    line_unknown: bool,
 }
 
 impl Default for ShellGate {
@@ -95,6 +101,7 @@ impl ShellGate {
             discarded: String::new(),
             interrupted: String::new(),
             output_stopped: false,
+            line_unknown: false,
         }
     }
 
@@ -123,6 +130,7 @@ impl ShellGate {
         };
         self.line_open = false;
         self.after_interrupt = false;
+        self.line_unknown = false;
         if approve {
             self.discarded.clear();
             self.interrupted.clear();
@@ -165,6 +173,7 @@ impl ShellGate {
                 let line = self.reconstructor.line();
                 self.discarded.push_str(&line);
                 self.interrupted.push_str(&line);
+                self.stopped_output_interrupted();
             }
             match self.reconstructor.push(byte) {
                 ByteAction::Forward => {
@@ -205,6 +214,7 @@ impl ShellGate {
                         discarded: self.discarded.clone(),
                         interrupted: self.interrupted.clone(),
                         output_stopped: self.output_stopped,
+                        line_unknown: self.line_unknown,
                     });
                     self.hold(&data[index + 1..], actions);
                     return;
@@ -216,6 +226,15 @@ impl ShellGate {
         }
     }
 
+    /// A Ctrl+C is going out: with the output stopped, the tty restarts it and throws away
+    /// the input not read yet.
+    fn stopped_output_interrupted(&mut self) {
+        if self.output_stopped {
+            self.output_stopped = false;
+            self.line_unknown = true;
+        }
+    }
+
     /// Input while a decision is pending: held, except that Ctrl+C cancels the request and
     /// discards the line together with everything typed since the submit.
     fn hold(&mut self, data: &[u8], actions: &mut Vec<GateAction>) {
@@ -224,6 +243,7 @@ impl ShellGate {
                 self.discarded.push_str(&pending.line);
                 self.interrupted.push_str(&pending.line);
             }
+            self.stopped_output_interrupted();
             self.held.clear();
             self.reconstructor.interrupted();
             self.line_open = false;
