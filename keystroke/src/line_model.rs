@@ -388,13 +388,12 @@ impl LineModel {
             CR | LF => return Some(self.hold_key(byte, AfterAccept::Ran)),
             SI => return Some(self.hold_key(byte, AfterAccept::RanPrefilled)),
             0x0b => self.kill_to(end, was_kill),
-            // C-n, C-p history; C-r, C-s search; C-_ undo; C-z, C-\ are taken by the tty.
-            0x0e | 0x10 | 0x12 | 0x13 | 0x1f | 0x1a | 0x1c => self.unsure(),
-            // With IXON the tty keeps C-q as XON, so the quote may not happen.
-            0x11 => {
-                self.unsure();
-                self.prefix = Prefix::Quoted;
-            }
+            // C-s and C-q are the tty's STOP and START characters (IXON stays at the target's
+            // default, on, and readline leaves it on): they pause and restart output and never
+            // reach the line.
+            0x11 | 0x13 => {}
+            // C-n, C-p history; C-r search; C-_ undo; C-z, C-\ are taken by the tty.
+            0x0e | 0x10 | 0x12 | 0x1f | 0x1a | 0x1c => self.unsure(),
             0x14 => {
                 // readline transposes whole characters with their combining marks; the model
                 // swaps code points, which is only right without zero-width characters.

@@ -198,11 +198,6 @@ impl Reconstructor {
         if self.tokenizer.in_paste() {
             bytes.extend_from_slice(PASTE_END);
             self.discarding_paste = true;
-        } else if !self.certain() {
-            // Keys the model could not follow may have started a paste it did not see (an
-            // X10 mouse report that swallowed part of `ESC [ 200 ~`). Outside a paste, the
-            // marker is an unbound key sequence, and C-g C-e C-u clear whatever it left.
-            bytes.extend_from_slice(PASTE_END);
         }
         bytes.push(XON);
         bytes.extend_from_slice(self.model.deny());

@@ -382,8 +382,16 @@ impl TargetScreen {
         // Typed ahead of a submit the target has not answered yet: whether the shell or a
         // program it started reads it (a command, or a secret) is not known.
         let unanswered = self.awaiting_prompt && !self.answered && !line.trim().is_empty();
-        let unreadable = !certain && !self.readable() && !self.parser.screen().alternate_screen();
-        checked.blind = unanswered || unreadable;
+        let alternate = self.parser.screen().alternate_screen();
+        let unreadable = !certain && !self.readable() && !alternate;
+        // Keys the model cannot follow, and a screen that does not show the line (echo off, a
+        // prompt it cannot find): the model's text would be a guess.
+        let unshown_guess = !certain
+            && !checked.seen
+            && !alternate
+            && !line.trim().is_empty()
+            && checked.command != HIDDEN;
+        checked.blind = unanswered || unreadable || unshown_guess;
         checked
     }
 
@@ -429,8 +437,9 @@ impl TargetScreen {
             return model(false);
         }
         if shows(&prompt, line, &displayed) {
-            // A search prompt stands in for the shell's only while the search is on.
-            if search_prompt(&prompt).is_none() {
+            // A search prompt stands in for the shell's only while the search is on; a blank
+            // line shows nothing of where the prompt ends (it may not have been drawn yet).
+            if search_prompt(&prompt).is_none() && !line.trim().is_empty() {
                 self.learned_prompt = Some(prompt);
             }
             return Checked {
