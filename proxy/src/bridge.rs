@@ -402,13 +402,11 @@ impl Bridge {
             let unseen = unseen.filter(|text| !text.is_empty());
             let answered = blank || unseen.is_some();
             let mut checked = screen.check_when_settled(&line, certain, answered).await;
-            if blank && checked.certain && checked.fresh {
-                // Nothing to run, and the screen shows nothing left on the line.
-                return Decision::approve(request.id);
-            }
             // After input the tty may have thrown away, only a line the screen shows as the
-            // keys left it is known.
-            if checked.blind || (line_unknown && !(checked.certain && checked.seen)) {
+            // keys left it is known; and a shell busy when the Ctrl+C came keeps a line it
+            // does not show, so an empty-looking one is not known either.
+            let unknown = line_unknown && (blank || !(checked.certain && checked.seen));
+            if checked.blind || unknown {
                 tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
                 return Decision::deny(
                     request.id,
@@ -416,6 +414,10 @@ impl Bridge {
                      answered the last command, or in a window under 20 columns or resized \
                      while it was typed; type it again at the prompt",
                 );
+            }
+            if blank && checked.certain && checked.fresh {
+                // Nothing to run, and the screen shows nothing left on the line.
+                return Decision::approve(request.id);
             }
             match unseen {
                 Some(unseen) if !checked.fresh => {
