@@ -22,8 +22,9 @@
 //! `SSHGATE_FUZZ_REPLAY='<key notation>'` runs one stream (a reported failure, say) and prints
 //! what happened.
 //!
-//! Cases: `SSHGATE_FUZZ_CASES` (default [`DEFAULT_CASES`]); seed: `SSHGATE_FUZZ_SEED` (default
-//! random, printed). A failure is shrunk by proptest and reported with the seed, the stream in
+//! Cases: `SSHGATE_FUZZ_CASES` (default [`DEFAULT_CASES`]); seed: `SSHGATE_FUZZ_SEED` (a
+//! number, or `random`; default [`DEFAULT_SEED`], so that `cargo test` and CI run the same
+//! streams every time: exploring with random seeds still finds rare holes, see issue 9). A failure is shrunk by proptest and reported with the seed, the stream in
 //! key notation and as bytes, the packets, what ran and what the approver was asked.
 
 use std::cell::RefCell;
@@ -751,13 +752,21 @@ fn check(kind: ProxyKind, cases: u32, seed: u64, max_shrink_iters: u32) -> Resul
     }
 }
 
+/// The seed of the default run.
+const DEFAULT_SEED: u64 = 9_622_710_690_735_451_788;
+
 #[test]
 fn no_stream_runs_a_denied_or_unapproved_line() {
     let cases = env_number("SSHGATE_FUZZ_CASES").map_or(DEFAULT_CASES, |n| n as u32);
-    let seed = env_number("SSHGATE_FUZZ_SEED").unwrap_or_else(|| {
+    let random = || {
         use std::hash::{BuildHasher, RandomState};
         RandomState::new().hash_one(Instant::now())
-    });
+    };
+    let seed = match std::env::var("SSHGATE_FUZZ_SEED").as_deref() {
+        Ok("random") => random(),
+        Ok(_) => env_number("SSHGATE_FUZZ_SEED").unwrap_or_else(random),
+        Err(_) => DEFAULT_SEED,
+    };
     eprintln!("fuzz: {cases} streams, seed {seed} (SSHGATE_FUZZ_SEED={seed} to repeat)");
     if let Err(reason) = check(ProxyKind::Sshgate, cases, seed, 2000) {
         panic!(
