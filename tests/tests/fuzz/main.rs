@@ -702,6 +702,41 @@ fn replay_one_stream_from_the_environment() {
     assert!(problems.is_empty());
 }
 
+/// Streams the property test found running a line nobody approved (issue 9), each fixed in the
+/// gate: they stay fixed.
+const FOUND_STREAMS: &[&str] = &[
+    "\\x1b[M<Paste>",
+    "stty -echo<Enter>DENYDEDE<Esc>]<C-u><Left>",
+    "slow-echo 1500<Enter><C-x>DENY",
+    "<C-s>DDENY<BS>",
+    "echo <NUL><C-e>日<C-e><C-s><C-c><Enter>DE",
+    "DEstty -echo<Enter>stty intr undef<Enter>stty -echo<Enter><Left>DEDE<Enter></Paste><Enter>DENY",
+    "DEstty -echo<Enter>slow-echo 1500<Enter><C-n>stty -echo<Enter>DENY",
+    "slow-echo 1500<Enter><Enter>DENY",
+];
+
+#[test]
+fn streams_found_before_stay_fixed() {
+    let runtime = runtime();
+    for notation in FOUND_STREAMS {
+        let bytes = scenarios::notation::parse(notation).expect("a stream in key notation");
+        let stream = Stream {
+            pieces: vec![bytes],
+            cuts: Cuts::OnePacket,
+        };
+        let observed = runtime.block_on(async {
+            let mut fuzz = Fuzz::start(ProxyKind::Sshgate).await;
+            fuzz.run(&stream).await.unwrap()
+        });
+        let problems = violations(&observed);
+        assert!(
+            problems.is_empty(),
+            "{notation}: {}",
+            report(&stream, &observed, &problems)
+        );
+    }
+}
+
 /// Runs `cases` random streams from `seed` through `kind`; the shrunk failing stream, if any.
 fn check(kind: ProxyKind, cases: u32, seed: u64, max_shrink_iters: u32) -> Result<(), String> {
     let runtime = runtime();
