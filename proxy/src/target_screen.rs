@@ -384,13 +384,14 @@ impl TargetScreen {
         let unanswered = self.awaiting_prompt && !self.answered && !line.trim().is_empty();
         let alternate = self.parser.screen().alternate_screen();
         let unreadable = !certain && !self.readable() && !alternate;
-        // Keys the model cannot follow, and a screen that does not show the line (echo off, a
-        // prompt it cannot find): the model's text would be a guess.
+        // Keys the model cannot follow, and a screen that shows nothing of the line (echo off):
+        // the model's text would be a guess.
         let unshown_guess = !certain
             && !checked.seen
             && !alternate
             && !line.trim().is_empty()
-            && checked.command != HIDDEN;
+            && checked.command != HIDDEN
+            && !self.on_screen(line);
         checked.blind = unanswered || unreadable || unshown_guess;
         checked
     }
