@@ -22,7 +22,7 @@ use crate::approval::ApprovalPath;
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
 use crate::target::TargetLink;
-use crate::target_screen::SharedScreen;
+use crate::target_screen::{Checked, SharedScreen};
 use crate::to_operator::{refuse, Notice, OutboundPump, NOTICE_CAPACITY};
 
 /// Who is on the other end, for approval requests.
@@ -189,15 +189,46 @@ fn screen_size(value: u32) -> u16 {
 /// Text that Ctrl+C or a deny was to discard since the last approved submit, which the screen
 /// may not show gone.
 struct Leftovers {
-    /// All of it: may still be on the line when the screen shows it otherwise than the keys.
+    /// All of it: may still be on the line when the screen shows it otherwise than the keys,
+    /// or, while the target's output is stopped, unless the screen answers.
     discarded: String,
     /// What Ctrl+C was to discard: may still be there when the screen does not show the line.
     interrupted: String,
-    /// All of it while the target's output is stopped: may still be there unless the screen
-    /// answers.
-    unseen: Option<String>,
+    output_stopped: bool,
     /// Input since may have been thrown away unread (see [`GateAction::Ask`]).
     line_unknown: bool,
+}
+
+impl Leftovers {
+    /// The target cannot show what became of the discarded text: its output is stopped.
+    fn unseen(&self) -> bool {
+        self.output_stopped && !self.discarded.is_empty()
+    }
+
+    /// After input the tty may have thrown away, only a line the screen shows as the keys
+    /// left it is known; a shell busy when the Ctrl+C came keeps a line it does not show, so
+    /// an empty-looking one is not known either.
+    fn unknown(&self, blank: bool, checked: &Checked) -> bool {
+        self.line_unknown && (blank || !(checked.certain && checked.seen))
+    }
+
+    /// Put in front of the request's command the text that may still be on the line.
+    fn add_to(&self, line: &str, checked: &mut Checked) {
+        if self.unseen() && !checked.fresh {
+            // The screen has not answered since: the discard may not have happened.
+            checked.command = format!("{}{line}", self.discarded);
+            checked.certain = false;
+            checked.typed = None;
+        } else if checked.typed.is_some() && !self.discarded.is_empty() {
+            // The line is not what the keys left: the discard may not have happened.
+            checked.command.insert_str(0, &self.discarded);
+        } else if !checked.seen && !self.interrupted.is_empty() {
+            // The screen does not show the line (echo off): a Ctrl+C the shell ignored would
+            // have left its text there.
+            checked.command.insert_str(0, &self.interrupted);
+            checked.certain = false;
+        }
+    }
 }
 
 /// Resolves with the pending decision, or never when there is none.
@@ -388,25 +419,14 @@ impl Bridge {
     /// Ask about a submitted shell line once it is checked against the target's screen,
     /// with what may be left on the line of text that was to be discarded.
     fn ask_about_line(&mut self, line: String, certain: bool, leftovers: Leftovers) {
-        let Leftovers {
-            discarded,
-            interrupted,
-            unseen,
-            line_unknown,
-        } = leftovers;
         let mut request = self.request(RequestKind::Shell, String::new(), false);
         let id = request.id.clone();
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
         let blank = certain && is_blank(&line);
         let decision = async move {
-            let unseen = unseen.filter(|text| !text.is_empty());
-            let answered = blank || unseen.is_some();
+            let answered = blank || leftovers.unseen();
             let mut checked = screen.check_when_settled(&line, certain, answered).await;
-            // After input the tty may have thrown away, only a line the screen shows as the
-            // keys left it is known; and a shell busy when the Ctrl+C came keeps a line it
-            // does not show, so an empty-looking one is not known either.
-            let unknown = line_unknown && (blank || !(checked.certain && checked.seen));
-            if checked.blind || unknown {
+            if checked.blind || leftovers.unknown(blank, &checked) {
                 tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
                 return Decision::deny(
                     request.id,
@@ -419,25 +439,7 @@ impl Bridge {
                 // Nothing to run, and the screen shows nothing left on the line.
                 return Decision::approve(request.id);
             }
-            match unseen {
-                Some(unseen) if !checked.fresh => {
-                    // The screen has not answered since: the discard may not have happened.
-                    checked.command = format!("{unseen}{line}");
-                    checked.certain = false;
-                    checked.typed = None;
-                }
-                _ if checked.typed.is_some() && !discarded.is_empty() => {
-                    // The line is not what the keys left: the discard may not have happened.
-                    checked.command = format!("{discarded}{}", checked.command);
-                }
-                _ if !checked.seen && !interrupted.is_empty() => {
-                    // The screen does not show the line (echo off): a Ctrl+C the shell
-                    // ignored would have left its text there.
-                    checked.command = format!("{interrupted}{}", checked.command);
-                    checked.certain = false;
-                }
-                _ => {}
-            }
+            leftovers.add_to(&line, &mut checked);
             request.command = checked.command;
             request.certain = checked.certain;
             request.typed = checked.typed;
@@ -495,12 +497,10 @@ impl Bridge {
                     output_stopped,
                     line_unknown,
                 } => {
-                    // While the output is stopped the screen cannot show what became of it.
-                    let unseen = output_stopped.then(|| discarded.clone());
                     let leftovers = Leftovers {
                         discarded,
                         interrupted,
-                        unseen,
+                        output_stopped,
                         line_unknown,
                     };
                     self.ask_about_line(submit.line, submit.certain, leftovers)
