@@ -104,6 +104,9 @@ pub struct Reconstructor {
     /// may not have started a paste on the target, whose reading of the cut-off bytes the model
     /// cannot know: its newlines may run the line, so they are held.
     paste_trusted: bool,
+    /// Raw bytes of an X10 mouse report the target may still be waiting for before the
+    /// last byte (which, withheld as a submit, never reached it).
+    mouse_bytes_owed: u8,
 }
 
 impl Reconstructor {
@@ -117,6 +120,7 @@ impl Reconstructor {
         if byte == ESC && !in_paste {
             self.escape_from_idle = self.tokenizer.is_idle();
         }
+        self.mouse_bytes_owed = self.tokenizer.mouse_bytes_owed();
         let mut events = std::mem::take(&mut self.events);
         events.clear();
         if byte == CTRL_C {
@@ -189,10 +193,13 @@ impl Reconstructor {
     /// so the target discards the whole line wherever the cursor is, whatever state its input
     /// is in: a paste's end marker when the withheld byte was inside a paste (inside it, the
     /// discard keys would be pasted text); XON (C-q), which the tty takes to restart output
-    /// stopped with C-s (a shell blocked writing reads only the first discard key); then
-    /// `C-g C-e C-u` (C-g ends whatever key sequence or terminal string the withheld byte left
-    /// open). The model applies the discard keys too, so the killed text is in its kill ring
-    /// as in readline; the rest of the operator's paste is dropped.
+    /// stopped with C-s (a shell blocked writing reads only the first discard key); spaces
+    /// for any raw bytes an X10 mouse report cut short by the withheld byte may still take
+    /// (such a reader would swallow the discard keys; a shell inserts the spaces, and the
+    /// discard kills them); then `C-g C-e C-u` (C-g ends whatever key sequence or terminal
+    /// string the withheld byte left open). The model applies the discard keys too, so the
+    /// killed text is in its kill ring as in readline; the rest of the operator's paste is
+    /// dropped.
     pub fn denied(&mut self) -> Vec<u8> {
         let mut bytes = Vec::new();
         if self.tokenizer.in_paste() {
@@ -200,6 +207,8 @@ impl Reconstructor {
             self.discarding_paste = true;
         }
         bytes.push(XON);
+        let owed = usize::from(std::mem::take(&mut self.mouse_bytes_owed));
+        bytes.resize(bytes.len() + owed, b' ');
         bytes.extend_from_slice(self.model.deny());
         bytes
     }

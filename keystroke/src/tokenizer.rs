@@ -86,6 +86,15 @@ impl Tokenizer {
         !matches!(self.state, State::Ground | State::Paste { .. })
     }
 
+    /// How many raw bytes of an X10 mouse report (`ESC [ M` and three bytes) are still to
+    /// come: a target that reads such reports takes that many next bytes, controls included.
+    pub fn mouse_bytes_owed(&self) -> u8 {
+        match self.state {
+            State::X10Mouse { left } => left,
+            _ => 0,
+        }
+    }
+
     /// Feeds one byte, appending the events it completes (often none, at most a handful).
     pub fn push(&mut self, byte: u8, out: &mut Vec<KeyEvent>) {
         self.state = match self.state {

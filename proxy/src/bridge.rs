@@ -22,7 +22,7 @@ use crate::approval::ApprovalPath;
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
 use crate::target::TargetLink;
-use crate::target_screen::{Checked, SharedScreen};
+use crate::target_screen::{Checked, SharedScreen, HIDDEN};
 use crate::to_operator::{refuse, Notice, OutboundPump, NOTICE_CAPACITY};
 
 /// Who is on the other end, for approval requests.
@@ -190,19 +190,19 @@ fn screen_size(value: u32) -> u16 {
 /// may not show gone.
 struct Leftovers {
     /// All of it: may still be on the line when the screen shows it otherwise than the keys,
-    /// or, while the target's output is stopped, unless the screen answers.
+    /// or has not answered since.
     discarded: String,
     /// What Ctrl+C was to discard: may still be there when the screen does not show the line.
     interrupted: String,
-    output_stopped: bool,
     /// Input since may have been thrown away unread (see [`GateAction::Ask`]).
     line_unknown: bool,
 }
 
 impl Leftovers {
-    /// The target cannot show what became of the discarded text: its output is stopped.
-    fn unseen(&self) -> bool {
-        self.output_stopped && !self.discarded.is_empty()
+    /// Text was to be discarded: only a screen that answered the keys since (which a target
+    /// with its output stopped cannot do) shows that the discard happened.
+    fn to_confirm(&self) -> bool {
+        !self.discarded.is_empty()
     }
 
     /// After input the tty may have thrown away, only a line the screen shows as the keys
@@ -214,12 +214,17 @@ impl Leftovers {
 
     /// Put in front of the request's command the text that may still be on the line.
     fn add_to(&self, line: &str, checked: &mut Checked) {
-        if self.unseen() && !checked.fresh {
-            // The screen has not answered since: the discard may not have happened.
+        if self.to_confirm() && !checked.discard_answered && checked.command != HIDDEN {
+            // The target has not written since the discard went out: it may not have happened
+            // (a slow target, output stopped with C-s, keys a program swallowed). A secret
+            // stays hidden: it runs nothing, whatever it was typed after.
             checked.command = format!("{}{line}", self.discarded);
             checked.certain = false;
-            checked.typed = None;
-        } else if checked.typed.is_some() && !self.discarded.is_empty() {
+            checked.typed = Some(line.to_string());
+        } else if checked.typed.is_some()
+            && !self.discarded.is_empty()
+            && !checked.command.starts_with(&self.discarded)
+        {
             // The line is not what the keys left: the discard may not have happened.
             checked.command.insert_str(0, &self.discarded);
         } else if !checked.seen && !self.interrupted.is_empty() {
@@ -424,7 +429,7 @@ impl Bridge {
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
         let blank = certain && is_blank(&line);
         let decision = async move {
-            let answered = blank || leftovers.unseen();
+            let answered = blank || leftovers.to_confirm();
             let mut checked = screen.check_when_settled(&line, certain, answered).await;
             if checked.blind || leftovers.unknown(blank, &checked) {
                 tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
@@ -494,13 +499,11 @@ impl Bridge {
                     submit,
                     discarded,
                     interrupted,
-                    output_stopped,
                     line_unknown,
                 } => {
                     let leftovers = Leftovers {
                         discarded,
                         interrupted,
-                        output_stopped,
                         line_unknown,
                     };
                     self.ask_about_line(submit.line, submit.certain, leftovers)
@@ -508,6 +511,7 @@ impl Bridge {
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),
                 GateAction::Interrupted => self.screen.lock().interrupt_sent(),
+                GateAction::Denied => self.screen.lock().discard_sent(),
                 GateAction::Cancel => {
                     if let Some((id, _)) = self.decision.take() {
                         tracing::info!(%id, "cancelled by Ctrl+C");

@@ -30,14 +30,13 @@ pub enum GateAction {
     /// is left on it (a Ctrl+C the shell ignored, deny keys its editing mode does not know).
     /// `discarded` is the text that Ctrl+C or a deny was to discard since the last approved
     /// submit: it may still be on the line where the screen does not show the line as the
-    /// keys left it, and surely may while the target's output is stopped (`output_stopped`).
+    /// keys left it, or has not answered since (a slow target, output stopped with C-s).
     /// `interrupted` is the part of it that Ctrl+C was to discard: a shell ignoring Ctrl+C
     /// (`trap '' INT`, `stty intr undef`) keeps it, which only the screen can show.
     Ask {
         submit: Submit,
         discarded: String,
         interrupted: String,
-        output_stopped: bool,
         /// A Ctrl+C reached the target while its output was stopped: the tty threw away
         /// whatever input the shell had not read yet, an approved Enter included, so what the
         /// line holds is known only if the screen shows it.
@@ -47,6 +46,8 @@ pub enum GateAction {
     Submitted,
     /// A Ctrl+C goes to the target next.
     Interrupted,
+    /// The keys that discard a denied line go to the target next.
+    Denied,
     /// The pending request was cancelled (Ctrl+C); tell the approver.
     Cancel,
     /// The first key of a new line comes next: the prompt is on the target's screen now.
@@ -148,6 +149,7 @@ impl ShellGate {
             actions.push(GateAction::ToClient(
                 format!("\r\n[sshgate] denied: {reason}\r\n").into_bytes(),
             ));
+            actions.push(GateAction::Denied);
             actions.push(GateAction::ToTarget(self.reconstructor.denied()));
         }
         let held: Vec<u8> = self.held.drain(..).collect();
@@ -213,7 +215,6 @@ impl ShellGate {
                         submit,
                         discarded: self.discarded.clone(),
                         interrupted: self.interrupted.clone(),
-                        output_stopped: self.output_stopped,
                         line_unknown: self.line_unknown,
                     });
                     self.hold(&data[index + 1..], actions);

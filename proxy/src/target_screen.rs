@@ -42,7 +42,7 @@ pub const ECHO_WAIT: Duration = Duration::from_secs(1);
 const QUIET: Duration = Duration::from_millis(60);
 
 /// What a request says about a submitted shell line after the cross-check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checked {
     pub command: String,
     pub certain: bool,
@@ -59,6 +59,9 @@ pub struct Checked {
     pub blind: bool,
     /// The screen showed the line (as the model has it, or otherwise).
     pub seen: bool,
+    /// The target wrote after the last discard (a deny's keys, a Ctrl+C) went out: it read
+    /// them, and what it drew since shows what they did.
+    pub discard_answered: bool,
 }
 
 /// Shown to the approver in place of a line that a program other than the shell read with
@@ -102,8 +105,10 @@ pub struct TargetScreen {
     /// drop that key while still showing it (seen with bash 5.2: `echo next` ran `cho next`),
     /// so neither the keys nor the screen can be sure of the line.
     raced_interrupt: bool,
-    /// When the operator's last keys went to the target, and when the target last wrote.
+    /// When the operator's last keys went to the target, when the last discard did (a deny's
+    /// keys, a Ctrl+C), and when the target last wrote.
     last_input: Option<Instant>,
+    last_discard: Option<Instant>,
     last_output: Option<Instant>,
 }
 
@@ -121,6 +126,7 @@ impl TargetScreen {
             newline_since_interrupt: false,
             raced_interrupt: false,
             last_input: None,
+            last_discard: None,
             last_output: None,
         }
     }
@@ -168,8 +174,14 @@ impl TargetScreen {
     /// A Ctrl+C is going to the target: the next line counts only once its prompt is back.
     /// (It starts no program: a Ctrl+C the shell ignores leaves it reading.)
     pub fn interrupt_sent(&mut self) {
+        self.discard_sent();
         self.interrupt_unanswered = true;
         self.newline_since_interrupt = false;
+    }
+
+    /// Keys that discard the line (a deny's) are going to the target.
+    pub fn discard_sent(&mut self) {
+        self.last_discard = Some(Instant::now());
     }
 
     /// Whether the line under the cursor starts with the learned prompt.
@@ -379,6 +391,10 @@ impl TargetScreen {
         let raced = self.raced_interrupt && !line.trim().is_empty();
         let mut checked = self.cross_check(line, certain && !raced);
         checked.fresh = self.fresh();
+        checked.discard_answered = match (self.last_discard, self.last_output) {
+            (Some(discard), Some(output)) => output >= discard,
+            (discard, _) => discard.is_none(),
+        };
         // Typed ahead of a submit the target has not answered yet: whether the shell or a
         // program it started reads it (a command, or a secret) is not known.
         let unanswered = self.awaiting_prompt && !self.answered && !line.trim().is_empty();
@@ -411,20 +427,13 @@ impl TargetScreen {
         let model = |certain: bool| Checked {
             command: line.to_string(),
             certain,
-            typed: None,
             context: context.clone(),
-            fresh: false,
-            blind: false,
-            seen: false,
+            ..Checked::default()
         };
         let hidden = || Checked {
             command: HIDDEN.to_string(),
-            certain: false,
-            typed: None,
             context: context.clone(),
-            fresh: false,
-            blind: false,
-            seen: false,
+            ..Checked::default()
         };
         let readable = self.readable();
         let Some((prompt, displayed)) = self.displayed(newlines(line)) else {
@@ -464,9 +473,8 @@ impl TargetScreen {
             // What a program reading a secret did not show stays out (a prompt echoing `*`).
             typed: (!program_reading || self.on_screen(line)).then(|| line.to_string()),
             context,
-            fresh: false,
-            blind: false,
             seen: true,
+            ..Checked::default()
         }
     }
 }

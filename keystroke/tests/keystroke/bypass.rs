@@ -243,7 +243,28 @@ fn a_deny_inside_a_paste_ends_it_and_drops_the_rest() {
     assert_eq!(r.line(), "ls");
 }
 
-/// readline inserts characters that arrive together in one go, without ending a run of
+/// A submit that cuts an X10 mouse report short never reaches the target, which (reading such
+/// reports raw, as the mock target and full-screen programs do) still waits for the report's
+/// bytes: the deny pays them with spaces, or it would swallow the discard keys and leave the
+/// denied text on the line. A shell that inserts the spaces kills them with the line.
+#[rstest::rstest]
+#[case::no_report_byte_sent(b"DE\x1b[M\r".as_slice(), b"\x11   \x07\x05\x15".as_slice())]
+#[case::one_report_byte_sent(b"DE\x1b[M!\r".as_slice(), b"\x11  \x07\x05\x15".as_slice())]
+#[case::report_complete(b"DE\x1b[M!!!\r".as_slice(), b"\x11\x07\x05\x15".as_slice())]
+fn a_deny_completes_a_mouse_report_the_submit_cut_short(
+    #[case] stream: &[u8],
+    #[case] expected: &[u8],
+) {
+    let mut r = Reconstructor::new();
+    let mut denied = Vec::new();
+    for &byte in stream {
+        if let ByteAction::Submit(_) = r.push(byte) {
+            denied = r.denied();
+        }
+    }
+    assert_eq!(denied, expected);
+}
+
 /// kills: `x` and C-u in one read join the earlier kill. Whether they came together is not
 /// known, so a yank of such a kill is uncertain.
 #[test]

@@ -713,6 +713,8 @@ const FOUND_STREAMS: &[&str] = &[
     "DEstty -echo<Enter>stty intr undef<Enter>stty -echo<Enter><Left>DEDE<Enter></Paste><Enter>DENY",
     "DEstty -echo<Enter>slow-echo 1500<Enter><C-n>stty -echo<Enter>DENY",
     "slow-echo 1500<Enter><Enter>DENY",
+    "slow-echo 1500<Enter>DE<Esc>[M<Enter> <Enter>",
+    "slow-echo 1500<Enter>DEDE<Esc>[M<Enter><Enter>",
 ];
 
 #[test]
