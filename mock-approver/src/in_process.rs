@@ -84,6 +84,7 @@ async fn answer_messages(
                         log.record(ApproverEvent::Cancel { id: id.clone(), reason });
                         pending.cancel(&id);
                     }
+                    InProcessMessage::Alert(alert) => log.record(ApproverEvent::Alert(alert)),
                 }
             }
             // `outbox` is held here too, so this never yields None.

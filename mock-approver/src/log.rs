@@ -31,6 +31,9 @@ pub enum ApproverEvent {
     },
     /// The proxy withdrew a request.
     Cancel { id: String, reason: String },
+    /// The proxy ended a session over a command that no approved submit started; serializes
+    /// flat: `{"event":"alert","session":...,"reason":...}`.
+    Alert(sshgate_wire::Alert),
     /// A frame from the proxy that did not parse as protocol v1.
     Malformed { frame: String },
 }

@@ -254,6 +254,7 @@ impl Connection {
                 });
                 self.pending.cancel(&id);
             }
+            ProxyFrame::Alert(alert) => log.record(ApproverEvent::Alert(alert)),
             ProxyFrame::Request(request) => {
                 log.record(ApproverEvent::Request(request.clone()));
                 match self.shared.config.plan(&request) {

@@ -39,6 +39,11 @@
 //!   [`Reaction::delay_ms`]): a loaded or distant host.
 //! - `bg-printf FORMAT`: a background job that writes FORMAT (escapes `\r \n \t \e \a \\`) to
 //!   the terminal once the shell has read the next chunk of input, behind readline's back.
+//! - `bind-x ^K COMMAND`: the control key runs COMMAND as bash's `bind -x` does, with no line
+//!   accepted: readline clears the prompt row, COMMAND runs (reported in `executed`, `:ok`)
+//!   and the prompt is drawn again below with the line as it was.
+//! - `bind-macro ^K TEXT`: the control key types TEXT (escapes as for `bg-printf`), as a
+//!   readline macro does; a newline in it accepts the line.
 
 use std::collections::VecDeque;
 
@@ -183,6 +188,17 @@ pub struct Shell {
     delay_ms: u64,
     /// `bg-printf`: what the background job writes after the next chunk of input.
     job: Option<Vec<u8>>,
+    /// Control keys bound with `bind-x` and `bind-macro`.
+    bindings: Vec<(u8, Binding)>,
+}
+
+/// What a bound control key does.
+#[derive(Debug, Clone)]
+enum Binding {
+    /// Runs this command without accepting the line.
+    Command(String),
+    /// Types these bytes.
+    Macro(Vec<u8>),
 }
 
 impl Shell {
@@ -208,6 +224,7 @@ impl Shell {
             drop_first: false,
             delay_ms: 0,
             job: None,
+            bindings: Vec::new(),
         };
         shell.set_cols(cols);
         shell
@@ -471,6 +488,11 @@ impl Shell {
             }
             return;
         }
+        if let Key::Control(byte) = key {
+            if let Some((_, binding)) = self.bindings.iter().find(|(bound, _)| *bound == byte) {
+                return self.bound(binding.clone(), out, reaction);
+            }
+        }
         let e = &mut self.editor;
         match key {
             Key::Char(c) => e.type_char(c, waiting),
@@ -518,6 +540,32 @@ impl Shell {
                 }
             }
             Key::PasteEnd | Key::Control(_) => e.other(),
+        }
+    }
+
+    /// A key bound with `bind-x` or `bind-macro` was read.
+    fn bound(&mut self, binding: Binding, out: &mut Vec<u8>, reaction: &mut Reaction) {
+        match binding {
+            Binding::Command(command) => {
+                self.move_to_end(out);
+                push(out, "\r\x1b[K");
+                reaction.executed.push(command.clone());
+                push(out, &format!("{command}:ok\r\n{PROMPT}"));
+                self.forget_drawn();
+                self.refresh(out);
+            }
+            Binding::Macro(bytes) => {
+                let mut keys = Vec::new();
+                KeyDecoder::new().feed(&bytes, &mut keys);
+                // Keys of a macro are not looked up again: a macro typing its own key would
+                // never end.
+                let bindings = std::mem::take(&mut self.bindings);
+                for key in keys {
+                    self.key(key, false, out, reaction);
+                    self.refresh(out);
+                }
+                self.bindings = bindings;
+            }
         }
     }
 
@@ -574,6 +622,20 @@ impl Shell {
             "bg-printf" => {
                 let format = line.trim_start()["bg-printf".len()..].trim();
                 self.job = Some(printf(unquote(format)));
+            }
+            "bind-x" | "bind-macro" => {
+                let rest = line.trim_start()[first.len()..].trim_start();
+                let (key, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                if let Some(byte) = caret_key(key) {
+                    let text = unquote(text.trim());
+                    let binding = if first == "bind-x" {
+                        Binding::Command(text.to_string())
+                    } else {
+                        Binding::Macro(printf(text))
+                    };
+                    self.bindings.retain(|(bound, _)| *bound != byte);
+                    self.bindings.push((byte, binding));
+                }
             }
             _ => {}
         }
@@ -812,6 +874,15 @@ fn caret(c: char) -> String {
     }
 }
 
+/// The control byte `^X` names (`^T` is 0x14).
+fn caret_key(name: &str) -> Option<u8> {
+    match name.as_bytes() {
+        [b'^', letter @ b'@'..=b'_'] => Some(letter - b'@'),
+        [b'^', letter @ b'a'..=b'z'] => Some(letter - b'a' + 1),
+        _ => None,
+    }
+}
+
 fn push(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
@@ -869,6 +940,27 @@ mod tests {
         }
         assert_eq!(whole, bytewise, "chunking changed the executed lines");
         whole
+    }
+
+    #[test]
+    fn a_bind_x_key_runs_its_command_and_keeps_the_line() {
+        let mut shell = Shell::new(80);
+        shell.feed(b"bind-x ^T 'echo DENY'\r");
+        let r = shell.feed(b"ab\x14");
+        assert_eq!(r.executed, ["echo DENY"]);
+        let out = String::from_utf8(r.output).unwrap();
+        assert!(out.ends_with("\r\x1b[Kecho DENY:ok\r\n$ ab"), "{out:?}");
+        assert!(!out.contains("2004l"), "{out:?}");
+        assert_eq!(shell.pending_line(), "ab");
+    }
+
+    #[test]
+    fn a_macro_with_a_newline_accepts_the_line() {
+        let mut shell = Shell::new(80);
+        shell.feed(b"bind-macro ^Y 'echo DENY\\n'\r");
+        let r = shell.feed(b"\x19");
+        assert_eq!(r.executed, ["echo DENY"]);
+        assert!(String::from_utf8(r.output).unwrap().contains("2004l"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelWriteHalf, Pty};
-use sshgate_wire::{ApprovalRequest, Decision, RequestKind};
+use sshgate_wire::{Alert, ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
@@ -130,6 +130,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         }
         .run(),
     );
+    let mut output = screen.changes();
     let mut bridge = Bridge {
         context,
         target: target_tx,
@@ -149,6 +150,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
                 None => Err(()),
             },
             decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
+            Ok(()) = output.changed() => bridge.watch_execution().await,
         };
         if result.is_err() || matches!(bridge.mode, Mode::Closed) {
             break;
@@ -366,6 +368,7 @@ impl Bridge {
                     gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
                 }
                 let actions = gate.client_input(data);
+                self.screen.lock().keys_sent(gate.line_certain());
                 self.carry_out(actions).await
             }
             Mode::Open => self.target.data(data).await.map_err(drop),
@@ -485,11 +488,41 @@ impl Bridge {
         }
     }
 
+    /// Ends the session once the target has run something no approved submit started: the
+    /// operator is told why, the approver gets an alert, a pending request is cancelled.
+    async fn watch_execution(&mut self) -> Step {
+        let Some(reason) = self.screen.lock().unprompted_run() else {
+            return Ok(());
+        };
+        tracing::warn!(session = %self.context.session, reason, "session ended");
+        self.context.approval.alert(Alert {
+            session: self.context.session.clone(),
+            user: self.context.user.clone(),
+            client: self.context.client.clone(),
+            target: self.context.target.address().to_string(),
+            reason: reason.to_string(),
+        });
+        if let Some((id, _)) = self.decision.take() {
+            self.context.approval.cancel(&id, "the session ended");
+        }
+        self.mode = Mode::Closed;
+        let notice = Notice::Refuse(format!("\r\n[sshgate] session ended: {reason}"));
+        self.notices.send(notice).await.map_err(drop)
+    }
+
     async fn carry_out(&mut self, actions: Vec<GateAction>) -> Step {
         for action in actions {
             match action {
                 GateAction::ToTarget(bytes) => {
-                    self.screen.lock().input_sent();
+                    let ending = {
+                        let mut screen = self.screen.lock();
+                        screen.input_sent();
+                        screen.unprompted_run().is_some()
+                    };
+                    if ending {
+                        // The target ran what no submit started: nothing more reaches it.
+                        return Err(());
+                    }
                     self.target.data(&bytes[..]).await.map_err(drop)?
                 }
                 GateAction::ToClient(bytes) => {
@@ -510,6 +543,7 @@ impl Bridge {
                 }
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),
+                GateAction::LineEnds => self.screen.lock().line_ends(),
                 GateAction::Interrupted => self.screen.lock().interrupt_sent(),
                 GateAction::Denied => self.screen.lock().discard_sent(),
                 GateAction::Cancel => {

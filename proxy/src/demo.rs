@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mock_approver::Operator;
-use sshgate_wire::ApprovalRequest;
+use sshgate_wire::{Alert, ApprovalRequest};
 
 use crate::approval::{ApprovalPath, Approver, DecisionFuture};
 use crate::credentials::{fingerprint, generate_host_key};
@@ -29,6 +29,10 @@ impl Approver for TerminalApprover {
     }
 
     fn cancel(&self, _id: &str, _reason: &str) {}
+
+    fn alert(&self, alert: Alert) {
+        println!("\nALERT (session {}): {}", alert.session, alert.reason);
+    }
 }
 
 /// Run the demo until Ctrl+C.

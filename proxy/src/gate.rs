@@ -14,6 +14,8 @@ use sshgate_keystroke::{ByteAction, Reconstructor, Submit, SubmitKey};
 pub const HELD_INPUT_LIMIT: usize = 64 * 1024;
 
 const CTRL_C: u8 = 0x03;
+/// C-d: on an empty line, the end of input.
+const EOT: u8 = 0x04;
 /// The tty's STOP and START characters (C-s, C-q), with IXON at the target's default.
 const XOFF: u8 = 0x13;
 const XON: u8 = 0x11;
@@ -44,6 +46,9 @@ pub enum GateAction {
     },
     /// An approved submit goes to the target next: a program may start reading.
     Submitted,
+    /// A key that ends the line editor's reading goes to the target next: an approved submit
+    /// (a blank line's too) or the end of input (C-d on an empty line).
+    LineEnds,
     /// A Ctrl+C goes to the target next.
     Interrupted,
     /// The keys that discard a denied line go to the target next.
@@ -110,6 +115,11 @@ impl ShellGate {
         self.pending.is_some()
     }
 
+    /// Whether the input model follows every key of the current line exactly.
+    pub fn line_certain(&self) -> bool {
+        self.reconstructor.certain()
+    }
+
     /// Bytes the operator typed.
     pub fn client_input(&mut self, data: &[u8]) -> Vec<GateAction> {
         let mut actions = Vec::new();
@@ -140,6 +150,7 @@ impl ShellGate {
             if !is_blank(&pending.line) && pending.runs_the_line {
                 actions.push(GateAction::Submitted);
             }
+            actions.push(GateAction::LineEnds);
             actions.push(GateAction::ToTarget(vec![pending.byte]));
             self.reconstructor.accepted();
         } else {
@@ -177,11 +188,13 @@ impl ShellGate {
                 self.interrupted.push_str(&line);
                 self.stopped_output_interrupted();
             }
+            let ends_input = byte == EOT && self.reconstructor.line().is_empty();
             match self.reconstructor.push(byte) {
                 ByteAction::Forward => {
                     match byte {
                         XOFF => self.output_stopped = true,
                         XON => self.output_stopped = false,
+                        _ if ends_input => actions.push(GateAction::LineEnds),
                         _ => {}
                     }
                     forward.push(byte)

@@ -13,7 +13,8 @@
 //! - [`gate`]: sans-IO; decides what of the typed input may pass, using the keystroke
 //!   reconstructor of the `sshgate-keystroke` crate to find submits and the line they run.
 //! - [`target_screen`]: the target's screen per shell channel; each submitted line is
-//!   checked against the line it displays before the approver is asked.
+//!   checked against the line it displays before the approver is asked. Its
+//!   [`execution_monitor`] notices the target running what no approved submit started.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
 //!   fail-closed time-out.
 //! - [`target`]: the SSH client connection to the target and its host-key check.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod execution_monitor;
 pub mod gate;
 pub mod log_text;
 pub mod server;

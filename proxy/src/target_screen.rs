@@ -31,6 +31,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::execution_monitor::ExecutionMonitor;
+
 /// Screen rows given to the approver as context, ending with the cursor's row.
 const CONTEXT_ROWS: usize = 5;
 /// How long a submit waits, by default, for the screen to show the model's line (the target's
@@ -110,6 +112,7 @@ pub struct TargetScreen {
     last_input: Option<Instant>,
     last_discard: Option<Instant>,
     last_output: Option<Instant>,
+    monitor: ExecutionMonitor,
 }
 
 impl TargetScreen {
@@ -128,6 +131,7 @@ impl TargetScreen {
             last_input: None,
             last_discard: None,
             last_output: None,
+            monitor: ExecutionMonitor::default(),
         }
     }
 
@@ -143,6 +147,10 @@ impl TargetScreen {
     pub fn feed(&mut self, output: &[u8]) {
         self.parser.process(output);
         self.last_output = Some(Instant::now());
+        let alternate = self.parser.screen().alternate_screen();
+        let mut monitor = std::mem::take(&mut self.monitor);
+        monitor.output(output, || self.reader_prompt_shown(), alternate);
+        self.monitor = monitor;
         let editor_reading = self.paste_mode.feed(output) == Some(true);
         let newline = output.contains(&b'\n');
         if self.awaiting_prompt {
@@ -175,8 +183,25 @@ impl TargetScreen {
     /// (It starts no program: a Ctrl+C the shell ignores leaves it reading.)
     pub fn interrupt_sent(&mut self) {
         self.discard_sent();
+        self.monitor.line_ends();
         self.interrupt_unanswered = true;
         self.newline_since_interrupt = false;
+    }
+
+    /// A key that ends the line editor's reading is going to the target: an approved submit
+    /// (of a blank line too) or the end of input.
+    pub fn line_ends(&mut self) {
+        self.monitor.line_ends();
+    }
+
+    /// Keys went to the target; `followed`: the input model follows every key of the line.
+    pub fn keys_sent(&mut self, followed: bool) {
+        self.monitor.keys_sent(followed);
+    }
+
+    /// Why the target is known to have run something no approved submit started, if it has.
+    pub fn unprompted_run(&self) -> Option<&'static str> {
+        self.monitor.alarm()
     }
 
     /// Keys that discard the line (a deny's) are going to the target.
@@ -556,6 +581,11 @@ impl SharedScreen {
             output: watch::Sender::new(0),
             shell: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Ticks with every chunk of the target's output.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.output.subscribe()
     }
 
     /// The channel became a PTY shell: keep its screen from now on.

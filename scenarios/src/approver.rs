@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use sshgate_wire::{ApprovalRequest, ApproverFrame, Decision, InProcessMessage, ProxyFrame};
+use sshgate_wire::{Alert, ApprovalRequest, ApproverFrame, Decision, InProcessMessage, ProxyFrame};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -54,6 +54,7 @@ enum IncomingKind {
     Cancel {
         id: String,
     },
+    Alert(Alert),
 }
 
 impl Reply {
@@ -97,6 +98,7 @@ pub enum ApprovalEvent {
     Request(ApprovalRequest),
     Answer { id: String, answer: String },
     Cancel { id: String },
+    Alert { reason: String },
 }
 
 pub struct ScriptedApprover {
@@ -107,6 +109,7 @@ pub struct ScriptedApprover {
     /// The in-process forwarder and the WebSocket server; aborted with the approver.
     tasks: JoinSet<()>,
     cancelled: Vec<String>,
+    alerts: Vec<Alert>,
     /// After a `drop` answer the approver is gone: every later request is dropped too.
     gone: bool,
     pub events: Vec<ApprovalEvent>,
@@ -150,6 +153,7 @@ impl ScriptedApprover {
                         reply: Reply::Channel(reply),
                     },
                     InProcessMessage::Cancel { id, .. } => IncomingKind::Cancel { id },
+                    InProcessMessage::Alert(alert) => IncomingKind::Alert(alert),
                 };
                 if incoming.send(Incoming(kind)).await.is_err() {
                     return;
@@ -166,6 +170,7 @@ impl ScriptedApprover {
             held: Vec::new(),
             tasks: JoinSet::new(),
             cancelled: Vec::new(),
+            alerts: Vec::new(),
             gone: false,
             events: Vec::new(),
         }
@@ -197,6 +202,12 @@ impl ScriptedApprover {
                 self.queue.retain(|pending| pending.request.id != id);
                 self.cancelled.push(id);
             }
+            IncomingKind::Alert(alert) => {
+                self.events.push(ApprovalEvent::Alert {
+                    reason: alert.reason.clone(),
+                });
+                self.alerts.push(alert);
+            }
         }
     }
 
@@ -207,6 +218,11 @@ impl ScriptedApprover {
 
     pub fn was_cancelled(&self, id: &str) -> bool {
         self.cancelled.iter().any(|cancelled| cancelled == id)
+    }
+
+    /// Whether an alert whose reason contains `text` arrived.
+    pub fn was_alerted(&self, text: &str) -> bool {
+        self.alerts.iter().any(|alert| alert.reason.contains(text))
     }
 
     pub fn unclaimed(&self) -> Vec<ApprovalRequest> {
@@ -340,9 +356,13 @@ enum Routes {
 
 impl Routes {
     fn for_request(&self, request: &ApprovalRequest) -> Option<mpsc::Sender<Incoming>> {
+        self.for_user(&request.user)
+    }
+
+    fn for_user(&self, user: &str) -> Option<mpsc::Sender<Incoming>> {
         match self {
             Routes::One(incoming) => Some(incoming.clone()),
-            Routes::ByUser(routes) => routes.get(&request.user),
+            Routes::ByUser(routes) => routes.get(user),
         }
     }
 }
@@ -404,6 +424,10 @@ async fn serve_socket(
                     }
                     Ok(ProxyFrame::Cancel { id, .. }) => match routed.remove(&id) {
                         Some(destination) => (destination, IncomingKind::Cancel { id }),
+                        None => continue,
+                    },
+                    Ok(ProxyFrame::Alert(alert)) => match routes.for_user(&alert.user) {
+                        Some(destination) => (destination, IncomingKind::Alert(alert)),
                         None => continue,
                     },
                     Ok(ProxyFrame::Hello { .. }) | Err(_) => continue,

@@ -28,9 +28,13 @@ pub struct Scenario {
     /// The outcome when the scenario fails: `fail` for required cases, `informational` for
     /// documented limits.
     pub grade: Grade,
-    /// What sits behind the proxy: the mock target (the conformance runner's), or real bash
-    /// behind OpenSSH's sshd (the real-bash tier of sshgate's own tests).
+    /// What sits behind the proxy: the mock target (the conformance runner's), or a real shell
+    /// behind OpenSSH's sshd (the real-shell tier of sshgate's own tests). With `targets`, the
+    /// first of them.
     pub target: Target,
+    /// Every target the case is replayed against: `[target]`, or the file's `targets` list
+    /// (real shells only, each once).
+    pub targets: Vec<Target>,
     /// Environment variables the operator's client sends (`env` requests, as OpenSSH's
     /// `SendEnv` does) before it asks for the PTY, sorted by name.
     pub env: Vec<(String, String)>,
@@ -44,10 +48,11 @@ impl Scenario {
         self.id.split('/').next().unwrap_or_default()
     }
 
-    /// Whether the case belongs to the real-bash tier: it means something only with bash
-    /// behind the proxy, so replaying it against the mock target would prove nothing.
+    /// Whether the case belongs to the real-shell tier (bash, zsh, fish or dash; the name is
+    /// older than all but bash): it means something only with a real shell behind the proxy,
+    /// so replaying it against the mock target would prove nothing.
     pub fn on_bash(&self) -> bool {
-        self.target == Target::Bash
+        self.target.is_real_shell()
     }
 
     /// Whether the case runs exec requests.
@@ -159,8 +164,22 @@ pub enum Target {
     /// GNU bash behind OpenSSH's sshd, with a referee that reports each line bash runs: the
     /// real-bash tier (`tests/tests/real/corpus.rs`). Only what that referee and the
     /// operator's screen can show is checked there: no `received`, `never_received` or
-    /// `target_window` steps.
+    /// `target_window` steps. The same holds for the other real shells below.
     Bash,
+    /// zsh (emacs keymap, zle) behind OpenSSH's sshd, with a referee like bash's.
+    Zsh,
+    /// fish behind OpenSSH's sshd, with a referee like bash's.
+    Fish,
+    /// dash (no line editor: the tty driver edits the line) behind OpenSSH's sshd; its
+    /// referee records each command dash runs as dash traces it.
+    Dash,
+}
+
+impl Target {
+    /// Whether this is a real shell behind OpenSSH's sshd rather than the mock target.
+    pub fn is_real_shell(self) -> bool {
+        self != Target::Mock
+    }
 }
 
 impl std::fmt::Display for Target {
@@ -168,6 +187,9 @@ impl std::fmt::Display for Target {
         f.write_str(match self {
             Target::Mock => "mock",
             Target::Bash => "bash",
+            Target::Zsh => "zsh",
+            Target::Fish => "fish",
+            Target::Dash => "dash",
         })
     }
 }
@@ -286,6 +308,9 @@ pub enum Step {
     },
     /// A request for this id was cancelled (the approver was told).
     Cancelled,
+    /// The approver received an alert (the proxy saw the target run something no approved
+    /// submit started) whose reason contains this text (waits).
+    Alerted(String),
     /// The target's shell ran this line (waits for it).
     Executed(String),
     /// The target's shell never runs a line containing this (checked now and at the end).
@@ -346,7 +371,10 @@ struct RawScenario {
     #[serde(default)]
     grade: Grade,
     #[serde(default)]
-    target: Target,
+    target: Option<Target>,
+    /// Several real shells instead of one `target`.
+    #[serde(default)]
+    targets: Option<Vec<Target>>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
@@ -363,6 +391,7 @@ struct RawStep {
     exec: Option<String>,
     request: Option<RawRequest>,
     cancelled: Option<bool>,
+    alerted: Option<String>,
     executed: Option<String>,
     never_executed: Option<String>,
     never_received: Option<String>,
@@ -454,15 +483,35 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FormatError> {
         .enumerate()
         .map(|(index, step)| convert_step(file, index + 1, step))
         .collect::<Result<Vec<_>, _>>()?;
-    if raw.target == Target::Bash {
+    let targets = match (raw.target, raw.targets) {
+        (Some(_), Some(_)) => return Err(invalid("give target or targets, not both".into())),
+        (target, None) => vec![target.unwrap_or_default()],
+        (None, Some(targets)) => {
+            if targets.is_empty() {
+                return Err(invalid("targets is empty".into()));
+            }
+            for (at, target) in targets.iter().enumerate() {
+                if !target.is_real_shell() {
+                    return Err(invalid(format!(
+                        "targets lists real shells only, not \"{target}\""
+                    )));
+                }
+                if targets[..at].contains(target) {
+                    return Err(invalid(format!("targets names \"{target}\" twice")));
+                }
+            }
+            targets
+        }
+    };
+    if let Some(shell) = targets.iter().find(|target| target.is_real_shell()) {
         for (index, step) in steps.iter().enumerate() {
             if let Some(what) = unobservable_on_bash(step) {
                 return Err(FormatError::Step {
                     file: file.to_string(),
                     step: index + 1,
                     message: format!(
-                        "`{what}` cannot be checked on target = \"bash\" (only the lines bash \
-                         runs and the operator's screen are seen there)"
+                        "`{what}` cannot be checked on target = \"{shell}\" (only the lines \
+                         the shell runs and the operator's screen are seen there)"
                     ),
                 });
             }
@@ -476,7 +525,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FormatError> {
         terminal: raw.terminal.unwrap_or_default(),
         chunking: raw.chunking,
         grade: raw.grade,
-        target: raw.target,
+        target: targets[0],
+        targets,
         env: raw.env.into_iter().collect(),
         pty_modes,
         steps,
@@ -513,6 +563,7 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
         exec,
         request,
         cancelled,
+        alerted,
         executed,
         never_executed,
         never_received,
@@ -549,6 +600,7 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
     if cancelled == Some(true) {
         found.push(Step::Cancelled);
     }
+    found.extend(alerted.map(Step::Alerted));
     found.extend(executed.map(Step::Executed));
     found.extend(never_executed.map(Step::NeverExecuted));
     if let Some(text) = never_received {
@@ -624,6 +676,7 @@ mod tests {
         assert_eq!(scenario.chunking, None);
         assert_eq!(scenario.grade, Grade::Required);
         assert_eq!(scenario.target, Target::Mock);
+        assert_eq!(scenario.targets, [Target::Mock]);
         assert!(!scenario.on_bash());
         assert!(scenario.env.is_empty());
         assert!(scenario.pty_modes.is_empty());
@@ -709,10 +762,42 @@ mod tests {
         assert_eq!(pty_mode_name(Pty::ISTRIP), "ISTRIP");
         let mock = parse("x.toml", &format!("{HEAD}target = \"mock\"\nsteps = []\n")).unwrap();
         assert_eq!(mock.target, Target::Mock);
+        assert_eq!(mock.targets, [Target::Mock]);
     }
 
     #[rstest]
-    #[case::unknown_target("target = \"zsh\"\nsteps = []\n", "zsh")]
+    #[case::zsh("zsh", Target::Zsh)]
+    #[case::fish("fish", Target::Fish)]
+    #[case::dash("dash", Target::Dash)]
+    fn other_real_shells_are_targets(#[case] name: &str, #[case] expected: Target) {
+        let scenario = with_steps(&format!("target = \"{name}\"\nsteps = []\n")).unwrap();
+        assert_eq!(scenario.target, expected);
+        assert_eq!(scenario.targets, [expected]);
+        assert!(
+            scenario.on_bash(),
+            "a real-shell case is in the real-shell tier"
+        );
+        assert_eq!(expected.to_string(), name);
+    }
+
+    #[test]
+    fn targets_name_several_shells() {
+        let scenario = with_steps("targets = [\"bash\", \"zsh\", \"dash\"]\nsteps = []\n").unwrap();
+        assert_eq!(scenario.target, Target::Bash);
+        assert_eq!(scenario.targets, [Target::Bash, Target::Zsh, Target::Dash]);
+        assert!(scenario.on_bash());
+    }
+
+    #[rstest]
+    #[case::unknown_target("target = \"ksh\"\nsteps = []\n", "ksh")]
+    #[case::target_and_targets("target = \"bash\"\ntargets = [\"zsh\"]\nsteps = []\n", "not both")]
+    #[case::no_targets("targets = []\nsteps = []\n", "targets is empty")]
+    #[case::mock_in_targets("targets = [\"bash\", \"mock\"]\nsteps = []\n", "real shells only")]
+    #[case::target_twice("targets = [\"zsh\", \"zsh\"]\nsteps = []\n", "twice")]
+    #[case::received_on_zsh(
+        "targets = [\"bash\", \"zsh\"]\n[[steps]]\nreceived = \"a\"\n",
+        "step 1: `received` cannot be checked on target = \"bash\""
+    )]
     #[case::unknown_mode("pty_modes = { ISTRIPE = 1 }\nsteps = []\n", "ISTRIPE")]
     #[case::mode_not_a_number("pty_modes = { ISTRIP = \"on\" }\nsteps = []\n", "pty_modes")]
     #[case::bad_env_name("env = { \"A=B\" = \"x\" }\nsteps = []\n", "not a variable name")]

@@ -93,6 +93,20 @@ impl Decision {
     }
 }
 
+/// Something an approver must hear of that asks for no decision: the proxy saw the target run
+/// a command that no approved submit started (a key binding, a macro, a prompt hook) and ended
+/// the session. Approvers that do not know this frame ignore it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The session it happened in, as in its requests.
+    pub session: String,
+    pub user: String,
+    pub client: String,
+    pub target: String,
+    /// What the proxy saw, for a person.
+    pub reason: String,
+}
+
 /// Frames the proxy sends to the approver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -100,6 +114,7 @@ pub enum ProxyFrame {
     Hello { protocol: u32, agent: String },
     Request(ApprovalRequest),
     Cancel { id: String, reason: String },
+    Alert(Alert),
 }
 
 /// Frames the approver sends to the proxy.
@@ -134,6 +149,7 @@ pub enum InProcessMessage {
         id: String,
         reason: String,
     },
+    Alert(Alert),
 }
 
 #[cfg(test)]
@@ -163,6 +179,20 @@ mod tests {
         assert_eq!(json["kind"], "shell");
         assert_eq!(json["command"], "echo hi");
         assert_eq!(json["certain"], true);
+    }
+
+    #[test]
+    fn alert_frame_matches_the_documented_shape() {
+        let alert = Alert {
+            session: "s1".into(),
+            reason: "ran without a submit".into(),
+            ..Alert::default()
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&ProxyFrame::Alert(alert).to_json()).unwrap();
+        assert_eq!(json["type"], "alert");
+        assert_eq!(json["session"], "s1");
+        assert_eq!(json["reason"], "ran without a submit");
     }
 
     #[test]

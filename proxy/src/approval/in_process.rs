@@ -4,7 +4,7 @@
 //! Each request carries its own oneshot for the answer, so a dropped oneshot or a closed
 //! channel is a disconnect, which denies.
 
-use sshgate_wire::{ApprovalRequest, InProcessMessage};
+use sshgate_wire::{Alert, ApprovalRequest, InProcessMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{ApprovalError, Approver, DecisionFuture};
@@ -40,5 +40,9 @@ impl Approver for InProcessApprover {
             id: id.to_string(),
             reason: reason.to_string(),
         });
+    }
+
+    fn alert(&self, alert: Alert) {
+        let _ = self.sender.try_send(InProcessMessage::Alert(alert));
     }
 }

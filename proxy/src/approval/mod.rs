@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sshgate_wire::{ApprovalRequest, Decision};
+use sshgate_wire::{Alert, ApprovalRequest, Decision};
 
 use crate::log_text::quoted;
 
@@ -41,6 +41,8 @@ pub trait Approver: Send + Sync {
     fn request(&self, request: ApprovalRequest) -> DecisionFuture;
     /// Tell the approver that the request `id` no longer needs a decision.
     fn cancel(&self, id: &str, reason: &str);
+    /// Tell the approver of something that needs no decision (best effort).
+    fn alert(&self, alert: Alert);
 }
 
 /// The approver plus the fail-closed rules.
@@ -93,6 +95,10 @@ impl ApprovalPath {
     pub fn cancel(&self, id: &str, reason: &str) {
         self.approver.cancel(id, reason);
     }
+
+    pub fn alert(&self, alert: Alert) {
+        self.approver.alert(alert);
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +123,7 @@ mod tests {
             Box::pin(async move { answer })
         }
         fn cancel(&self, _: &str, _: &str) {}
+        fn alert(&self, _: Alert) {}
     }
 
     struct Silent;
@@ -125,6 +132,7 @@ mod tests {
             Box::pin(std::future::pending())
         }
         fn cancel(&self, _: &str, _: &str) {}
+        fn alert(&self, _: Alert) {}
     }
 
     fn path(approver: impl Approver + 'static) -> ApprovalPath {

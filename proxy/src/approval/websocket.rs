@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use sshgate_wire::{ApprovalRequest, ApproverFrame, Decision, ProxyFrame, PROTOCOL_VERSION};
+use sshgate_wire::{Alert, ApprovalRequest, ApproverFrame, Decision, ProxyFrame, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -39,6 +39,7 @@ enum Command {
         id: String,
         reason: String,
     },
+    Alert(Alert),
 }
 
 pub struct WebSocketApprover {
@@ -76,6 +77,10 @@ impl Approver for WebSocketApprover {
             reason: reason.to_string(),
         });
     }
+
+    fn alert(&self, alert: Alert) {
+        let _ = self.commands.try_send(Command::Alert(alert));
+    }
 }
 
 struct ConnectionTask {
@@ -97,18 +102,17 @@ impl ConnectionTask {
 
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         while let Some(command) = commands.recv().await {
-            let Command::Request { request, reply } = command else {
+            if let Command::Cancel { .. } = command {
                 continue; // nothing is pending while disconnected
-            };
+            }
             match self.connect().await {
-                Ok(socket) => {
-                    Connected::new(socket)
-                        .serve(request, reply, &mut commands)
-                        .await
-                }
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                }
+                Ok(socket) => Connected::new(socket).serve(command, &mut commands).await,
+                Err(error) => match command {
+                    Command::Request { reply, .. } => {
+                        let _ = reply.send(Err(error));
+                    }
+                    _ => tracing::warn!(%error, "alert not delivered"),
+                },
             }
         }
     }
@@ -176,26 +180,15 @@ impl Connected {
 
     /// Serve until the connection ends; every request still pending then is denied (its
     /// reply is dropped, which the caller reads as a disconnect).
-    async fn serve(
-        mut self,
-        request: ApprovalRequest,
-        reply: Reply,
-        commands: &mut mpsc::Receiver<Command>,
-    ) {
-        if self.send_request(request, reply).await.is_err() {
+    async fn serve(mut self, first: Command, commands: &mut mpsc::Receiver<Command>) {
+        if self.send(first).await.is_err() {
             return;
         }
         loop {
             tokio::select! {
                 command = commands.recv() => {
-                    let sent = match command {
-                        None => return,
-                        Some(Command::Request { request, reply }) => {
-                            self.send_request(request, reply).await
-                        }
-                        Some(Command::Cancel { id, reason }) => self.send_cancel(id, reason).await,
-                    };
-                    if sent.is_err() {
+                    let Some(command) = command else { return };
+                    if self.send(command).await.is_err() {
                         return;
                     }
                 }
@@ -208,6 +201,20 @@ impl Connected {
                     }
                     Some(Ok(_)) => {} // ping, pong: tungstenite answers pings itself
                 },
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        command: Command,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        match command {
+            Command::Request { request, reply } => self.send_request(request, reply).await,
+            Command::Cancel { id, reason } => self.send_cancel(id, reason).await,
+            Command::Alert(alert) => {
+                let frame = ProxyFrame::Alert(alert).to_json();
+                self.socket.send(Message::text(frame)).await
             }
         }
     }

@@ -207,6 +207,14 @@ impl Session {
                 })
                 .await
             }
+            Step::Alerted(text) => {
+                let wanted = text.clone();
+                let expected = format!("an alert to the approver that says {text:?}");
+                self.wait_for(step, &expected, &|session| {
+                    session.approver.was_alerted(&wanted)
+                })
+                .await
+            }
             Step::Executed(line) => {
                 let wanted = line.clone();
                 self.wait_for(step, &format!("the target runs {line:?}"), &|session| {

@@ -1,0 +1,162 @@
+//! Notices the target running something that no approved submit started.
+//!
+//! The gate holds every key that submits a line, but an approved command can change what
+//! other keys do: a `bind -x` key runs a command, a macro types a newline, a prompt hook runs
+//! at every prompt. Stopping such a command before it runs needs the target's cooperation; what
+//! the proxy can do is see it run and end the session. Two signs, watched only while the line
+//! editor reads a line the operator is typing:
+//! - the editor switches bracketed paste off (`ESC [ ? 2004 l`), which readline, zle and fish
+//!   do when they hand a line over to be run, while no submit, Ctrl+C or end of input went out;
+//! - the target writes a newline and then shows its prompt again at the start of the cursor's
+//!   row (bash after a `bind -x` command), while every key since the editor began reading was
+//!   one the input model follows exactly (completion keys that list candidates and redraw the
+//!   prompt make the model unsure).
+//!
+//! The editor counts as reading from a bracketed paste switch-on that follows a newline after
+//! the last submit or Ctrl+C (bash interrupted switches it off, on and off again before its
+//! new prompt), or the session's first switch-on. A full-screen program (alternate screen) is
+//! never watched: it redraws as it likes.
+
+use crate::target_screen::PasteModeWatch;
+
+/// Why the session ended, for the operator, the approver and the log.
+pub const EDITOR_STOPPED: &str = "the target's line editor handed a line over to run although \
+     no approved submit went out (a key binding or macro ran it)";
+pub const PROMPT_REDRAWN: &str = "the target drew its prompt again after output although no \
+     approved submit went out (a key binding ran a command)";
+
+#[derive(Default)]
+pub struct ExecutionMonitor {
+    paste_mode: PasteModeWatch,
+    /// The line editor reads a line the operator types.
+    reading: bool,
+    /// A submit, Ctrl+C or end of input went out and no newline has come since.
+    line_ended: bool,
+    /// The target wrote a newline while the editor was reading.
+    newline_while_reading: bool,
+    /// Every key sent since the editor began reading was one the model follows exactly.
+    keys_followed: bool,
+    alarm: Option<&'static str>,
+}
+
+impl ExecutionMonitor {
+    /// The target wrote `output`; `prompt_shown` tells whether the cursor's row now starts
+    /// with the shell's prompt, `alternate` whether a full-screen program has the screen.
+    pub fn output(&mut self, output: &[u8], prompt_shown: impl FnOnce() -> bool, alternate: bool) {
+        for &byte in output {
+            match self.paste_mode.feed(std::slice::from_ref(&byte)) {
+                Some(true) if !self.line_ended && !self.reading => {
+                    self.reading = true;
+                    self.newline_while_reading = false;
+                    self.keys_followed = true;
+                }
+                Some(false) => {
+                    if self.reading && !alternate {
+                        self.raise(EDITOR_STOPPED);
+                    }
+                    self.reading = false;
+                }
+                _ if byte == b'\n' => {
+                    self.line_ended = false;
+                    self.newline_while_reading |= self.reading;
+                }
+                _ => {}
+            }
+        }
+        if self.reading
+            && self.newline_while_reading
+            && self.keys_followed
+            && !alternate
+            && prompt_shown()
+        {
+            self.raise(PROMPT_REDRAWN);
+        }
+    }
+
+    /// Keys went to the target; `followed`: the input model follows all of the line's keys.
+    pub fn keys_sent(&mut self, followed: bool) {
+        self.keys_followed &= followed;
+    }
+
+    /// A submit, a Ctrl+C or the end of input went to the target: the editor stops reading
+    /// with the operator's leave.
+    pub fn line_ends(&mut self) {
+        self.reading = false;
+        self.line_ended = true;
+    }
+
+    /// Why the target is known to have run something no submit started, once it has.
+    pub fn alarm(&self) -> Option<&'static str> {
+        self.alarm
+    }
+
+    fn raise(&mut self, reason: &'static str) {
+        self.alarm.get_or_insert(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watched(chunks: &[&str], prompt_shown: bool) -> Option<&'static str> {
+        let mut monitor = ExecutionMonitor::default();
+        for chunk in chunks {
+            match *chunk {
+                "<submit>" => monitor.line_ends(),
+                "<tab>" => monitor.keys_sent(false),
+                _ => monitor.output(chunk.as_bytes(), || prompt_shown, false),
+            }
+        }
+        monitor.alarm()
+    }
+
+    #[test]
+    fn a_submitted_line_and_its_output_raise_nothing() {
+        let chunks = [
+            "\x1b[?2004h$ ",
+            "ls",
+            "<submit>",
+            "\x1b[?2004l\r\n",
+            "a b\r\n",
+        ];
+        assert_eq!(watched(&chunks, false), None);
+        let next = [&chunks[..], &["\x1b[?2004h$ ", "x"]].concat();
+        assert_eq!(watched(&next, true), None);
+    }
+
+    #[test]
+    fn bash_interrupted_switches_paste_off_and_on_before_its_prompt() {
+        let chunks = [
+            "\x1b[?2004h$ ",
+            "<submit>",
+            "^C\x1b[?2004l\x1b[?2004h\x1b[?2004l\r\n\x1b[?2004h$ ",
+        ];
+        assert_eq!(watched(&chunks, true), None);
+    }
+
+    #[test]
+    fn paste_off_without_a_submit_is_a_line_run_behind_the_gate() {
+        let chunks = ["\x1b[?2004h$ ", "echo mac\x1b[?2004l\r\nmac\r\n"];
+        assert_eq!(watched(&chunks, false), Some(EDITOR_STOPPED));
+    }
+
+    #[test]
+    fn a_prompt_drawn_again_after_output_is_a_command_run_behind_the_gate() {
+        let chunks = ["\x1b[?2004h$ ", "ab", "\r\x1b[Khi\r\n$ ab"];
+        assert_eq!(watched(&chunks, true), Some(PROMPT_REDRAWN));
+        // Output of a background job leaves no prompt under the cursor.
+        assert_eq!(watched(&chunks, false), None);
+        // Completion listings redraw the prompt too; the model is unsure after Tab.
+        let listed = ["\x1b[?2004h$ ", "<tab>", "\r\nab  ac\r\n$ a"];
+        assert_eq!(watched(&listed, true), None);
+    }
+
+    #[test]
+    fn a_full_screen_program_is_not_watched() {
+        let mut monitor = ExecutionMonitor::default();
+        monitor.output(b"\x1b[?2004h$ ", || false, false);
+        monitor.output(b"\x1b[?2004l\r\n$ ", || true, true);
+        assert_eq!(monitor.alarm(), None);
+    }
+}
