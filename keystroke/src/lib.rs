@@ -9,10 +9,13 @@
 //!   applied to key events, with a flag that drops to "uncertain" for anything not modelled.
 //! - [`reconstructor`]: the seam the gate uses. It owns the safety invariant that every CR, LF
 //!   and Ctrl+O byte is a submit unless it is text inside a bracketed paste.
+//! - [`shell_syntax`]: beside the layers, not on them: whether the text a shell has read for one
+//!   command makes it run at the next newline or keep reading (`mark DE\` then `NY`).
 
 pub mod key;
 pub mod line_model;
 pub mod reconstructor;
+pub mod shell_syntax;
 pub mod tokenizer;
 
 mod line_buffer;
@@ -22,4 +25,5 @@ mod utf8;
 pub use key::{KeyEvent, Modifiers, NamedKey, NotKey};
 pub use line_model::LineModel;
 pub use reconstructor::{ByteAction, Reconstructor, Submit, SubmitKey};
+pub use shell_syntax::{as_read, open_construct, Open};
 pub use tokenizer::Tokenizer;
