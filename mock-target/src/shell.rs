@@ -39,11 +39,11 @@
 //!   [`Reaction::delay_ms`]): a loaded or distant host.
 //! - `bg-printf FORMAT`: a background job that writes FORMAT (escapes `\r \n \t \e \a \\`) to
 //!   the terminal once the shell has read the next chunk of input, behind readline's back.
-//! - `bind-x ^K COMMAND`: the control key runs COMMAND as bash's `bind -x` does, with no line
-//!   accepted: readline clears the prompt row, COMMAND runs (reported in `executed`, `:ok`)
-//!   and the prompt is drawn again below with the line as it was.
-//! - `bind-macro ^K TEXT`: the control key types TEXT (escapes as for `bg-printf`), as a
-//!   readline macro does; a newline in it accepts the line.
+//! - `bind -x ^K COMMAND` (bash's `bind -x` with a simpler key syntax): the control key runs
+//!   COMMAND with no line accepted: readline clears the prompt row, COMMAND runs (reported in
+//!   `executed`, `:ok`) and the prompt is drawn again below with the line as it was.
+//! - `bind ^K TEXT`: the control key types TEXT (escapes as for `bg-printf`), as a readline
+//!   macro does; a newline in it accepts the line.
 
 use std::collections::VecDeque;
 
@@ -188,7 +188,7 @@ pub struct Shell {
     delay_ms: u64,
     /// `bg-printf`: what the background job writes after the next chunk of input.
     job: Option<Vec<u8>>,
-    /// Control keys bound with `bind-x` and `bind-macro`.
+    /// Control keys bound with `bind`.
     bindings: Vec<(u8, Binding)>,
 }
 
@@ -543,7 +543,7 @@ impl Shell {
         }
     }
 
-    /// A key bound with `bind-x` or `bind-macro` was read.
+    /// A key bound with `bind` was read.
     fn bound(&mut self, binding: Binding, out: &mut Vec<u8>, reaction: &mut Reaction) {
         match binding {
             Binding::Command(command) => {
@@ -623,12 +623,16 @@ impl Shell {
                 let format = line.trim_start()["bg-printf".len()..].trim();
                 self.job = Some(printf(unquote(format)));
             }
-            "bind-x" | "bind-macro" => {
-                let rest = line.trim_start()[first.len()..].trim_start();
+            "bind" => {
+                let rest = line.trim_start()["bind".len()..].trim_start();
+                let (runs, rest) = match rest.strip_prefix("-x ") {
+                    Some(rest) => (true, rest.trim_start()),
+                    None => (false, rest),
+                };
                 let (key, text) = rest.split_once(' ').unwrap_or((rest, ""));
                 if let Some(byte) = caret_key(key) {
                     let text = unquote(text.trim());
-                    let binding = if first == "bind-x" {
+                    let binding = if runs {
                         Binding::Command(text.to_string())
                     } else {
                         Binding::Macro(printf(text))
@@ -945,7 +949,7 @@ mod tests {
     #[test]
     fn a_bind_x_key_runs_its_command_and_keeps_the_line() {
         let mut shell = Shell::new(80);
-        shell.feed(b"bind-x ^T 'echo DENY'\r");
+        shell.feed(b"bind -x ^T 'echo DENY'\r");
         let r = shell.feed(b"ab\x14");
         assert_eq!(r.executed, ["echo DENY"]);
         let out = String::from_utf8(r.output).unwrap();
@@ -957,7 +961,7 @@ mod tests {
     #[test]
     fn a_macro_with_a_newline_accepts_the_line() {
         let mut shell = Shell::new(80);
-        shell.feed(b"bind-macro ^Y 'echo DENY\\n'\r");
+        shell.feed(b"bind ^Y 'echo DENY\\n'\r");
         let r = shell.feed(b"\x19");
         assert_eq!(r.executed, ["echo DENY"]);
         assert!(String::from_utf8(r.output).unwrap().contains("2004l"));

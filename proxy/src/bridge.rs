@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use crate::approval::ApprovalPath;
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
+use crate::shell_state;
 use crate::target::TargetLink;
 use crate::target_screen::{Checked, SharedScreen, HIDDEN};
 use crate::to_operator::{refuse, Notice, OutboundPump, NOTICE_CAPACITY};
@@ -74,6 +75,9 @@ struct Bridge {
     decision: Option<(String, PendingDecision)>,
     /// The target's screen, fed by the outbound pump.
     screen: SharedScreen,
+    /// Approved commands of this shell that changed how it reads later input, each with what
+    /// it changed: every later request is uncertain and says so.
+    state_changes: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// The only terminal modes of the operator's pty request passed to the target: line speeds
@@ -142,6 +146,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         pty: false,
         decision: None,
         screen,
+        state_changes: Arc::default(),
     };
     loop {
         let result = tokio::select! {
@@ -342,7 +347,9 @@ impl Bridge {
                 let text = String::from_utf8_lossy(&command).into_owned();
                 // Bytes that are not UTF-8 reach the target as they are, not as shown.
                 let certain = std::str::from_utf8(&command).is_ok();
-                self.ask(self.request(RequestKind::Exec, text, certain));
+                let mut request = self.request(RequestKind::Exec, text, certain);
+                request.warnings = shell_state::warnings(&request.command);
+                self.ask(request);
                 self.mode = Mode::Awaiting(Held::Exec(command));
                 Ok(())
             }
@@ -430,6 +437,7 @@ impl Bridge {
         let mut request = self.request(RequestKind::Shell, String::new(), false);
         let id = request.id.clone();
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
+        let state_changes = self.state_changes.clone();
         let blank = certain && is_blank(&line);
         let decision = async move {
             let answered = blank || leftovers.to_confirm();
@@ -452,7 +460,24 @@ impl Bridge {
             request.certain = checked.certain;
             request.typed = checked.typed;
             request.context = checked.context;
-            ask(approval, request).await
+            let changes = shell_state::warnings(&request.command);
+            let earlier = state_changes
+                .lock()
+                .map(|known| known.clone())
+                .unwrap_or_default();
+            request.certain &= earlier.is_empty();
+            request.warnings = changes.clone();
+            request.warnings.extend(earlier);
+            let command = request.command.clone();
+            let decision = ask(approval, request).await;
+            if decision.approve && !changes.is_empty() {
+                if let Ok(mut known) = state_changes.lock() {
+                    known.extend(changes.iter().map(|change| {
+                        format!("`{command}` was approved earlier in this session: it {change}")
+                    }));
+                }
+            }
+            decision
         };
         self.decision = Some((id, Box::pin(decision)));
     }

@@ -15,6 +15,8 @@
 //! - [`target_screen`]: the target's screen per shell channel; each submitted line is
 //!   checked against the line it displays before the approver is asked. Its
 //!   [`execution_monitor`] notices the target running what no approved submit started.
+//! - [`shell_state`]: recognises commands that change how the shell reads later input, which
+//!   the approver is warned of.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
 //!   fail-closed time-out.
 //! - [`target`]: the SSH client connection to the target and its host-key check.
@@ -32,6 +34,7 @@ pub mod execution_monitor;
 pub mod gate;
 pub mod log_text;
 pub mod server;
+pub mod shell_state;
 pub mod target;
 pub mod target_screen;
 pub mod to_operator;

@@ -304,6 +304,8 @@ pub enum Step {
         certain: Option<bool>,
         /// Text that no field of the request may contain (a secret typed with echo off).
         excludes: Option<String>,
+        /// Text that one of the request's warnings must contain.
+        warning: Option<String>,
         answer: Answer,
     },
     /// A request for this id was cancelled (the approver was told).
@@ -412,6 +414,7 @@ struct RawRequest {
     kind: Option<RequestKind>,
     certain: Option<bool>,
     excludes: Option<String>,
+    warning: Option<String>,
     /// `rule` (default), `approve`, `deny`, `delay`, `never`, `drop`, `malformed`.
     #[serde(default)]
     answer: Option<String>,
@@ -648,6 +651,7 @@ fn convert_request(raw: RawRequest) -> Result<Step, String> {
         kind: raw.kind,
         certain: raw.certain,
         excludes: raw.excludes,
+        warning: raw.warning,
         answer,
     })
 }
@@ -692,6 +696,7 @@ mod tests {
                     kind: Some(RequestKind::Shell),
                     certain: Some(true),
                     excludes: None,
+                    warning: None,
                     answer: Answer::Rule
                 },
                 Step::Executed("echo hi".into()),
@@ -794,7 +799,7 @@ mod tests {
     #[case::no_targets("targets = []\nsteps = []\n", "targets is empty")]
     #[case::mock_in_targets("targets = [\"bash\", \"mock\"]\nsteps = []\n", "real shells only")]
     #[case::target_twice("targets = [\"zsh\", \"zsh\"]\nsteps = []\n", "twice")]
-    #[case::received_on_zsh(
+    #[case::received_on_several_shells(
         "targets = [\"bash\", \"zsh\"]\n[[steps]]\nreceived = \"a\"\n",
         "step 1: `received` cannot be checked on target = \"bash\""
     )]

@@ -64,6 +64,12 @@ pub struct ApprovalRequest {
     /// `command` is the displayed line and `certain` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed: Option<String>,
+    /// What the approver should know beyond the command, one sentence each: the command
+    /// changes how the shell reads later input (key bindings, hooks, aliases, tty modes), or
+    /// such a command was approved earlier in the session, so that keys may now do what the
+    /// proxy cannot see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// An approver's answer to one request.
@@ -168,6 +174,7 @@ mod tests {
             certain: true,
             context: vec![],
             typed: None,
+            warnings: vec![],
         }
     }
 

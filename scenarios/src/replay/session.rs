@@ -151,6 +151,7 @@ impl Session {
                 kind,
                 certain,
                 excludes,
+                warning,
                 answer,
             } => {
                 let pending = self
@@ -180,6 +181,15 @@ impl Session {
                 if certain.is_some_and(|c| c != request.certain) {
                     wrong.push(format!("certain {}", certain.unwrap_or_default()));
                 }
+                if let Some(text) = warning {
+                    if !request
+                        .warnings
+                        .iter()
+                        .any(|found| found.contains(text.as_str()))
+                    {
+                        wrong.push(format!("a warning that says {text:?}"));
+                    }
+                }
                 if let Some(secret) = excludes {
                     let whole = serde_json::to_string(request).unwrap_or_default();
                     if whole.contains(secret.as_str()) {
@@ -191,8 +201,8 @@ impl Session {
                         step,
                         format!("a request with {}", wrong.join(", ")),
                         format!(
-                            "command {:?}, kind {}, certain {}",
-                            request.command, request.kind, request.certain
+                            "command {:?}, kind {}, certain {}, warnings {:?}",
+                            request.command, request.kind, request.certain, request.warnings
                         ),
                     ));
                 }
