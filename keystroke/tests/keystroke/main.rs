@@ -5,5 +5,6 @@ mod bypass;
 mod editing;
 mod invariant;
 mod submit_keys;
+mod shell_syntax;
 mod support;
 mod utf8;
