@@ -4,7 +4,7 @@
 mod bypass;
 mod editing;
 mod invariant;
-mod submit_keys;
 mod shell_syntax;
+mod submit_keys;
 mod support;
 mod utf8;
