@@ -11,7 +11,10 @@
 //!   and Ctrl+O byte is a submit unless it is text inside a bracketed paste.
 //! - [`shell_syntax`]: beside the layers, not on them: whether the text a shell has read for one
 //!   command makes it run at the next newline or keep reading (`mark DE\` then `NY`).
+//! - [`history_expansion`]: beside the layers, not on them: what bash's history expansion
+//!   (`!!NY`, `^DE^XX`) turns a submitted line into, rebuilt from the lines the proxy forwarded.
 
+pub mod history_expansion;
 pub mod key;
 pub mod line_model;
 pub mod reconstructor;
@@ -22,6 +25,7 @@ mod line_buffer;
 mod sequence;
 mod utf8;
 
+pub use history_expansion::{expand, expand_from, Expansion, LineStart};
 pub use key::{KeyEvent, Modifiers, NamedKey, NotKey};
 pub use line_model::LineModel;
 pub use reconstructor::{ByteAction, Reconstructor, Submit, SubmitKey};

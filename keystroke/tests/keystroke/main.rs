@@ -3,6 +3,7 @@
 
 mod bypass;
 mod editing;
+mod history_expansion;
 mod invariant;
 mod shell_syntax;
 mod submit_keys;
