@@ -5,6 +5,7 @@
 //!   to a JSONL file) that tests wait on;
 //! - `keys`: streaming decoder from raw shell-channel bytes to keys (escape sequences, UTF-8);
 //! - `line_editor`: the shell's own line buffer and its emacs-style edits;
+//! - `continuation`: when a command goes on over several lines (the `> ` prompt);
 //! - [`shell`]: the PTY shell (the tty in front of it: flow control, interrupt, echo; prompt,
 //!   run on CR/LF, C-d, a few commands that change the terminal), pure bytes-in/bytes-out;
 //! - `server`: the russh handler translating SSH requests into events and shell calls;
@@ -14,6 +15,7 @@
 //! Invariant: the mock shares no parsing code with the proxy, so a bug in one cannot hide the
 //! same bug in the other.
 
+mod continuation;
 pub mod events;
 mod keys;
 mod line_editor;

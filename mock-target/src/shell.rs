@@ -49,11 +49,14 @@ use std::collections::VecDeque;
 
 use unicode_width::UnicodeWidthChar;
 
+use crate::continuation;
 use crate::keys::{Key, KeyDecoder};
 use crate::line_editor::LineEditor;
 
 /// The prompt the shell prints before each line.
 pub const PROMPT: &str = "$ ";
+/// The prompt while a command continues on the next line (bash's default `PS2`).
+pub const CONTINUATION_PROMPT: &str = "> ";
 /// Sent once when the shell starts: enable bracketed paste, then the first prompt.
 pub const GREETING: &str = "\x1b[?2004h$ ";
 /// What the shell prints after `read -s` and `read-stars`, before reading a secret.
@@ -188,6 +191,8 @@ pub struct Shell {
     delay_ms: u64,
     /// `bg-printf`: what the background job writes after the next chunk of input.
     job: Option<Vec<u8>>,
+    /// The lines of a command that continues on the next line (see [`continuation`]).
+    continued: Option<String>,
     /// Control keys bound with `bind`.
     bindings: Vec<(u8, Binding)>,
 }
@@ -224,6 +229,7 @@ impl Shell {
             drop_first: false,
             delay_ms: 0,
             job: None,
+            continued: None,
             bindings: Vec::new(),
         };
         shell.set_cols(cols);
@@ -368,6 +374,8 @@ impl Shell {
         } else {
             self.move_to_end(&mut out);
             self.editor.take();
+            // bash drops a command it was reading over several lines too.
+            self.continued = None;
             push(&mut out, &format!("^C\r\n{PROMPT}"));
             self.forget_drawn();
             self.drop_first = false;
@@ -543,6 +551,15 @@ impl Shell {
         }
     }
 
+    /// The prompt in front of the line being edited.
+    fn prompt(&self) -> &'static str {
+        if self.continued.is_some() {
+            CONTINUATION_PROMPT
+        } else {
+            PROMPT
+        }
+    }
+
     /// A key bound with `bind` was read.
     fn bound(&mut self, binding: Binding, out: &mut Vec<u8>, reaction: &mut Reaction) {
         match binding {
@@ -581,8 +598,18 @@ impl Shell {
         // readline's CR.
         push(out, PASTE_OFF);
         push(out, if self.tty.echo { "\r\n" } else { "\r\r\n" });
-        reaction.executed.push(line.clone());
         self.forget_drawn();
+        let source = match self.continued.take() {
+            Some(earlier) => format!("{earlier}\n{line}"),
+            None => line,
+        };
+        if continuation::continues(&source) {
+            self.continued = Some(source);
+            push(out, &format!("{PASTE_ON}{CONTINUATION_PROMPT}"));
+            return;
+        }
+        let line = continuation::joined(&source);
+        reaction.executed.push(line.clone());
         if self.run(&line, out) {
             let shown = line.replace('\n', "\r\n");
             push(out, &format!("{shown}:ok\r\n{PASTE_ON}{PROMPT}"));
@@ -737,7 +764,7 @@ impl Shell {
     /// The cell the terminal cursor is on.
     fn cursor_cell(&self) -> usize {
         self.physical.unwrap_or_else(|| {
-            self.layout(PROMPT.len(), &self.shown)
+            self.layout(self.prompt().len(), &self.shown)
                 .cell_of(self.shown_cursor)
         })
     }
@@ -751,7 +778,7 @@ impl Shell {
 
     fn move_to_end(&mut self, out: &mut Vec<u8>) {
         let from = self.cursor_cell();
-        let drawn = self.layout(PROMPT.len(), &self.shown);
+        let drawn = self.layout(self.prompt().len(), &self.shown);
         self.move_between(from, drawn.end, out);
         self.physical = None;
         self.shown_cursor = self.shown.len();
@@ -765,7 +792,7 @@ impl Shell {
         if !self.tty.echo || (line == self.shown.as_slice() && cursor == self.shown_cursor) {
             return;
         }
-        let drawn = self.layout(PROMPT.len(), &self.shown);
+        let drawn = self.layout(self.prompt().len(), &self.shown);
         if let Some(physical) = self.physical.take() {
             // First back to where readline believes the cursor is.
             self.move_between(physical, drawn.cell_of(self.shown_cursor), out);
@@ -783,8 +810,8 @@ impl Shell {
         } else {
             self.move_between(drawn.cell_of(self.shown_cursor), 0, out);
             push(out, "\x1b[J");
-            push(out, PROMPT);
-            let now = self.layout(PROMPT.len(), line);
+            push(out, self.prompt());
+            let now = self.layout(self.prompt().len(), line);
             push(out, &now.text);
             self.wrap_if_at_margin(now.end, out);
             self.move_between(now.end, now.cell_of(cursor), out);

@@ -19,6 +19,7 @@ use sshgate_wire::{Alert, ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
+use crate::command_lines::CommandLines;
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
 use crate::shell_state;
@@ -78,6 +79,8 @@ struct Bridge {
     /// Approved commands of this shell that changed how it reads later input, each with what
     /// it changed: every later request is uncertain and says so.
     state_changes: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The command the shell is reading across lines.
+    command_lines: Arc<std::sync::Mutex<CommandLines>>,
 }
 
 /// The only terminal modes of the operator's pty request passed to the target: line speeds
@@ -147,6 +150,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         decision: None,
         screen,
         state_changes: Arc::default(),
+        command_lines: Arc::default(),
     };
     loop {
         let result = tokio::select! {
@@ -256,6 +260,13 @@ async fn next_decision(pending: &mut Option<(String, PendingDecision)>) -> Decis
 }
 
 type Step = Result<(), ()>;
+
+/// State shared with decision futures; a panic while holding it leaves at worst a stale entry.
+fn lock<T>(shared: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 impl Bridge {
     async fn on_client_message(&mut self, message: ChannelMsg) -> Step {
@@ -438,10 +449,14 @@ impl Bridge {
         let id = request.id.clone();
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
         let state_changes = self.state_changes.clone();
+        let command_lines = self.command_lines.clone();
+        let continuing = lock(&self.command_lines).continuing();
         let blank = certain && is_blank(&line);
         let decision = async move {
             let answered = blank || leftovers.to_confirm();
-            let mut checked = screen.check_when_settled(&line, certain, answered).await;
+            let mut checked = screen
+                .check_when_settled(&line, certain, answered, continuing)
+                .await;
             if checked.blind || leftovers.unknown(blank, &checked) {
                 tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
                 return Decision::deny(
@@ -451,7 +466,8 @@ impl Bridge {
                      while it was typed; type it again at the prompt",
                 );
             }
-            if blank && checked.certain && checked.fresh {
+            // A blank line ends some continued commands (after a backslash): never a no-op then.
+            if blank && checked.certain && checked.fresh && !continuing {
                 // Nothing to run, and the screen shows nothing left on the line.
                 return Decision::approve(request.id);
             }
@@ -460,22 +476,26 @@ impl Bridge {
             request.certain = checked.certain;
             request.typed = checked.typed;
             request.context = checked.context;
+            if request.command != HIDDEN {
+                let asked = lock(&command_lines).ask(&request.command, checked.prompt.as_deref());
+                request.command = asked.command;
+                request.continuation = asked.continuation;
+                if let Some(doubt) = asked.doubt {
+                    request.certain = false;
+                    request.warnings.push(doubt.to_string());
+                }
+            }
             let changes = shell_state::warnings(&request.command);
-            let earlier = state_changes
-                .lock()
-                .map(|known| known.clone())
-                .unwrap_or_default();
+            let earlier = lock(&state_changes).clone();
             request.certain &= earlier.is_empty();
-            request.warnings = changes.clone();
+            request.warnings.extend(changes.iter().cloned());
             request.warnings.extend(earlier);
             let command = request.command.clone();
             let decision = ask(approval, request).await;
             if decision.approve && !changes.is_empty() {
-                if let Ok(mut known) = state_changes.lock() {
-                    known.extend(changes.iter().map(|change| {
-                        format!("`{command}` was approved earlier in this session: it {change}")
-                    }));
-                }
+                lock(&state_changes).extend(changes.iter().map(|change| {
+                    format!("`{command}` was approved earlier in this session: it {change}")
+                }));
             }
             decision
         };
@@ -486,7 +506,17 @@ impl Bridge {
         let reason = decision.reason.clone().unwrap_or_default();
         match std::mem::replace(&mut self.mode, Mode::Open) {
             Mode::Shell(mut gate) => {
-                let actions = gate.decided(decision.approve, &reason);
+                let drop_command = {
+                    let mut lines = lock(&self.command_lines);
+                    let continuing = lines.continuing();
+                    if decision.approve {
+                        lines.approved();
+                    } else {
+                        lines.denied();
+                    }
+                    !decision.approve && continuing
+                };
+                let actions = gate.decided(decision.approve, &reason, drop_command);
                 self.mode = Mode::Shell(gate);
                 self.carry_out(actions).await?;
                 self.forward_eof_when_idle().await
@@ -569,7 +599,10 @@ impl Bridge {
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),
                 GateAction::LineEnds => self.screen.lock().line_ends(),
-                GateAction::Interrupted => self.screen.lock().interrupt_sent(),
+                GateAction::Interrupted => {
+                    lock(&self.command_lines).discarded();
+                    self.screen.lock().interrupt_sent()
+                }
                 GateAction::Denied => self.screen.lock().discard_sent(),
                 GateAction::Cancel => {
                     if let Some((id, _)) = self.decision.take() {

@@ -133,8 +133,10 @@ impl ShellGate {
         self.reconstructor.set_bracketed_paste(enabled);
     }
 
-    /// The approver's answer to the last [`GateAction::Ask`].
-    pub fn decided(&mut self, approve: bool, reason: &str) -> Vec<GateAction> {
+    /// The approver's answer to the last [`GateAction::Ask`]. With `drop_command`, a deny
+    /// also interrupts the shell (Ctrl+C), which drops the whole command it is reading: the
+    /// discard keys clear only the last of its lines.
+    pub fn decided(&mut self, approve: bool, reason: &str, drop_command: bool) -> Vec<GateAction> {
         let mut actions = Vec::new();
         let Some(pending) = self.pending.take() else {
             return actions;
@@ -162,6 +164,14 @@ impl ShellGate {
             ));
             actions.push(GateAction::Denied);
             actions.push(GateAction::ToTarget(self.reconstructor.denied()));
+            if drop_command {
+                self.reconstructor.interrupted();
+                self.stopped_output_interrupted();
+                // Held keys go out right behind the Ctrl+C, as if in its packet.
+                self.after_interrupt = !self.held.is_empty();
+                actions.push(GateAction::Interrupted);
+                actions.push(GateAction::ToTarget(vec![CTRL_C]));
+            }
         }
         let held: Vec<u8> = self.held.drain(..).collect();
         self.input(&held, &mut actions);
@@ -311,7 +321,7 @@ mod tests {
         let actions = gate.client_input(b"echo hi\r");
         assert_eq!(to_target(&actions), b"echo hi");
         assert_eq!(asked(&actions), ["echo hi"]);
-        assert_eq!(to_target(&gate.decided(true, "")), b"\r");
+        assert_eq!(to_target(&gate.decided(true, "", false)), b"\r");
         assert!(!gate.is_pending());
     }
 
@@ -321,7 +331,7 @@ mod tests {
         let first = gate.client_input(b"echo a\recho b");
         assert_eq!(to_target(&first), b"echo a");
         assert!(to_target(&gate.client_input(b"\r")).is_empty());
-        let after = gate.decided(true, "");
+        let after = gate.decided(true, "", false);
         assert_eq!(to_target(&after), b"\recho b");
         assert_eq!(asked(&after), ["echo b"]);
     }
@@ -330,7 +340,7 @@ mod tests {
     fn deny_discards_the_whole_line_and_tells_the_operator() {
         let mut gate = ShellGate::new();
         gate.client_input(b"echo DENY\x1b[D\x1b[D\r");
-        let actions = gate.decided(false, "blocked");
+        let actions = gate.decided(false, "blocked", false);
         assert_eq!(to_target(&actions), b"\x11\x07\x05\x15");
         assert!(actions.iter().any(|action| matches!(action,
             GateAction::ToClient(bytes) if String::from_utf8_lossy(bytes).contains("denied: blocked"))));
@@ -341,11 +351,11 @@ mod tests {
         // Only the screen can confirm that the deny keys left nothing on the line.
         let mut gate = ShellGate::new();
         gate.client_input(b"echo DENY\r");
-        gate.decided(false, "blocked");
+        gate.decided(false, "blocked", false);
         let actions = gate.client_input(b"\r");
         assert!(to_target(&actions).is_empty());
         assert_eq!(asked(&actions), [""]);
-        let approved = gate.decided(true, "");
+        let approved = gate.decided(true, "", false);
         assert!(!approved.contains(&GateAction::Submitted));
         assert_eq!(to_target(&approved), b"\r");
     }
@@ -354,7 +364,7 @@ mod tests {
     fn a_deny_inside_a_paste_ends_it_and_drops_the_rest() {
         let mut gate = ShellGate::new();
         gate.client_input(b"echo DENY\x1b[200~\r");
-        let denied = gate.decided(false, "blocked");
+        let denied = gate.decided(false, "blocked", false);
         assert_eq!(to_target(&denied), b"\x1b[201~\x11\x07\x05\x15");
         let rest = gate.client_input(b"more\x1b[201~ls");
         assert_eq!(to_target(&rest), b"ls");
@@ -385,7 +395,7 @@ mod tests {
         let actions = gate.client_input(b"ls\r");
         assert_eq!(actions[0], GateAction::LineStarts);
         assert_eq!(actions[1], GateAction::ToTarget(b"ls".to_vec()));
-        let after = gate.decided(true, "");
+        let after = gate.decided(true, "", false);
         assert!(!after.contains(&GateAction::LineStarts));
         let count_starts = |actions: &[GateAction]| {
             actions
@@ -415,7 +425,7 @@ mod tests {
             certainty(&gate.client_input(b"rm x\x03echo safe\r")),
             [false]
         );
-        gate.decided(true, "");
+        gate.decided(true, "", false);
         // Ctrl+C alone in its packet: the next line is as certain as its keys.
         let mut gate = ShellGate::new();
         gate.client_input(b"rm x\x03");

@@ -15,6 +15,7 @@
 //! - [`target_screen`]: the target's screen per shell channel; each submitted line is
 //!   checked against the line it displays before the approver is asked. Its
 //!   [`execution_monitor`] notices the target running what no approved submit started.
+//! - [`command_lines`]: the command a shell reads across lines, asked about as a whole.
 //! - [`shell_state`]: recognises commands that change how the shell reads later input, which
 //!   the approver is warned of.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
@@ -26,6 +27,7 @@
 
 pub mod approval;
 pub mod bridge;
+pub mod command_lines;
 pub mod config;
 pub mod credentials;
 #[cfg(feature = "demo")]

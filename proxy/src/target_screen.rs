@@ -64,6 +64,9 @@ pub struct Checked {
     /// The target wrote after the last discard (a deny's keys, a Ctrl+C) went out: it read
     /// them, and what it drew since shows what they did.
     pub discard_answered: bool,
+    /// What stands left of the line on its row (the shell's prompt, or its continuation
+    /// prompt), when the line was found.
+    pub prompt: Option<String>,
 }
 
 /// Shown to the approver in place of a line that a program other than the shell read with
@@ -410,11 +413,13 @@ impl TargetScreen {
         !printable.is_empty() && self.parser.screen().contents().contains(printable)
     }
 
-    /// Cross-check the model's `line` (and whether the model is `certain` of it).
-    pub fn check(&mut self, line: &str, certain: bool) -> Checked {
+    /// Cross-check the model's `line` (and whether the model is `certain` of it);
+    /// `continuing`: the line continues a command begun on earlier lines, so the prompt before
+    /// it is a continuation prompt.
+    pub fn check(&mut self, line: &str, certain: bool, continuing: bool) -> Checked {
         // Losing the first key of a blank line only ever leaves less on it.
         let raced = self.raced_interrupt && !line.trim().is_empty();
-        let mut checked = self.cross_check(line, certain && !raced);
+        let mut checked = self.cross_check(line, certain && !raced, continuing);
         checked.fresh = self.fresh();
         checked.discard_answered = match (self.last_discard, self.last_output) {
             (Some(discard), Some(output)) => output >= discard,
@@ -445,7 +450,7 @@ impl TargetScreen {
         }
     }
 
-    fn cross_check(&mut self, line: &str, certain: bool) -> Checked {
+    fn cross_check(&mut self, line: &str, certain: bool, continuing: bool) -> Checked {
         let context = self.context();
         // A program other than the shell may be reading: what it did not show may be secret.
         let program_reading = self.awaiting_prompt;
@@ -471,14 +476,17 @@ impl TargetScreen {
         if !readable {
             return model(false);
         }
+        let found = Some(prompt.clone());
         if shows(&prompt, line, &displayed) {
             // A search prompt stands in for the shell's only while the search is on; a blank
-            // line shows nothing of where the prompt ends (it may not have been drawn yet).
-            if search_prompt(&prompt).is_none() && !line.trim().is_empty() {
+            // line shows nothing of where the prompt ends (it may not have been drawn yet); a
+            // continuation prompt is not the reader's.
+            if search_prompt(&prompt).is_none() && !line.trim().is_empty() && !continuing {
                 self.learned_prompt = Some(prompt);
             }
             return Checked {
                 seen: true,
+                prompt: found,
                 ..model(certain)
             };
         }
@@ -489,10 +497,14 @@ impl TargetScreen {
             return if program_reading {
                 hidden()
             } else {
-                model(false)
+                Checked {
+                    prompt: found,
+                    ..model(false)
+                }
             };
         }
         Checked {
+            prompt: found,
             command: displayed,
             certain: false,
             // What a program reading a secret did not show stays out (a prompt echoing `*`).
@@ -614,7 +626,13 @@ impl SharedScreen {
     /// the last keys, so that a line left as it was by keys the target has not answered yet
     /// does not count), or the target's output has paused after answering the last keys (when
     /// the model is unsure), or the longest wait is over.
-    pub async fn check_when_settled(&self, line: &str, certain: bool, answered: bool) -> Checked {
+    pub async fn check_when_settled(
+        &self,
+        line: &str,
+        certain: bool,
+        answered: bool,
+        continuing: bool,
+    ) -> Checked {
         let deadline = Instant::now() + self.echo_wait;
         let mut output = self.output.subscribe();
         loop {
@@ -643,7 +661,7 @@ impl SharedScreen {
                 break; // settled or out of time: the screen is what it shows
             }
         }
-        self.lock().check(line, certain)
+        self.lock().check(line, certain, continuing)
     }
 }
 
@@ -702,7 +720,7 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"echo hi");
-        let checked = screen.check("echo hi", true);
+        let checked = screen.check("echo hi", true, false);
         assert_eq!(checked.command, "echo hi");
         assert!(checked.certain);
         assert_eq!(checked.typed, None);
@@ -713,7 +731,7 @@ mod tests {
         let mut screen = screen_after("user@host:~$ ");
         screen.line_starts();
         screen.feed(b"echo hi");
-        let checked = screen.check("ech\t hi", false);
+        let checked = screen.check("ech\t hi", false, false);
         assert_eq!(checked.command, "echo hi");
         assert!(!checked.certain);
         assert_eq!(checked.typed.as_deref(), Some("ech\t hi"));
@@ -724,7 +742,7 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"rm -rf /tmp/x; echo hi");
-        let checked = screen.check("echo hi", true);
+        let checked = screen.check("echo hi", true, false);
         assert_eq!(checked.command, "rm -rf /tmp/x; echo hi");
         assert!(!checked.certain);
     }
@@ -734,11 +752,11 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"read -s");
-        assert!(screen.check("read -s", true).certain);
+        assert!(screen.check("read -s", true, false).certain);
         screen.submit_sent();
         screen.feed(b"\r\nPassword: ");
         screen.line_starts();
-        let checked = screen.check("hunter2", true);
+        let checked = screen.check("hunter2", true, false);
         assert_eq!(checked.command, HIDDEN);
         assert!(!checked.certain);
         assert_eq!(checked.typed, None);
@@ -752,7 +770,7 @@ mod tests {
         screen.line_starts();
         let line = format!("echo {}", "0123456789".repeat(3));
         screen.feed(line.as_bytes());
-        let checked = screen.check(&line, true);
+        let checked = screen.check(&line, true, false);
         assert_eq!(checked.command, line);
         assert!(checked.certain);
     }
@@ -764,11 +782,11 @@ mod tests {
         screen.line_starts();
         let line = format!("echo {} DENY", "x".repeat(300));
         screen.feed(line.as_bytes());
-        let checked = screen.check(&line, true);
+        let checked = screen.check(&line, true, false);
         assert_eq!(checked.command, line);
         assert!(checked.certain);
         // The model got it wrong: the screen's whole line is what the approver sees.
-        let checked = screen.check(&format!("echo {} DE", "x".repeat(300)), true);
+        let checked = screen.check(&format!("echo {} DE", "x".repeat(300)), true, false);
         assert_eq!(checked.command, line);
         assert!(!checked.certain);
     }
@@ -780,7 +798,7 @@ mod tests {
         screen.line_starts();
         let line = format!("echo {}", "x".repeat(20 * (SCROLLBACK_ROWS + 10)));
         screen.feed(line.as_bytes());
-        let checked = screen.check(&line, true);
+        let checked = screen.check(&line, true, false);
         assert_eq!(checked.command, line);
         assert!(!checked.certain);
     }
@@ -791,21 +809,21 @@ mod tests {
         narrow.feed(b"$ ");
         narrow.line_starts();
         narrow.feed(b"echo DENY");
-        assert!(!narrow.check("echo DENY", true).certain);
-        assert!(!narrow.check("echo DENY", true).blind);
+        assert!(!narrow.check("echo DENY", true, false).certain);
+        assert!(!narrow.check("echo DENY", true, false).blind);
         // Keys the model cannot follow, on a screen that cannot be read: nothing to show.
-        assert!(narrow.check("echo DENY", false).blind);
+        assert!(narrow.check("echo DENY", false, false).blind);
 
         let mut resized = screen_after("$ ");
         resized.line_starts();
         resized.feed(b"echo DENY");
         resized.resize(24, 40);
-        assert!(!resized.check("echo DENY", true).certain);
+        assert!(!resized.check("echo DENY", true, false).certain);
         // The next line is read again.
         resized.feed(b"\r\n$ ");
         resized.line_starts();
         resized.feed(b"ls");
-        assert!(resized.check("ls", true).certain);
+        assert!(resized.check("ls", true, false).certain);
     }
 
     #[test]
@@ -813,16 +831,16 @@ mod tests {
         // Output paused (Ctrl+S), `stty -echo`, a slow target: the keys are all there is.
         let mut screen = screen_after("$ ");
         screen.line_starts();
-        let checked = screen.check("echo DENY xoff", true);
+        let checked = screen.check("echo DENY xoff", true, false);
         assert_eq!(checked.command, "echo DENY xoff");
         assert!(!checked.certain);
         // The same after a command ran and the shell's prompt came back.
         screen.feed(b"ls");
-        screen.check("ls", true);
+        screen.check("ls", true, false);
         screen.submit_sent();
         screen.feed(b"\r\nfile\r\n$ ");
         screen.line_starts();
-        assert_eq!(screen.check("echo DENY", true).command, "echo DENY");
+        assert_eq!(screen.check("echo DENY", true, false).command, "echo DENY");
     }
 
     #[test]
@@ -833,13 +851,13 @@ mod tests {
         screen.interrupt_sent();
         screen.line_starts();
         screen.feed(b"^C\r\n$ echo next");
-        assert!(!screen.check("echo next", true).certain);
+        assert!(!screen.check("echo next", true, false).certain);
         // Typed once the prompt is back, the next line is as certain as its keys.
         screen.interrupt_sent();
         screen.feed(b"^C\r\n$ ");
         screen.line_starts();
         screen.feed(b"ls");
-        assert!(screen.check("ls", true).certain);
+        assert!(screen.check("ls", true, false).certain);
     }
 
     #[test]
@@ -847,11 +865,11 @@ mod tests {
         let mut screen = screen_after("out\r\n$ ");
         screen.line_starts();
         screen.feed(b"echo a\r\necho b\r\n");
-        let checked = screen.check("echo a\necho b\n", true);
+        let checked = screen.check("echo a\necho b\n", true, false);
         assert_eq!(checked.command, "echo a\necho b\n");
         assert!(checked.certain);
         // No more rows than the line has newlines: `out` is not part of it.
-        assert!(!screen.check("echo b\n", true).certain);
+        assert!(!screen.check("echo b\n", true, false).certain);
     }
 
     #[test]
@@ -860,11 +878,11 @@ mod tests {
         let mut screen = screen_after("\x1b[?2004h$ ");
         screen.line_starts();
         screen.feed(b"echo -n hi");
-        screen.check("echo -n hi", true);
+        screen.check("echo -n hi", true, false);
         screen.submit_sent();
         screen.feed(b"\r\n\x1b[?2004lhi\x1b[?2004h$ ");
         screen.line_starts();
-        let checked = screen.check("echo DENY", true);
+        let checked = screen.check("echo DENY", true, false);
         assert_eq!(checked.command, "echo DENY");
         assert!(!checked.certain);
     }
@@ -875,10 +893,10 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"stty -echo");
-        screen.check("stty -echo", true);
+        screen.check("stty -echo", true, false);
         screen.submit_sent();
         screen.line_starts();
-        let checked = screen.check("echo DENY", true);
+        let checked = screen.check("echo DENY", true, false);
         assert!(checked.blind);
         assert!(!format!("{checked:?}").contains("DENY"));
     }
@@ -889,11 +907,11 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"read -s pw");
-        screen.check("read -s pw", true);
+        screen.check("read -s pw", true, false);
         screen.submit_sent();
         screen.line_starts();
         screen.feed(b"\r\n");
-        let checked = screen.check("hunter2", true);
+        let checked = screen.check("hunter2", true, false);
         assert_eq!(checked.command, HIDDEN);
         assert!(!format!("{checked:?}").contains("hunter2"));
     }
@@ -903,12 +921,12 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"askpass");
-        screen.check("askpass", true);
+        screen.check("askpass", true, false);
         screen.submit_sent();
         screen.feed(b"\r\nPIN: ");
         screen.line_starts();
         screen.feed(b"*******");
-        let checked = screen.check("hunter2", true);
+        let checked = screen.check("hunter2", true, false);
         assert_eq!(checked.command, "*******");
         assert!(!checked.certain);
         assert!(!format!("{checked:?}").contains("hunter2"));
@@ -920,11 +938,11 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"ls");
-        assert!(screen.check("ls", true).certain);
+        assert!(screen.check("ls", true, false).certain);
         screen.feed(b"\r\nfile\r\n");
         screen.line_starts();
         screen.feed(b"$ pwd");
-        let checked = screen.check("pwd", true);
+        let checked = screen.check("pwd", true, false);
         assert_eq!(checked.command, "pwd");
         assert!(checked.certain);
     }
@@ -938,7 +956,7 @@ mod tests {
         screen.feed(b"rm -rf /x;");
         screen.line_starts();
         screen.feed(b"echo next");
-        let checked = screen.check("echo next", false);
+        let checked = screen.check("echo next", false, false);
         assert_eq!(checked.command, "rm -rf /x;echo next");
     }
 
@@ -947,7 +965,7 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"\x1b[?1049hsomething else");
-        let checked = screen.check(":q", true);
+        let checked = screen.check(":q", true, false);
         assert_eq!(checked.command, ":q");
         assert!(!checked.certain);
     }
@@ -967,7 +985,7 @@ mod tests {
         let mut screen = screen_after("$ ");
         screen.line_starts();
         screen.feed(b"\r(reverse-i-search)`firs': echo first");
-        let checked = screen.check("firs", false);
+        let checked = screen.check("firs", false, false);
         assert_eq!(checked.command, "echo first");
         assert!(!checked.certain);
     }
@@ -977,7 +995,7 @@ mod tests {
         let mut screen = screen_after("a\r\nb\r\n$ ");
         screen.line_starts();
         screen.feed(b"ls");
-        assert_eq!(screen.check("ls", true).context, ["a", "b", "$ ls"]);
+        assert_eq!(screen.check("ls", true, false).context, ["a", "b", "$ ls"]);
     }
 
     #[tokio::test]
@@ -991,7 +1009,9 @@ mod tests {
             tokio::task::yield_now().await;
             echo.feed(b"echo hi");
         });
-        let checked = shared.check_when_settled("echo hi", true, false).await;
+        let checked = shared
+            .check_when_settled("echo hi", true, false, false)
+            .await;
         assert_eq!(checked.command, "echo hi");
         assert!(checked.certain);
     }

@@ -70,6 +70,12 @@ pub struct ApprovalRequest {
     /// proxy cannot see.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Set when the line continues a command begun on earlier lines (after a trailing
+    /// backslash, in an open quote, a here-document, an unfinished compound command): the
+    /// line just submitted. `command` is then the whole command so far, as the shell will
+    /// read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuation: Option<String>,
 }
 
 /// An approver's answer to one request.
@@ -175,6 +181,7 @@ mod tests {
             context: vec![],
             typed: None,
             warnings: vec![],
+            continuation: None,
         }
     }
 

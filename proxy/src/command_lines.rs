@@ -1,0 +1,190 @@
+//! The command a shell reads across lines: a shell runs commands, not lines.
+//!
+//! After `mark DE\` the shell runs nothing and waits for more; `NY` on the next line makes it
+//! run `mark DENY`. The same holds for an open quote, a here-document, an unfinished compound
+//! command or a trailing `|`. So each line submitted while a command continues is asked about
+//! as the whole command so far, as the shell will read it, with the new line beside it.
+//!
+//! Two sources say whether a command continues: the lexer of `sshgate-keystroke`
+//! ([`open_construct`]) and the screen (the prompt in front of the line: the shell's primary
+//! prompt, or a continuation prompt such as `> `). Where they disagree the request is
+//! uncertain. A deny or a Ctrl+C sent while a command continues is meant to drop the whole
+//! command; until the screen shows the primary prompt again the earlier lines are taken to be
+//! still there.
+
+use sshgate_keystroke::{as_read, open_construct};
+
+/// What a request says about a submitted line in the light of the lines before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// The whole command so far as the shell will read it, or the line alone.
+    pub command: String,
+    /// The line just submitted, when it continues a command.
+    pub continuation: Option<String>,
+    /// Why the proxy cannot be sure whether the line continues a command.
+    pub doubt: Option<&'static str>,
+}
+
+const PRIMARY_PROMPT_SHOWN: &str = "the command looks unfinished, but the shell shows its \
+     primary prompt: it may run this line on its own";
+const DISCARD_NOT_SHOWN: &str = "a deny or Ctrl+C meant to drop the earlier lines of this \
+     command went out, but the shell has not shown its primary prompt since: it may still hold \
+     them";
+
+#[derive(Debug, Default)]
+pub struct CommandLines {
+    /// The approved lines of the command the shell is reading, as submitted.
+    lines: Vec<String>,
+    /// The line being asked about.
+    asked: Option<String>,
+    /// The prompt in front of the last line that started a command.
+    primary_prompt: Option<String>,
+    /// A discard of the whole command went out while it continued.
+    discarding: bool,
+}
+
+impl CommandLines {
+    /// Whether the shell is reading a command begun on earlier lines.
+    pub fn continuing(&self) -> bool {
+        !self.lines.is_empty()
+    }
+
+    /// The request for `line` (as checked against the screen), with `prompt` the text before it
+    /// on its row, if found.
+    pub fn ask(&mut self, line: &str, prompt: Option<&str>) -> Asked {
+        let at_primary = prompt.is_some() && prompt == self.primary_prompt.as_deref();
+        if self.discarding && at_primary {
+            self.lines.clear();
+            self.discarding = false;
+        }
+        self.asked = Some(line.to_string());
+        if self.lines.is_empty() {
+            if prompt.is_some() {
+                self.primary_prompt = prompt.map(str::to_string);
+            }
+            return Asked {
+                command: line.to_string(),
+                continuation: None,
+                doubt: None,
+            };
+        }
+        let doubt = if self.discarding {
+            Some(DISCARD_NOT_SHOWN)
+        } else if at_primary {
+            Some(PRIMARY_PROMPT_SHOWN)
+        } else {
+            None
+        };
+        Asked {
+            command: as_read(&self.source_with(line)),
+            continuation: Some(line.to_string()),
+            doubt,
+        }
+    }
+
+    /// The line asked about was approved and went to the shell.
+    pub fn approved(&mut self) {
+        let Some(line) = self.asked.take() else {
+            return;
+        };
+        if open_construct(&self.source_with(&line)).is_some() {
+            self.lines.push(line);
+        } else {
+            self.lines.clear();
+            self.discarding = false;
+        }
+    }
+
+    /// The line asked about was denied (with a Ctrl+C after the deny keys while a command
+    /// continues).
+    pub fn denied(&mut self) {
+        self.asked = None;
+        self.discarded();
+    }
+
+    /// A Ctrl+C, or a deny's Ctrl+C, went to the shell: it drops the command it reads, unless
+    /// it ignores the interrupt.
+    pub fn discarded(&mut self) {
+        self.discarding = self.continuing();
+    }
+
+    fn source_with(&self, line: &str) -> String {
+        let mut source = self.lines.join("\n");
+        if !source.is_empty() {
+            source.push('\n');
+        }
+        source.push_str(line);
+        source
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PS1: Option<&str> = Some("$ ");
+    const PS2: Option<&str> = Some("> ");
+
+    #[test]
+    fn a_backslash_continuation_is_asked_about_as_the_whole_command() {
+        let mut lines = CommandLines::default();
+        assert_eq!(lines.ask("mark DE\\", PS1).continuation, None);
+        lines.approved();
+        assert!(lines.continuing());
+        let asked = lines.ask("NY", PS2);
+        assert_eq!(asked.command, "mark DENY");
+        assert_eq!(asked.continuation.as_deref(), Some("NY"));
+        assert_eq!(asked.doubt, None);
+        lines.approved();
+        assert!(!lines.continuing());
+        assert_eq!(lines.ask("ls", PS1).command, "ls");
+    }
+
+    #[test]
+    fn an_open_quote_joins_lines_with_a_newline() {
+        let mut lines = CommandLines::default();
+        lines.ask("echo 'DE", PS1);
+        lines.approved();
+        assert_eq!(lines.ask("NY'", PS2).command, "echo 'DE\nNY'");
+    }
+
+    #[test]
+    fn a_here_document_continues_until_its_delimiter() {
+        let mut lines = CommandLines::default();
+        for line in ["sh <<EOF", "echo DE\\"] {
+            lines.ask(line, PS1);
+            lines.approved();
+        }
+        let asked = lines.ask("NY", PS2);
+        assert_eq!(asked.command, "sh <<EOF\necho DENY");
+        lines.approved();
+        lines.ask("EOF", PS2);
+        lines.approved();
+        assert!(!lines.continuing());
+    }
+
+    #[test]
+    fn the_primary_prompt_under_a_continuation_is_a_doubt() {
+        let mut lines = CommandLines::default();
+        lines.ask("echo 'a", PS1);
+        lines.approved();
+        assert_eq!(lines.ask("b'", PS1).doubt, Some(PRIMARY_PROMPT_SHOWN));
+    }
+
+    #[test]
+    fn a_discarded_command_stays_until_the_primary_prompt_shows() {
+        let mut lines = CommandLines::default();
+        lines.ask("echo 'a", PS1);
+        lines.approved();
+        lines.ask("DENY", PS2);
+        lines.denied();
+        // Still at a continuation prompt: the shell ignored the interrupt.
+        let asked = lines.ask("b'", PS2);
+        assert_eq!(asked.doubt, Some(DISCARD_NOT_SHOWN));
+        assert_eq!(asked.command, "echo 'a\nb'");
+        lines.denied();
+        // Back at the primary prompt: the command is gone.
+        let asked = lines.ask("ls", PS1);
+        assert_eq!((asked.command.as_str(), asked.continuation), ("ls", None));
+    }
+}
