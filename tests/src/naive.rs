@@ -338,6 +338,7 @@ mod tests {
                 Box::pin(std::future::pending())
             }
             fn cancel(&self, _: &str, _: &str) {}
+            fn alert(&self, _: sshgate_wire::Alert) {}
         }
         let approvals = ApprovalPath::new(
             std::sync::Arc::new(Never),
