@@ -95,9 +95,19 @@ const CASES: &[(&[&str], &str)] = &[
     (&["echo a b"], "echo \"!ec\""),
     (&["echo a b"], "echo !?b?:%"),
     (&["echo a b"], "echo !?b?:s//X/"),
+    // bash 5.2 reads past the end of an unclosed single quote, and its second pass expands `!'`
+    // after `\\` (found by `random_lines_agree_with_bash`).
+    (&["echo a"], "{#)c\\\\!'$\\$ #{!:"),
+    (&["echo a"], "\\\\!'a' !!"),
+    (&["echo a"], "echo 'it!s"),
     (&[], "!!"),
     (&[], "echo hello"),
 ];
+
+/// Lines from these characters (more `!` than the others), 1 to 30 of them, after
+/// [`RANDOM_HISTORY`].
+const RANDOM_ALPHABET: &str = "!!!!^'\"\\$[]{}()#:; aeDE?-*&|=`<>sg/%";
+const RANDOM_HISTORY: &[&str] = &["echo a b", "echo DE's \"q\" x/y.z"];
 
 /// bash's expansion of `line` after `history`, or `None` when bash rejects the line.
 fn bash_expand(history: &[&str], line: &str) -> Option<String> {
@@ -106,7 +116,7 @@ fn bash_expand(history: &[&str], line: &str) -> Option<String> {
     let script = concat!(
         "set -o history -H; history -c; ",
         r#"for entry in "${@:1:$#-1}"; do history -s "$entry"; done; "#,
-        r#"history -p "${@: -1}""#,
+        r#"history -p -- "${@: -1}""#,
     );
     let output = Command::new("bash")
         .args(["--norc", "--noprofile", "-c", script, "bash"])
@@ -188,4 +198,79 @@ fn expand_agrees_with_bash() {
         "only {compared} of {} compared",
         CASES.len()
     );
+}
+
+/// xorshift64: the same lines on every run.
+fn random_lines(count: usize) -> Vec<String> {
+    let alphabet: Vec<char> = RANDOM_ALPHABET.chars().collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..count)
+        .map(|_| {
+            let len = next() % 30 + 1;
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        })
+        .collect()
+}
+
+/// One bash for all lines: each `history -p` runs in its own subshell, so no line sees the
+/// search or substitution an earlier one left behind.
+fn bash_expand_each(history: &[&str], lines: &[String]) -> Vec<Option<String>> {
+    let script = concat!(
+        "set -o history -H; history -c; ",
+        r#"for entry in "${@:2:$1}"; do history -s "$entry"; done; shift $(($1 + 1)); "#,
+        r#"for line in "$@"; do "#,
+        r#"out=$(history -p -- "$line" 2>/dev/null) && printf 'ok %s\0' "$out" || printf 'failed\0'; "#,
+        "done",
+    );
+    let output = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", script, "bash"])
+        .arg(history.len().to_string())
+        .args(history)
+        .args(lines)
+        .env_remove("BASH_ENV")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8(output.stdout).expect("bash prints UTF-8");
+    let results: Vec<Option<String>> = stdout
+        .split_terminator('\0')
+        .map(|result| result.strip_prefix("ok ").map(str::to_owned))
+        .collect();
+    assert_eq!(results.len(), lines.len(), "one answer per line from bash");
+    results
+}
+
+#[test]
+fn random_lines_agree_with_bash() {
+    if !bash_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bash is required when CI is set"
+        );
+        return;
+    }
+    let lines = random_lines(1000);
+    let bash = bash_expand_each(RANDOM_HISTORY, &lines);
+    let history: Vec<String> = RANDOM_HISTORY
+        .iter()
+        .map(|entry| entry.to_string())
+        .collect();
+    let failures: Vec<String> = lines
+        .iter()
+        .zip(&bash)
+        .filter_map(|(line, bash)| {
+            let ours = expand(line, &history);
+            disagreement(line, bash, &ours)
+                .map(|why| format!("{why}\n  line: {line:?}\n  bash: {bash:?}\n  ours: {ours:?}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
