@@ -1194,6 +1194,7 @@ mod tests {
     #[case::substitute_escaped_delimiter(&["echo a/b"], "!!:s+/+\\++", "echo a+b")]
     #[case::substitute_empty(&["echo aaa"], "!!:gs/a//", "echo ")]
     #[case::substitute_unterminated(&["echo aaa"], "!!:s/a/b", "echo baa")]
+    #[case::substitute_without_delimiter(&["echo x y"], "echo !!:s", "echo echo x y")]
     // Where bash expands although a reader might not expect it.
     #[case::inside_double_quotes(TWO, "echo \"x !! y\"", "echo \"x echo DE y\"")]
     #[case::single_quote_inside_double_quotes(TWO, "echo \"it's !!\"", "echo \"it's echo DE\"")]
@@ -1238,6 +1239,7 @@ mod tests {
     #[case::no_such_word(&["echo x y"], "!!:9")]
     #[case::backwards_range(&["echo x y"], "!!:2-1")]
     #[case::unknown_modifier(&["echo x y"], "!!:z")]
+    #[case::colon_at_the_end(&["echo x y"], "!!:")]
     fn fails_whatever_came_before(#[case] entries: &[&str], #[case] line: &str) {
         // bash refuses the line; the reference stays as typed.
         assert_eq!(expand(line, &history(entries)), expanded(line, true, false));
