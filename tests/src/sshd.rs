@@ -1,5 +1,6 @@
-//! A real target: a private OpenSSH `sshd` on loopback whose sessions run bash, with a
-//! referee inside bash that reports every line bash accepts and runs.
+//! A real target: a private OpenSSH `sshd` on loopback whose sessions run a real shell (bash
+//! by default; zsh, fish or dash with [`TargetOptions::shell`]), with a referee inside the
+//! shell that reports every line it accepts and runs, and each prompt.
 //!
 //! Everything lives in one temporary directory: the host key, `sshd_config`, the
 //! authorized_keys file with the key the fixture generates for whoever logs in (sshgate's
@@ -9,10 +10,30 @@
 //!
 //! Every session runs `shell.sh` (sshd's `ForceCommand`):
 //! - an exec request is recorded as [`Record::Exec`], then run by `bash -c`;
-//! - a shell is `bash -i` with readline's own defaults (`INPUTRC=/dev/null`), `PS1='$ '`, and
-//!   the referee rcfile: a DEBUG trap that reads the newest history entry and, when its number
-//!   is new, records its text as a [`Record::Line`]; and a `PROMPT_COMMAND` that records a
-//!   [`Record::Prompt`] each time bash is about to show its prompt (bash finished a line).
+//! - a shell is, by [`Shell`]:
+//!   - bash: `bash -i` with readline's own defaults (`INPUTRC=/dev/null`), `PS1='$ '`, and the
+//!     referee rcfile: a DEBUG trap that reads the newest history entry and, when its number
+//!     is new, records its text as a [`Record::Line`]; and a `PROMPT_COMMAND` that records a
+//!     [`Record::Prompt`] each time bash is about to show its prompt (bash finished a line);
+//!   - zsh: `zsh -i` without the system's rc files (`--no-globalrcs`; only `/etc/zsh/zshenv`,
+//!     which zsh always reads) and a private `ZDOTDIR` whose `.zshrc` is the referee: emacs
+//!     keymap, zle and bracketed paste on, history expansion on (zsh's default),
+//!     `PS1='$ '`, `PS2='> '`; a `preexec` hook records its `$1` (the history line: as typed,
+//!     after history expansion, before alias expansion, as bash's record) and `precmd` the
+//!     prompt;
+//!   - fish: `fish -i` with a private `XDG_CONFIG_HOME` (no user config; fish's own defaults
+//!     from `/usr/share/fish` still load, which is where it turns bracketed paste on) and
+//!     `XDG_DATA_HOME` (an empty history); the referee `config.fish` prints `$ ` as its
+//!     prompt, records a prompt each time `fish_prompt` runs and a line on `fish_preexec`;
+//!   - dash: `dash -i` with `PS1='$ '` and no line editor (Debian's dash has no libedit: the
+//!     tty driver edits the line). dash has no hook, so the referee rides on its stderr: an
+//!     `ENV` file sets `set -x` with a marker as `PS4` and a marker in front of `PS1`, and a
+//!     filter (`referee-filter.pl`, perl) between dash's stderr and the terminal takes the
+//!     markers out: each traced command becomes a [`Record::Line`] (the command as dash traces
+//!     it: after expansion, words joined by spaces, one record per simple command), each PS1 a
+//!     [`Record::Prompt`]. Everything else on stderr reaches the terminal unchanged, but
+//!     through the filter, so it may land after stdout written later (seen with type-ahead:
+//!     a PS2 drawn after the output of the command it continued).
 //!
 //! The records travel through a FIFO, NUL-terminated, to a thread of this process that makes
 //! them available to async tests ([`RealTarget::next_record`], [`RealTarget::wait_for`]):
@@ -58,16 +79,58 @@ const BIND_ATTEMPTS: usize = 5;
 #[derive(Debug, Clone, Default)]
 pub struct TargetOptions {
     /// Record lines and exec commands without running them (see the module documentation).
+    /// bash and zsh only: fish and dash have no hook that can skip a command.
     pub dry_run: bool,
+    /// The interactive shell behind sshd.
+    pub shell: Shell,
 }
 
-/// One thing the target's bash did, in order.
+/// The interactive shell a [`RealTarget`] runs for a PTY session (exec requests always run
+/// with `bash -c`: only the interactive shell changes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Shell {
+    #[default]
+    Bash,
+    Zsh,
+    Fish,
+    Dash,
+}
+
+impl Shell {
+    pub const ALL: [Shell; 4] = [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Dash];
+
+    /// The program's name, which is also the package that installs it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+            Shell::Dash => "dash",
+        }
+    }
+
+    /// Whether the referee can record lines without running them.
+    pub fn has_dry_run(self) -> bool {
+        matches!(self, Shell::Bash | Shell::Zsh)
+    }
+}
+
+impl fmt::Display for Shell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One thing the target's shell did, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    /// The interactive shell accepted this line and started running it (the text as bash
-    /// stored it in its history).
+    /// The interactive shell accepted this line and started running it: the text as bash or
+    /// zsh stored it in their history (one record per line of a multi-line bash command; one
+    /// for the whole buffer in zsh), the command line fish runs (comments included), or for
+    /// dash each simple command as its trace shows it.
     Line(String),
-    /// The interactive shell is about to show its prompt: the previous line is finished.
+    /// The interactive shell is about to show its prompt: the previous line is finished (or
+    /// was interrupted). fish also reports a prompt redrawn in place (a window change).
     Prompt,
     /// An exec request for this command arrived (recorded before it runs).
     Exec(String),
@@ -106,7 +169,7 @@ impl fmt::Display for Unavailable {
 
 impl std::error::Error for Unavailable {}
 
-/// A private sshd on 127.0.0.1 with bash behind it; see the module documentation.
+/// A private sshd on 127.0.0.1 with a real shell behind it; see the module documentation.
 pub struct RealTarget {
     dir: tempfile::TempDir,
     sshd: Child,
@@ -123,7 +186,7 @@ pub struct RealTarget {
     sshd_log: Arc<Mutex<Vec<String>>>,
 }
 
-/// The record that stops the reader thread; bash only writes L, P and E records.
+/// The record that stops the reader thread; the referees only write L, P and E records.
 const STOP: &[u8] = b"S\0";
 
 impl RealTarget {
@@ -132,7 +195,12 @@ impl RealTarget {
     /// Err when this machine lacks what sshd needs; any other failure panics with sshd's log,
     /// since it is a bug in the fixture.
     pub fn start(options: TargetOptions) -> Result<RealTarget, Unavailable> {
-        available()?;
+        assert!(
+            !options.dry_run || options.shell.has_dry_run(),
+            "the {} referee has no dry run (bash and zsh only)",
+            options.shell
+        );
+        available(options.shell)?;
         let user = current_user();
         let dir = tempfile::Builder::new()
             .prefix("sshgate-real-target")
@@ -164,8 +232,7 @@ impl RealTarget {
             .write(true)
             .open(&fifo_path)
             .expect("open the FIFO");
-        std::fs::write(path.join("referee.bashrc"), referee_rc(&fifo_path))
-            .expect("write the rcfile");
+        write_referee(path, options.shell, &fifo_path);
         let shell = path.join("shell.sh");
         std::fs::write(&shell, login_script(path, &options)).expect("write shell.sh");
         std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755))
@@ -335,8 +402,8 @@ pub fn skip(why: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
-/// Err when this machine cannot run the real target.
-fn available() -> Result<(), Unavailable> {
+/// Err when this machine cannot run the real target with `shell`.
+fn available(shell: Shell) -> Result<(), Unavailable> {
     if !Path::new(SSHD).exists() {
         return Err(Unavailable(
             "sshd not installed: apt-get install openssh-server".into(),
@@ -347,8 +414,33 @@ fn available() -> Result<(), Unavailable> {
             "sshd's privilege-separation directory is missing: mkdir -p {PRIVSEP_DIR}"
         )));
     }
-    if Command::new("bash").arg("--version").output().is_err() {
-        return Err(Unavailable("bash not installed".into()));
+    // bash runs the login script and every exec request, whatever the interactive shell.
+    let mut needed = vec![("bash", "bash")];
+    if shell != Shell::Bash {
+        needed.push((shell.name(), shell.name()));
+    }
+    if shell == Shell::Dash {
+        // The dash referee's filter (perl-base is Essential on Debian).
+        needed.push(("perl", "perl-base"));
+    }
+    for (program, package) in needed {
+        let probe: &[&str] = if program == "perl" {
+            &["-e", "1"]
+        } else {
+            &["-c", "true"]
+        };
+        let runs = Command::new(program)
+            .args(probe)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !runs {
+            return Err(Unavailable(format!(
+                "{program} not installed: apt-get install {package}"
+            )));
+        }
     }
     Ok(())
 }
@@ -372,6 +464,30 @@ fn login_script(dir: &Path, options: &TargetOptions) -> String {
     } else {
         ""
     };
+    let fifo = quoted(&dir.join("records.fifo"));
+    let shell = match options.shell {
+        Shell::Bash => format!(
+            "exec bash --noprofile --rcfile {} -i",
+            quoted(&dir.join("referee.bashrc"))
+        ),
+        // zsh reads $ZDOTDIR/.zshrc; --no-globalrcs skips /etc/zsh/zshrc and the rest.
+        Shell::Zsh => format!(
+            "export ZDOTDIR={}\nexec zsh --no-globalrcs -i",
+            quoted(&dir.join("zsh"))
+        ),
+        Shell::Fish => format!(
+            "export XDG_CONFIG_HOME={} XDG_DATA_HOME={}\nexec fish -i",
+            quoted(&dir.join("fish-config")),
+            quoted(&dir.join("fish-data"))
+        ),
+        // dash's stderr (prompts, traces, errors) goes through the referee's filter, which
+        // writes the rest to the terminal (its stdout).
+        Shell::Dash => format!(
+            "export ENV={}\nexec dash -i 2> >(exec perl {} {fifo})",
+            quoted(&dir.join("referee.dashrc")),
+            quoted(&dir.join("referee-filter.pl"))
+        ),
+    };
     format!(
         r#"#!/bin/bash
 # sshd's ForceCommand for every session of this test target (sshgate-tests' RealTarget).
@@ -382,18 +498,35 @@ export INPUTRC=/dev/null
     [[ -n ${{REFEREE_DRY_RUN-}} ]] && exit 0
     exec bash --norc --noprofile -c "$SSH_ORIGINAL_COMMAND"
 fi
-exec bash --noprofile --rcfile {rc} -i
-"#,
-        fifo = quoted(&dir.join("records.fifo")),
-        rc = quoted(&dir.join("referee.bashrc")),
+{shell}
+"#
     )
 }
 
-fn referee_rc(fifo: &Path) -> String {
-    REFEREE_RC.replace("@FIFO@", &quoted(fifo))
+/// Write `shell`'s referee files into `dir`, with `fifo` as the records' way out.
+fn write_referee(dir: &Path, shell: Shell, fifo: &Path) {
+    let fill = |template: &str| template.replace("@FIFO@", &quoted(fifo));
+    let files: Vec<(PathBuf, String)> = match shell {
+        Shell::Bash => vec![(dir.join("referee.bashrc"), fill(REFEREE_RC))],
+        Shell::Zsh => vec![(dir.join("zsh/.zshrc"), fill(REFEREE_ZSHRC))],
+        Shell::Fish => vec![(dir.join("fish-config/fish/config.fish"), fill(REFEREE_FISH))],
+        Shell::Dash => vec![
+            (dir.join("referee.dashrc"), REFEREE_DASHRC.to_string()),
+            (
+                dir.join("referee-filter.pl"),
+                REFEREE_DASH_FILTER.to_string(),
+            ),
+        ],
+    };
+    for (path, text) in files {
+        let parent = path.parent().expect("a file in the directory");
+        std::fs::create_dir_all(parent).expect("create the referee's directory");
+        std::fs::write(&path, text)
+            .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+    }
 }
 
-/// The interactive shell's rcfile. Records: `L<line>`, `P`, NUL-terminated.
+/// bash's rcfile. Records: `L<line>`, `P`, NUL-terminated.
 const REFEREE_RC: &str = r#"# The referee (sshgate-tests' RealTarget): reports every line bash runs, and each prompt.
 unset HISTFILE                  # no ~/.bash_history read or written
 HISTSIZE=100000
@@ -432,6 +565,104 @@ if [[ -n ${REFEREE_DRY_RUN-} ]]; then
 fi
 PROMPT_COMMAND=__referee_prompt
 trap __referee_debug DEBUG
+"#;
+
+/// zsh's `.zshrc` (in the private `ZDOTDIR`). Records as bash's.
+const REFEREE_ZSHRC: &str = r#"# The referee (sshgate-tests' RealTarget): reports every line zsh runs, and each prompt.
+unset HISTFILE                  # no history read or written
+HISTSIZE=100000
+SAVEHIST=0
+PS1='$ '
+PS2='> '                        # zsh's own is '%_> ' (the open construct: "dquote> ")
+setopt zle                      # on in an interactive shell on a tty; said, not assumed
+bindkey -e                      # emacs keys (zsh would pick vi when $EDITOR names vi)
+# zsh's default since 5.1, set in case a system file cleared it.
+zle_bracketed_paste=($'\e[?2004h' $'\e[?2004l')
+# As in bash, `cmd # note` ends at the comment (zsh's default reads `#` as a word); the corpus
+# and the harness's own lines assume it.
+setopt interactive_comments
+__referee_fifo=@FIFO@
+__referee_record() { printf '%s\0' "$1" >$__referee_fifo }
+# preexec's $1 is the history line: as typed, after history expansion, before alias
+# expansion ($3 is after it). bash's record is its history line too.
+__referee_preexec() { __referee_record "L$1" }
+__referee_precmd() { __referee_record P }
+preexec_functions=(__referee_preexec)
+precmd_functions=(__referee_precmd)
+if [[ -n ${REFEREE_DRY_RUN-} ]]; then
+    PATH=
+    # A DEBUG trap that sets ERR_EXIT skips the command it runs before (zshbuiltins: trap);
+    # the referee's own functions run.
+    TRAPDEBUG() { [[ ${funcstack[2]-} == __referee_* ]] || setopt err_exit }
+fi
+"#;
+
+/// fish's `config.fish` (in the private `XDG_CONFIG_HOME`). Records as bash's.
+const REFEREE_FISH: &str = r#"# The referee (sshgate-tests' RealTarget): reports every line fish runs, and each prompt.
+set -g __referee_fifo @FIFO@
+# No greeting: the first screen holds the prompt alone.
+set -g fish_greeting
+# No autosuggestions: the grey text fish draws right of the cursor (from the history or the
+# file system) would read, on the screen, as part of the line.
+set -g fish_autosuggestion_enabled 0
+# Every prompt, redraws included: fish emits its fish_prompt event for a new command line
+# only, not after Ctrl+C, where bash's PROMPT_COMMAND runs too.
+function fish_prompt
+    printf 'P\0' >$__referee_fifo
+    echo -n '$ '
+end
+function __referee_preexec --on-event fish_preexec
+    printf 'L%s\0' $argv[1] >$__referee_fifo
+end
+"#;
+
+/// dash's `ENV` file: markers for the filter in front of each trace and each PS1 (0x1E, an
+/// ASCII record separator, then `X` or `P`).
+const REFEREE_DASHRC: &str = r#"# The referee (sshgate-tests' RealTarget): dash's traces and prompts carry markers that
+# referee-filter.pl turns into records.
+PS1="$(printf '\036P')\$ "
+PS2='> '
+PS4="$(printf '\036X')"
+set -x
+"#;
+
+/// The filter between dash's stderr and the terminal: `0x1E P` becomes a prompt record, `0x1E
+/// X` up to the newline a line record; everything else goes to the terminal as it comes.
+const REFEREE_DASH_FILTER: &str = r#"# The dash referee's filter (sshgate-tests' RealTarget); see referee.dashrc.
+use strict;
+use warnings;
+# It shares dash's process group: a Ctrl+C at the prompt, or output while a job has the
+# terminal, must not stop it.
+$SIG{$_} = 'IGNORE' for qw(INT QUIT TSTP TTIN TTOU);
+my $fifo = shift;
+open(my $records, '>', $fifo) or die "referee: $fifo: $!";
+my $buffer = '';
+while (sysread(STDIN, $buffer, 4096, length $buffer)) {
+    while (length $buffer) {
+        my $at = index($buffer, "\036");
+        if ($at < 0) {
+            syswrite(STDOUT, $buffer);
+            $buffer = '';
+            last;
+        }
+        syswrite(STDOUT, substr($buffer, 0, $at)) if $at > 0;
+        substr($buffer, 0, $at) = '';
+        last if length($buffer) < 2;
+        my $tag = substr($buffer, 1, 1);
+        if ($tag eq 'P') {
+            syswrite($records, "P\0");
+            substr($buffer, 0, 2) = '';
+        } elsif ($tag eq 'X') {
+            my $end = index($buffer, "\n");
+            last if $end < 0;
+            syswrite($records, 'L' . substr($buffer, 2, $end - 2) . "\0");
+            substr($buffer, 0, $end + 1) = '';
+        } else {
+            syswrite(STDOUT, substr($buffer, 0, 1));
+            substr($buffer, 0, 1) = '';
+        }
+    }
+}
 "#;
 
 /// The reader thread: records from the FIFO into the shared list, counted by the watch.

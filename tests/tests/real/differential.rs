@@ -1,8 +1,10 @@
-//! The differential test: GNU readline (real bash) as the referee of sshgate's keystroke model.
+//! The differential test: GNU readline (real bash) as the referee of sshgate's keystroke model;
+//! and zsh's line editor (zle) beside it, reported, not failed (see [`differential_zsh`]).
 //!
 //! Every scenario of the corpus categories in [`CATEGORIES`] is replayed, keys only, through
-//! sshgate to bash on a dry-run [`RealTarget`] (lines are recorded, nothing runs: the corpus
-//! holds `rm -rf /DENY`). The approver approves every request, so every submit reaches bash,
+//! sshgate to bash (or zsh) on a dry-run [`RealTarget`] (lines are recorded, nothing runs: the
+//! corpus holds `rm -rf /DENY`). Below, "bash" stands for either; what tells the replay the
+//! shell's state on its screen differs between them ([`Signs`]). The approver approves every request, so every submit reaches bash,
 //! and for each one the command the approver was asked about is compared with the line bash
 //! really ran. A request may differ from what ran only when it says it is uncertain; anything
 //! else is a silent mismatch: the approver was told something false with confidence, or a line
@@ -31,18 +33,20 @@
 //!
 //! `DIFFERENTIAL_ONLY=<id prefix>` replays only the matching scenarios and prints their
 //! transcripts (operator's screen, bash's records, the approver's log).
+//!
+//! Both tests share one budget of [`CONCURRENCY`] replays at a time, so running them together
+//! loads the machine no more than bash's alone did.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mock_approver::{ApproverEvent, ApproverLog};
 use scenarios::format::TerminalSize;
 use scenarios::{Chunking, Scenario, Step};
 use sshgate::ClientAuth;
-use sshgate_tests::operator::{Operator, Shell, WAIT};
-use sshgate_tests::sshd::{RealTarget, Record, TargetOptions};
+use sshgate_tests::operator::{Operator, Shell as Terminal, WAIT};
+use sshgate_tests::sshd::{RealTarget, Record, Shell, TargetOptions};
 use sshgate_wire::ApprovalRequest;
 use tokio::sync::Semaphore;
 
@@ -50,22 +54,57 @@ use crate::Front;
 
 /// The corpus categories replayed against bash.
 const CATEGORIES: [&str; 5] = ["editing", "utf8", "paste", "tmux", "bypass"];
-/// Scenarios replayed at once (each with its own sshd, sshgate and approver).
+/// Scenarios replayed at once (each with its own sshd, sshgate and approver), over both tests.
 const CONCURRENCY: usize = 16;
+static REPLAYS: Semaphore = Semaphore::const_new(CONCURRENCY);
 /// The line typed after every scenario: once bash records it, everything before is complete.
 const SENTINEL: &str = ": referee-end";
 /// The mock approver denies what contains its marker; no command contains this one (a NUL and
 /// a noncharacter), so it approves everything.
 const NEVER_IN_A_COMMAND: &str = "\u{0}\u{ffff}differential: approve all\u{ffff}\u{0}";
+/// What the replay reads on a shell's screen to know its state.
+#[derive(Debug, Clone, Copy)]
+struct Signs {
+    /// The output ends so once the shell reads its first line: the prompt drawn, the line
+    /// editor set up.
+    first_prompt: &'static [u8],
+    /// The shell accepted a line.
+    accepted: &'static [u8],
+    /// The shell reads again, its prompt (PS1, or PS2 for a continuation) drawn.
+    ready: [&'static [u8]; 2],
+    /// The shell back at its prompt after an interrupt (also after most accepted lines: count
+    /// them off).
+    interrupted: &'static [u8],
+}
+
 /// Readline switches bracketed paste on each time it starts reading a line, just before the
-/// prompt: the screen's sign that bash is reading again.
-const READING: &[u8] = b"\x1b[?2004h";
-/// Readline accepted a line: its newline, then bracketed paste switched off. (A Ctrl+C also
-/// switches it off, after the echoed `^C`, not after a newline.)
-const ACCEPTED: &[u8] = b"\r\n\x1b[?2004l";
-/// bash back at its prompt after an interrupt (a redraw while the interrupt is still pending
-/// has no newline before it).
-const INTERRUPTED: &[u8] = b"\r\n\x1b[?2004h$ ";
+/// prompt; after accepting a line it prints the newline, then switches it off (a Ctrl+C also
+/// switches it off, after the echoed `^C`, not after a newline). bash back at its prompt after
+/// an interrupt: a redraw while the interrupt is still pending has no newline before it.
+const BASH: Signs = Signs {
+    first_prompt: b"\x1b[?2004h$ ",
+    accepted: b"\r\n\x1b[?2004l",
+    ready: [b"\x1b[?2004h$ ", b"\x1b[?2004h> "],
+    interrupted: b"\r\n\x1b[?2004h$ ",
+};
+
+/// zle draws its prompt (after the PROMPT_SP mark and a clear), then switches bracketed paste
+/// on; on accepting a line, and on Ctrl+C, it switches it off, then moves to the next row.
+const ZSH: Signs = Signs {
+    first_prompt: b"$ \x1b[K\x1b[?2004h",
+    accepted: b"\x1b[?2004l\r\r\n",
+    ready: [b"$ \x1b[K\x1b[?2004h", b"> \x1b[K\x1b[?2004h"],
+    interrupted: b"$ \x1b[K\x1b[?2004h",
+};
+
+fn signs(shell: Shell) -> Signs {
+    match shell {
+        Shell::Bash => BASH,
+        Shell::Zsh => ZSH,
+        other => panic!("the differential does not replay against {other}"),
+    }
+}
+
 const CTRL_C: u8 = 0x03;
 /// bash's locale.
 const LOCALE: &str = "C.UTF-8";
@@ -75,11 +114,10 @@ const LOCALE: &str = "C.UTF-8";
 const SETTLE: Duration = Duration::from_secs(2);
 /// Ctrl+C presses at the end before giving up.
 const END_ATTEMPTS: usize = 3;
-/// PS1 and PS2 of the referee's bash.
-const PROMPTS: [&[u8]; 2] = [b"$ ", b"> "];
 
 /// One scenario replayed against bash.
 struct Replay {
+    shell: Shell,
     id: String,
     /// The keys of every `send` step, in order.
     sends: Vec<Vec<u8>>,
@@ -124,27 +162,69 @@ impl Submit {
             .is_some_and(|request| request.command == SENTINEL)
     }
 
-    fn describe(&self) -> String {
+    fn describe(&self, shell: Shell) -> String {
         let ran = match &self.ran {
             Some(ran) => format!("{ran:?}"),
             None => "nothing (the request's line never ran)".into(),
         };
         match &self.request {
             Some(request) => format!(
-                "approver saw {:?} certain={} typed={:?}; bash ran {ran}",
+                "approver saw {:?} certain={} typed={:?}; {shell} ran {ran}",
                 request.command, request.certain, request.typed
             ),
-            None => format!("no request asked about it; bash ran {ran}"),
+            None => format!("no request asked about it; {shell} ran {ran}"),
         }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn differential_bash_is_the_referee_of_the_keystroke_model() {
-    // One probe for the skip message, instead of one per scenario.
-    let Some(probe) = RealTarget::start_or_skip(TargetOptions { dry_run: true }) else {
+    let Some(report) = differential(Shell::Bash).await else {
         return;
     };
+    assert!(
+        report.failures.is_empty(),
+        "replays failed: {:#?}",
+        report.failures
+    );
+    assert!(
+        report.silent == 0,
+        "{} silent mismatches between the approver's requests and the lines bash ran (see above)",
+        report.silent
+    );
+}
+
+/// zsh's line editor is not readline: its keys differ (M-b, C-w, C-u kill the whole line,
+/// C-o, C-x C-e...), and sshgate models readline's. This test replays the same keys against
+/// zsh and prints the same table, for the proxy's authors; it reports silent mismatches and
+/// failed replays without failing, until the proxy knows zle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_zsh() {
+    let Some(report) = differential(Shell::Zsh).await else {
+        return;
+    };
+    if !report.failures.is_empty() {
+        println!(
+            "zsh replays that failed (reported, not failed): {:#?}",
+            report.failures
+        );
+    }
+    if report.silent > 0 {
+        println!(
+            "zsh: {} silent mismatches (reported, not failed: the keystroke model is readline's)",
+            report.silent
+        );
+    }
+}
+
+/// Replay the corpus against `shell` and print the table; None when the test is skipped.
+async fn differential(shell: Shell) -> Option<Report> {
+    let options = TargetOptions {
+        dry_run: true,
+        shell,
+    };
+    // One probe for the skip message, instead of one per scenario.
+    let probe = RealTarget::start_or_skip(options)?;
     drop(probe);
     let started = Instant::now();
     let dir = scenarios::corpus::builtin_dir();
@@ -153,8 +233,8 @@ async fn differential_bash_is_the_referee_of_the_keystroke_model() {
         let scenarios = scenarios::corpus::load_matching(&dir, &format!("{category}/"))
             .expect("the corpus loads");
         assert!(!scenarios.is_empty(), "no scenarios in {category}");
-        // The real-bash tier's own cases set bash up (locale, tty modes, line editor) as the
-        // keys alone cannot; `corpus.rs` replays them.
+        // The real-shell tier's own cases set the shell up (locale, tty modes, line editor) as
+        // the keys alone cannot; `corpus.rs` replays them.
         corpus.extend(scenarios.into_iter().filter(|scenario| !scenario.on_bash()));
     }
     // DIFFERENTIAL_ONLY=<id prefix>: replay only those, and print their transcripts.
@@ -163,15 +243,13 @@ async fn differential_bash_is_the_referee_of_the_keystroke_model() {
         corpus.retain(|scenario| scenario.id.starts_with(prefix.as_str()));
     }
 
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let tasks: Vec<_> = corpus
         .into_iter()
         .map(|scenario| {
-            let permits = permits.clone();
             tokio::spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore open");
+                let _permit = REPLAYS.acquire().await.expect("semaphore open");
                 let id = scenario.id.clone();
-                replay(scenario)
+                replay(scenario, shell)
                     .await
                     .map_err(|error| format!("{id}: {error}"))
             })
@@ -186,39 +264,38 @@ async fn differential_bash_is_the_referee_of_the_keystroke_model() {
         }
     }
     let elapsed = started.elapsed();
-    let report = report(&replays);
+    let mut report = report(shell, &replays);
+    report.failures = failures;
     println!("{}", report.text);
-    println!("wall time: {elapsed:.1?}");
-    assert!(failures.is_empty(), "replays failed: {failures:#?}");
-    assert!(
-        report.silent == 0,
-        "{} silent mismatches between the approver's requests and the lines bash ran (see above)",
-        report.silent
-    );
+    println!("{shell}: wall time {elapsed:.1?}");
+    Some(report)
 }
 
 /// Replay `scenario`'s keys through sshgate to bash; see the module documentation.
-async fn replay(scenario: Scenario) -> Result<Replay, String> {
+async fn replay(scenario: Scenario, shell: Shell) -> Result<Replay, String> {
     let approve_all = mock_approver::Config {
         deny_marker: NEVER_IN_A_COMMAND.into(),
         ..mock_approver::Config::default()
     };
     let front = Front::start_with(
-        TargetOptions { dry_run: true },
+        TargetOptions {
+            dry_run: true,
+            shell,
+        },
         ClientAuth::InsecureAcceptAny,
         approve_all,
     )
     .await
     .ok_or("sshd became unavailable")?;
     let operator = front.operator().await;
-    let mut shell = open_shell(&operator, scenario.terminal).await?;
+    let mut terminal = open_shell(&operator, scenario.terminal).await?;
     let mut notes = Vec::new();
-    let sends = drive(&front, &mut shell, &scenario, &mut notes)
+    let sends = drive(&front, &mut terminal, &scenario, signs(shell), &mut notes)
         .await
         .map_err(|error| {
             format!(
                 "{error}; notes {notes:?}; output {:?}; records {:?}; approver {:?}",
-                shell.text(),
+                terminal.text(),
                 front.target.records(),
                 front.approvals.snapshot()
             )
@@ -244,13 +321,14 @@ async fn replay(scenario: Scenario) -> Result<Replay, String> {
     }
     if std::env::var_os("DIFFERENTIAL_ONLY").is_some() {
         println!(
-            "{}:\n  output {:?}\n  records {records:?}\n  approver {:?}",
+            "{} on {shell}:\n  output {:?}\n  records {records:?}\n  approver {:?}",
             scenario.id,
-            shell.text(),
+            terminal.text(),
             front.approvals.snapshot()
         );
     }
     Ok(Replay {
+        shell,
         id: scenario.id,
         sends,
         requests,
@@ -262,8 +340,9 @@ async fn replay(scenario: Scenario) -> Result<Replay, String> {
 /// Type the scenario's keys, then Ctrl+C and the sentinel; returns the keys sent.
 async fn drive(
     front: &Front,
-    shell: &mut Shell,
+    shell: &mut Terminal,
     scenario: &Scenario,
+    signs: Signs,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Vec<u8>>, String> {
     let target = &front.target;
@@ -273,7 +352,7 @@ async fn drive(
     }
     shell
         .wait_until(0, WAIT, "the first prompt", |output| {
-            output.ends_with(b"\x1b[?2004h$ ")
+            output.ends_with(signs.first_prompt)
         })
         .await?;
 
@@ -334,7 +413,7 @@ async fn drive(
         if lines > 0
             && shell
                 .wait_until(mark, SETTLE, "bash reading again", |output| {
-                    answered(output, lines)
+                    answered(output, lines, &signs)
                 })
                 .await
                 .is_err()
@@ -355,7 +434,7 @@ async fn drive(
             .is_ok()
                 && shell
                     .wait_until(mark, SETTLE, "the prompt after Ctrl+C", |output| {
-                        occurrences(output, INTERRUPTED).len() > submits
+                        occurrences(output, signs.interrupted).len() > submits
                     })
                     .await
                     .is_ok();
@@ -381,7 +460,7 @@ async fn drive(
             .is_ok()
             && shell
                 .wait_until(mark, SETTLE, "the prompt after Ctrl+C", |output| {
-                    !occurrences(output, INTERRUPTED).is_empty()
+                    !occurrences(output, signs.interrupted).is_empty()
                 })
                 .await
                 .is_ok();
@@ -402,7 +481,7 @@ async fn drive(
 }
 
 /// A PTY shell of `size`, with the terminal type the scenario replays use.
-async fn open_shell(operator: &Operator, size: TerminalSize) -> Result<Shell, String> {
+async fn open_shell(operator: &Operator, size: TerminalSize) -> Result<Terminal, String> {
     let channel = operator.channel().await?;
     // The operator's terminal is UTF-8, as the model assumes: say so, as OpenSSH's client does
     // (`SendEnv LANG`). In the C locale readline edits bytes, not characters.
@@ -410,7 +489,7 @@ async fn open_shell(operator: &Operator, size: TerminalSize) -> Result<Shell, St
         .set_env(false, "LANG", LOCALE)
         .await
         .map_err(|error| format!("env: {error}"))?;
-    Shell::start(
+    Terminal::start(
         channel,
         "xterm-256color",
         u32::from(size.cols),
@@ -420,7 +499,7 @@ async fn open_shell(operator: &Operator, size: TerminalSize) -> Result<Shell, St
 }
 
 /// One packet, or one per byte where the scenario pins that.
-async fn send(shell: &Shell, bytes: &[u8], chunking: Option<Chunking>) -> Result<(), String> {
+async fn send(shell: &Terminal, bytes: &[u8], chunking: Option<Chunking>) -> Result<(), String> {
     match chunking {
         Some(Chunking::ByteByByte) => {
             for byte in bytes {
@@ -468,19 +547,19 @@ fn occurrences(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
         .collect()
 }
 
-/// Whether `output` shows readline accepting `submits` lines and, after the last, reading again
-/// with its prompt (PS1, or PS2 for a continuation) drawn.
-fn answered(output: &[u8], submits: usize) -> bool {
-    let accepted = occurrences(output, ACCEPTED);
+/// Whether `output` shows the shell accepting `submits` lines and, after the last, reading
+/// again with its prompt (PS1, or PS2 for a continuation) drawn.
+fn answered(output: &[u8], submits: usize, signs: &Signs) -> bool {
+    let accepted = occurrences(output, signs.accepted);
     let Some(&last) = accepted.last() else {
         return false;
     };
-    let after = &output[last + ACCEPTED.len()..];
+    let after = &output[last + signs.accepted.len()..];
     accepted.len() >= submits
-        && occurrences(after, READING).iter().any(|&at| {
-            let prompt = &after[at + READING.len()..];
-            PROMPTS.iter().any(|ps| prompt.starts_with(ps))
-        })
+        && signs
+            .ready
+            .iter()
+            .any(|ready| !occurrences(after, ready).is_empty())
 }
 
 /// Whether `keys` hold a CR or LF that is not pasted or quoted (Ctrl+V), which readline
@@ -663,9 +742,11 @@ struct Row {
 struct Report {
     text: String,
     silent: usize,
+    /// Replays that broke down, with why.
+    failures: Vec<String>,
 }
 
-fn report(replays: &[Replay]) -> Report {
+fn report(shell: Shell, replays: &[Replay]) -> Report {
     let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
     let mut silent = String::new();
     let mut flagged = String::new();
@@ -697,7 +778,11 @@ fn report(replays: &[Replay]) -> Report {
             }
             if submit.is_sentinel() && submit.ran.as_deref() == Some(&SENTINEL[1..]) {
                 // The race of Ctrl+C with the next key (see `drive`), on the harness's keys.
-                let _ = writeln!(notes, "  {}: bash ate the sentinel's first key", replay.id);
+                let _ = writeln!(
+                    notes,
+                    "  {}: {shell} ate the sentinel's first key",
+                    replay.id
+                );
                 continue;
             }
             for row in [&mut *row, &mut total] {
@@ -715,7 +800,7 @@ fn report(replays: &[Replay]) -> Report {
             let line = format!(
                 "  {}: {}\n      keys: {}\n",
                 replay.id,
-                submit.describe(),
+                submit.describe(replay.shell),
                 keys.join(" then ")
             );
             match verdict {
@@ -731,8 +816,8 @@ fn report(replays: &[Replay]) -> Report {
             let _ = writeln!(notes, "  {}: {note}", replay.id);
         }
     }
-    let mut text = String::from(
-        "differential: sshgate's requests against the lines bash ran\n\
+    let mut text = format!(
+        "differential: sshgate's requests against the lines {shell} ran\n\
          category   scenarios  submits  agree  (unsure)  flagged  silent\n",
     );
     let mut line = |name: &str, row: &Row| {
@@ -765,6 +850,7 @@ fn report(replays: &[Replay]) -> Report {
     Report {
         text,
         silent: total.silent,
+        failures: Vec::new(),
     }
 }
 
@@ -799,17 +885,13 @@ fn groups_join_the_lines_of_one_buffer() {
 
 #[test]
 fn alignment_leaves_alone_what_has_no_partner() {
-    let request = |command: &str| ApprovalRequest {
-        id: command.into(),
-        session: "s".into(),
-        kind: sshgate_wire::RequestKind::Shell,
-        command: command.into(),
-        user: "u".into(),
-        client: "c".into(),
-        target: "t".into(),
-        certain: true,
-        context: vec![],
-        typed: None,
+    // From JSON, as an approver receives it: optional fields stay at their defaults.
+    let request = |command: &str| -> ApprovalRequest {
+        serde_json::from_value(serde_json::json!({
+            "id": command, "session": "s", "kind": "shell", "command": command,
+            "user": "u", "client": "c", "target": "t", "certain": true, "context": [],
+        }))
+        .expect("a request")
     };
     let submits = align(
         &[request("echo a"), request("echo b")],

@@ -106,7 +106,12 @@ async fn pty_shell_runs_approved_lines_and_never_denied_ones() {
 
 #[tokio::test]
 async fn dry_run_records_lines_without_running_them() {
-    let Some(front) = front(TargetOptions { dry_run: true }).await else {
+    let Some(front) = front(TargetOptions {
+        dry_run: true,
+        ..TargetOptions::default()
+    })
+    .await
+    else {
         return;
     };
     let target = &front.target;
