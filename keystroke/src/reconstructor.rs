@@ -213,6 +213,13 @@ impl Reconstructor {
         bytes
     }
 
+    /// The pending submit was denied, and a Ctrl+C goes to the target in place of the discard
+    /// keys: the line is gone, and the rest of the operator's paste is dropped.
+    pub fn interrupted_for_deny(&mut self) {
+        self.discarding_paste = self.tokenizer.in_paste();
+        self.interrupted();
+    }
+
     /// Ctrl+C was forwarded while a submit was pending: the line is gone (empty, certain).
     pub fn interrupted(&mut self) {
         self.tokenizer = Tokenizer::new();

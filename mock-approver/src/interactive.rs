@@ -220,6 +220,18 @@ pub fn render(request: &ApprovalRequest) -> String {
         kind = request.kind,
         command = printable(&request.command),
     );
+    if let Some(typed) = &request.typed {
+        out.push_str(&format!("  typed:   {}\n", printable(typed)));
+    }
+    if let Some(line) = &request.continuation {
+        out.push_str(&format!(
+            "  new line: {} (the command continues over several lines)\n",
+            printable(line)
+        ));
+    }
+    for warning in &request.warnings {
+        out.push_str(&format!("  WARNING: {}\n", printable(warning)));
+    }
     if request.context.is_empty() {
         out.push_str("  context: (none)\n");
     } else {
@@ -390,7 +402,7 @@ mod tests {
             target: "10.0.0.1:22".into(),
             certain: false,
             context: vec!["$ cd /tmp".into(), "\x1b[31mred".into()],
-            typed: None,
+            ..ApprovalRequest::default()
         }
     }
 

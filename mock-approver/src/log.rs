@@ -237,7 +237,7 @@ mod tests {
             target: "127.0.0.1:22".into(),
             certain: false,
             context: vec!["$ ls".into()],
-            typed: None,
+            ..ApprovalRequest::default()
         }
     }
 

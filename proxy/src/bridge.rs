@@ -81,6 +81,9 @@ struct Bridge {
     state_changes: Arc<std::sync::Mutex<Vec<String>>>,
     /// The command the shell is reading across lines.
     command_lines: Arc<std::sync::Mutex<CommandLines>>,
+    /// Resolves when the shell has answered the interrupt a deny sent (the gate holds input
+    /// until then).
+    interrupt_wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// The only terminal modes of the operator's pty request passed to the target: line speeds
@@ -151,6 +154,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         screen,
         state_changes: Arc::default(),
         command_lines: Arc::default(),
+        interrupt_wait: None,
     };
     loop {
         let result = tokio::select! {
@@ -160,6 +164,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             },
             decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
             Ok(()) = output.changed() => bridge.watch_execution().await,
+            () = next_wait(&mut bridge.interrupt_wait) => bridge.interrupt_answered().await,
         };
         if result.is_err() || matches!(bridge.mode, Mode::Closed) {
             break;
@@ -254,6 +259,17 @@ async fn next_decision(pending: &mut Option<(String, PendingDecision)>) -> Decis
             let decision = future.await;
             *pending = None;
             decision
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when `wait` does, or never when there is none.
+async fn next_wait(wait: &mut Option<Pin<Box<dyn Future<Output = ()> + Send>>>) {
+    match wait {
+        Some(future) => {
+            future.await;
+            *wait = None;
         }
         None => std::future::pending().await,
     }
@@ -480,10 +496,11 @@ impl Bridge {
                 let asked = lock(&command_lines).ask(&request.command, checked.prompt.as_deref());
                 request.command = asked.command;
                 request.continuation = asked.continuation;
-                if let Some(doubt) = asked.doubt {
-                    request.certain = false;
-                    request.warnings.push(doubt.to_string());
-                }
+                request.typed = request.typed.or(asked.typed);
+                request.certain &= asked.doubts.is_empty();
+                request
+                    .warnings
+                    .extend(asked.doubts.iter().map(|doubt| doubt.to_string()));
             }
             let changes = shell_state::warnings(&request.command);
             let earlier = lock(&state_changes).clone();
@@ -517,6 +534,11 @@ impl Bridge {
                     !decision.approve && continuing
                 };
                 let actions = gate.decided(decision.approve, &reason, drop_command);
+                if gate.holds_for_interrupt() {
+                    let screen = self.screen.clone();
+                    self.interrupt_wait =
+                        Some(Box::pin(async move { screen.interrupt_answered().await }));
+                }
                 self.mode = Mode::Shell(gate);
                 self.carry_out(actions).await?;
                 self.forward_eof_when_idle().await
@@ -541,6 +563,16 @@ impl Bridge {
                 Ok(())
             }
         }
+    }
+
+    /// The shell answered the interrupt a deny sent: the keys held meanwhile go on.
+    async fn interrupt_answered(&mut self) -> Step {
+        let Mode::Shell(gate) = &mut self.mode else {
+            return Ok(());
+        };
+        let actions = gate.release();
+        self.carry_out(actions).await?;
+        self.forward_eof_when_idle().await
     }
 
     /// Ends the session once the target has run something no approved submit started: the
@@ -621,7 +653,7 @@ impl Bridge {
     /// overtake input still waiting for a decision.
     async fn forward_eof_when_idle(&mut self) -> Step {
         let idle = match &self.mode {
-            Mode::Shell(gate) => !gate.is_pending(),
+            Mode::Shell(gate) => !gate.is_pending() && !gate.holds_for_interrupt(),
             Mode::Open => true,
             _ => false,
         };

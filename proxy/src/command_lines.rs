@@ -1,5 +1,6 @@
-//! The command a shell reads across lines: a shell runs commands, not lines.
+//! The commands a shell reads: across lines, and through its history.
 //!
+//! A shell runs commands, not lines.
 //! After `mark DE\` the shell runs nothing and waits for more; `NY` on the next line makes it
 //! run `mark DENY`. The same holds for an open quote, a here-document, an unfinished compound
 //! command or a trailing `|`. So each line submitted while a command continues is asked about
@@ -11,8 +12,13 @@
 //! uncertain. A deny or a Ctrl+C sent while a command continues is meant to drop the whole
 //! command; until the screen shows the primary prompt again the earlier lines are taken to be
 //! still there.
+//!
+//! Before it parses a line, bash (and zsh) expands history references in it: after `echo DE`
+//! ran, `!!NY` runs `echo DENY`. Each line is asked about as it will read after expansion,
+//! rebuilt from the commands the proxy itself forwarded ([`expand_from`]); that is never certain
+//! (the shell's history may hold lines from before the session).
 
-use sshgate_keystroke::{as_read, open_construct};
+use sshgate_keystroke::{as_read, expand_from, open_construct, Expansion, LineStart, Open};
 
 /// What a request says about a submitted line in the light of the lines before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,12 +27,19 @@ pub struct Asked {
     pub command: String,
     /// The line just submitted, when it continues a command.
     pub continuation: Option<String>,
-    /// Why the proxy cannot be sure whether the line continues a command.
-    pub doubt: Option<&'static str>,
+    /// The line as typed, when history expansion changes it.
+    pub typed: Option<String>,
+    /// Why the proxy cannot be sure of the command.
+    pub doubts: Vec<&'static str>,
 }
 
 const PRIMARY_PROMPT_SHOWN: &str = "the command looks unfinished, but the shell shows its \
      primary prompt: it may run this line on its own";
+const EXPANDED: &str = "history expansion (`!`, `^`) changes this line: the command is shown \
+     as it will run, rebuilt from the commands sshgate forwarded; the shell's history may hold \
+     others";
+const NOT_RUN: &str = "the shell will not run this line as shown: `:p` prints it, or the \
+     history reference fails";
 const DISCARD_NOT_SHOWN: &str = "a deny or Ctrl+C meant to drop the earlier lines of this \
      command went out, but the shell has not shown its primary prompt since: it may still hold \
      them";
@@ -35,8 +48,10 @@ const DISCARD_NOT_SHOWN: &str = "a deny or Ctrl+C meant to drop the earlier line
 pub struct CommandLines {
     /// The approved lines of the command the shell is reading, as submitted.
     lines: Vec<String>,
-    /// The line being asked about.
+    /// The line being asked about, after history expansion.
     asked: Option<String>,
+    /// The commands the shell ran that the proxy forwarded, oldest first.
+    history: Vec<String>,
     /// The prompt in front of the last line that started a command.
     primary_prompt: Option<String>,
     /// A discard of the whole command went out while it continued.
@@ -57,28 +72,53 @@ impl CommandLines {
             self.lines.clear();
             self.discarding = false;
         }
-        self.asked = Some(line.to_string());
+        let mut doubts = Vec::new();
+        let start = self.line_start();
+        let (expanded, typed) = match expand_from(line, &self.history, start) {
+            Expansion::Unchanged => (line.to_string(), None),
+            Expansion::Expanded { text, runs, .. } => {
+                doubts.push(EXPANDED);
+                if !runs {
+                    doubts.push(NOT_RUN);
+                }
+                (text, Some(line.to_string()))
+            }
+        };
+        self.asked = Some(expanded.clone());
         if self.lines.is_empty() {
             if prompt.is_some() {
                 self.primary_prompt = prompt.map(str::to_string);
             }
             return Asked {
-                command: line.to_string(),
+                command: expanded,
                 continuation: None,
-                doubt: None,
+                typed,
+                doubts,
             };
         }
-        let doubt = if self.discarding {
-            Some(DISCARD_NOT_SHOWN)
+        if self.discarding {
+            doubts.push(DISCARD_NOT_SHOWN);
         } else if at_primary {
-            Some(PRIMARY_PROMPT_SHOWN)
-        } else {
-            None
-        };
+            doubts.push(PRIMARY_PROMPT_SHOWN);
+        }
         Asked {
-            command: as_read(&self.source_with(line)),
-            continuation: Some(line.to_string()),
-            doubt,
+            command: as_read(&self.source_with(&expanded)),
+            continuation: Some(expanded),
+            typed,
+            doubts,
+        }
+    }
+
+    /// The quoting a new line starts in: inside a quote the earlier lines left open.
+    fn line_start(&self) -> LineStart {
+        if self.lines.is_empty() {
+            return LineStart::Command;
+        }
+        match open_construct(&self.lines.join("\n")) {
+            Some(Open::SingleQuote) => LineStart::InSingleQuotes,
+            Some(Open::DoubleQuote) => LineStart::InDoubleQuotes,
+            Some(Open::Backquote | Open::DollarSingleQuote) => LineStart::Unknown,
+            _ => LineStart::Command,
         }
     }
 
@@ -87,9 +127,13 @@ impl CommandLines {
         let Some(line) = self.asked.take() else {
             return;
         };
-        if open_construct(&self.source_with(&line)).is_some() {
+        let source = self.source_with(&line);
+        if open_construct(&source).is_some() {
             self.lines.push(line);
         } else {
+            if !source.trim().is_empty() {
+                self.history.push(as_read(&source));
+            }
             self.lines.clear();
             self.discarding = false;
         }
@@ -134,7 +178,7 @@ mod tests {
         let asked = lines.ask("NY", PS2);
         assert_eq!(asked.command, "mark DENY");
         assert_eq!(asked.continuation.as_deref(), Some("NY"));
-        assert_eq!(asked.doubt, None);
+        assert!(asked.doubts.is_empty());
         lines.approved();
         assert!(!lines.continuing());
         assert_eq!(lines.ask("ls", PS1).command, "ls");
@@ -164,11 +208,28 @@ mod tests {
     }
 
     #[test]
+    fn history_expansion_shows_the_command_it_makes() {
+        let mut lines = CommandLines::default();
+        lines.ask("echo DE", PS1);
+        lines.approved();
+        let asked = lines.ask("!!NY", PS1);
+        assert_eq!(asked.command, "echo DENY");
+        assert_eq!(asked.typed.as_deref(), Some("!!NY"));
+        assert_eq!(asked.doubts, [EXPANDED]);
+        lines.denied();
+        let asked = lines.ask("^DE^XX", PS1);
+        assert_eq!(asked.command, "echo XX");
+        // Nothing to expand: as typed, no doubt.
+        let asked = lines.ask("echo hi! there", PS1);
+        assert_eq!((asked.typed, asked.doubts), (None, vec![]));
+    }
+
+    #[test]
     fn the_primary_prompt_under_a_continuation_is_a_doubt() {
         let mut lines = CommandLines::default();
         lines.ask("echo 'a", PS1);
         lines.approved();
-        assert_eq!(lines.ask("b'", PS1).doubt, Some(PRIMARY_PROMPT_SHOWN));
+        assert_eq!(lines.ask("b'", PS1).doubts, [PRIMARY_PROMPT_SHOWN]);
     }
 
     #[test]
@@ -180,7 +241,7 @@ mod tests {
         lines.denied();
         // Still at a continuation prompt: the shell ignored the interrupt.
         let asked = lines.ask("b'", PS2);
-        assert_eq!(asked.doubt, Some(DISCARD_NOT_SHOWN));
+        assert_eq!(asked.doubts, [DISCARD_NOT_SHOWN]);
         assert_eq!(asked.command, "echo 'a\nb'");
         lines.denied();
         // Back at the primary prompt: the command is gone.

@@ -12,6 +12,10 @@
 //!   one the input model follows exactly (completion keys that list candidates and redraw the
 //!   prompt make the model unsure).
 //!
+//! A deny's discard keys may make the editor start over: zsh's C-g (send-break) abandons the line
+//! and draws a new prompt, switching bracketed paste off and on. Until the operator types again
+//! after a deny, a switch-off is taken for that.
+//!
 //! The editor counts as reading from a bracketed paste switch-on that follows a newline after
 //! the last submit or Ctrl+C (bash interrupted switches it off, on and off again before its
 //! new prompt), or the session's first switch-on. A full-screen program (alternate screen) is
@@ -36,6 +40,8 @@ pub struct ExecutionMonitor {
     newline_while_reading: bool,
     /// Every key sent since the editor began reading was one the model follows exactly.
     keys_followed: bool,
+    /// A deny's discard keys went out and the operator has typed nothing since.
+    after_discard: bool,
     alarm: Option<&'static str>,
 }
 
@@ -51,8 +57,11 @@ impl ExecutionMonitor {
                     self.keys_followed = true;
                 }
                 Some(false) => {
-                    if self.reading && !alternate {
+                    if self.reading && !alternate && !self.after_discard {
                         self.raise(EDITOR_STOPPED);
+                    }
+                    if self.after_discard {
+                        self.line_ends();
                     }
                     self.reading = false;
                 }
@@ -76,6 +85,12 @@ impl ExecutionMonitor {
     /// Keys went to the target; `followed`: the input model follows all of the line's keys.
     pub fn keys_sent(&mut self, followed: bool) {
         self.keys_followed &= followed;
+        self.after_discard = false;
+    }
+
+    /// A deny's discard keys went to the target.
+    pub fn discard_sent(&mut self) {
+        self.after_discard = true;
     }
 
     /// A submit, a Ctrl+C or the end of input went to the target: the editor stops reading
@@ -150,6 +165,20 @@ mod tests {
         // Completion listings redraw the prompt too; the model is unsure after Tab.
         let listed = ["\x1b[?2004h$ ", "<tab>", "\r\nab  ac\r\n$ a"];
         assert_eq!(watched(&listed, true), None);
+    }
+
+    #[test]
+    fn zsh_starting_over_after_a_deny_raises_nothing() {
+        let mut monitor = ExecutionMonitor::default();
+        monitor.output(b"$ \x1b[?2004h", || false, false);
+        monitor.keys_sent(true);
+        monitor.discard_sent();
+        monitor.output(b"\x07\x1b[?2004l\r\r\n$ \x1b[?2004h", || true, false);
+        assert_eq!(monitor.alarm(), None);
+        // Reading again: a switch-off after the operator typed is a line run.
+        monitor.keys_sent(true);
+        monitor.output(b"\x1b[?2004l\r\n", || false, false);
+        assert_eq!(monitor.alarm(), Some(EDITOR_STOPPED));
     }
 
     #[test]

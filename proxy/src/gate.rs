@@ -88,6 +88,10 @@ pub struct ShellGate {
     output_stopped: bool,
     /// A Ctrl+C went out while the output was stopped, and no decision since.
     line_unknown: bool,
+    /// A deny interrupted the shell to drop a command it reads over several lines: input is
+    /// held until the shell has answered the interrupt ([`ShellGate::release`]), since keys
+    /// arriving while bash handles the signal make it keep the line and lose a key.
+    interrupt_hold: bool,
 }
 
 impl Default for ShellGate {
@@ -108,11 +112,27 @@ impl ShellGate {
             interrupted: String::new(),
             output_stopped: false,
             line_unknown: false,
+            interrupt_hold: false,
         }
     }
 
     pub fn is_pending(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Input is held until the shell answers the interrupt a deny sent; then call
+    /// [`ShellGate::release`].
+    pub fn holds_for_interrupt(&self) -> bool {
+        self.interrupt_hold
+    }
+
+    /// The shell answered the deny's interrupt (or the wait for it is over): held input goes on.
+    pub fn release(&mut self) -> Vec<GateAction> {
+        let mut actions = Vec::new();
+        self.interrupt_hold = false;
+        let held: Vec<u8> = self.held.drain(..).collect();
+        self.input(&held, &mut actions);
+        actions
     }
 
     /// Whether the input model follows every key of the current line exactly.
@@ -134,8 +154,8 @@ impl ShellGate {
     }
 
     /// The approver's answer to the last [`GateAction::Ask`]. With `drop_command`, a deny
-    /// also interrupts the shell (Ctrl+C), which drops the whole command it is reading: the
-    /// discard keys clear only the last of its lines.
+    /// interrupts the shell (Ctrl+C) instead of sending the discard keys: that drops the whole
+    /// command it is reading, where the discard keys would clear only the last of its lines.
     pub fn decided(&mut self, approve: bool, reason: &str, drop_command: bool) -> Vec<GateAction> {
         let mut actions = Vec::new();
         let Some(pending) = self.pending.take() else {
@@ -163,14 +183,19 @@ impl ShellGate {
                 format!("\r\n[sshgate] denied: {reason}\r\n").into_bytes(),
             ));
             actions.push(GateAction::Denied);
-            actions.push(GateAction::ToTarget(self.reconstructor.denied()));
             if drop_command {
-                self.reconstructor.interrupted();
+                // Ctrl+C alone: the tty throws away input the shell has not read when it takes
+                // the interrupt (discard keys ahead of it may never be read), and keys right
+                // behind it find bash busy with the signal, which then keeps the line and loses
+                // a key of the next one. A shell ignoring the interrupt keeps the line, which
+                // the screen shows at the next submit.
+                self.reconstructor.interrupted_for_deny();
                 self.stopped_output_interrupted();
-                // Held keys go out right behind the Ctrl+C, as if in its packet.
-                self.after_interrupt = !self.held.is_empty();
+                self.interrupt_hold = true;
                 actions.push(GateAction::Interrupted);
                 actions.push(GateAction::ToTarget(vec![CTRL_C]));
+            } else {
+                actions.push(GateAction::ToTarget(self.reconstructor.denied()));
             }
         }
         let held: Vec<u8> = self.held.drain(..).collect();
@@ -179,7 +204,7 @@ impl ShellGate {
     }
 
     fn input(&mut self, data: &[u8], actions: &mut Vec<GateAction>) {
-        if self.pending.is_some() {
+        if self.pending.is_some() || self.interrupt_hold {
             self.hold(data, actions);
             return;
         }
@@ -358,6 +383,23 @@ mod tests {
         let approved = gate.decided(true, "", false);
         assert!(!approved.contains(&GateAction::Submitted));
         assert_eq!(to_target(&approved), b"\r");
+    }
+
+    #[test]
+    fn a_deny_that_drops_a_command_interrupts_instead_of_the_discard_keys() {
+        let mut gate = ShellGate::new();
+        gate.client_input(b"NY\r");
+        let actions = gate.decided(false, "blocked", true);
+        assert_eq!(to_target(&actions), b"\x03");
+        let interrupted = actions.iter().position(|a| *a == GateAction::Interrupted);
+        let sent = actions
+            .iter()
+            .position(|a| matches!(a, GateAction::ToTarget(_)));
+        assert!(interrupted < sent, "{actions:?}");
+        // Nothing races the shell's answer to the interrupt.
+        assert!(to_target(&gate.client_input(b"ls")).is_empty());
+        assert!(gate.holds_for_interrupt());
+        assert_eq!(to_target(&gate.release()), b"ls");
     }
 
     #[test]

@@ -210,6 +210,7 @@ impl TargetScreen {
     /// Keys that discard the line (a deny's) are going to the target.
     pub fn discard_sent(&mut self) {
         self.last_discard = Some(Instant::now());
+        self.monitor.discard_sent();
     }
 
     /// Whether the line under the cursor starts with the learned prompt.
@@ -619,6 +620,25 @@ impl SharedScreen {
         }
         self.lock().feed(output);
         self.output.send_modify(|count| *count += 1);
+    }
+
+    /// Resolves once the target has answered the last Ctrl+C (the reader's prompt back on a
+    /// new row), or when the echo wait is over.
+    pub async fn interrupt_answered(&self) {
+        let deadline = Instant::now() + self.echo_wait;
+        let mut output = self.output.subscribe();
+        loop {
+            output.mark_unchanged();
+            if !self.lock().interrupt_unanswered {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, output.changed())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
     }
 
     /// Cross-check a submitted line once the screen has settled: it shows the model's line

@@ -275,7 +275,7 @@ fn without_the_gate(case: &Scenario) -> Scenario {
     control.steps.retain(|step| {
         !matches!(
             step,
-            Step::Request { .. } | Step::Cancelled | Step::NeverExecuted(_)
+            Step::Request { .. } | Step::Cancelled | Step::Alerted(_) | Step::NeverExecuted(_)
         )
     });
     control

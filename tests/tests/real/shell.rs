@@ -149,3 +149,51 @@ async fn dry_run_records_lines_without_running_them() {
         assert!(request.certain, "{request:?}");
     }
 }
+
+/// An approved `bind -x` arms a key that makes bash run a command with no line accepted: no
+/// submit for the gate to hold. The proxy cannot stop that command, but it must see it run
+/// (bash clears the row, writes the output and draws its prompt again below) and end the
+/// session: the operator is told, the approver gets an alert, and nothing typed afterwards
+/// reaches bash. (The mock-target cases `monitor/*` show the same failing behind a proxy that
+/// does not watch.)
+#[tokio::test]
+async fn a_bind_x_key_ends_the_session_with_an_alert() {
+    let Some(front) = front(TargetOptions::default()).await else {
+        return;
+    };
+    let mut shell = front.shell_at_prompt().await;
+    let target = &front.target;
+    let bind = r#"bind -x '"\C-t": "echo bound"'"#;
+    let mark = type_at_prompt(&mut shell, 0, bind).await;
+    assert_eq!(
+        target.next_record().await.unwrap(),
+        Record::Line(bind.into())
+    );
+    assert_eq!(target.next_record().await.unwrap(), Record::Prompt);
+    let request = front.approvals.requests().remove(0);
+    assert!(
+        request.warnings.iter().any(|w| w.contains("what keys do")),
+        "{request:?}"
+    );
+    shell.expect_after(mark, "$ ").await.unwrap();
+    shell.send(b"ab\x14").await.unwrap();
+    shell.expect_close().await.unwrap();
+    assert_eq!(shell.exit_status, Some(1));
+    let alerts: Vec<_> = front
+        .approvals
+        .snapshot()
+        .into_iter()
+        .filter_map(|event| match event {
+            mock_approver::ApproverEvent::Alert(alert) => Some(alert),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].reason.contains("key binding"), "{alerts:?}");
+    // The session is gone: a line typed now reaches nothing.
+    let _ = shell.send(b"\x15echo after\r").await;
+    let operator = front.operator().await;
+    let after = operator.exec("echo next").await.unwrap();
+    assert_eq!(after.stdout, "next\n");
+    assert!(!target.ran("echo after"), "{:?}", target.records());
+}
