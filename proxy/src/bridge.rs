@@ -81,9 +81,9 @@ struct Bridge {
     state_changes: Arc<std::sync::Mutex<Vec<String>>>,
     /// The command the shell is reading across lines.
     command_lines: Arc<std::sync::Mutex<CommandLines>>,
-    /// Resolves when the shell has answered the interrupt a deny sent (the gate holds input
-    /// until then).
-    interrupt_wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Resolves when the target's answer to a deny has settled (the gate holds input until
+    /// then).
+    deny_wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// The only terminal modes of the operator's pty request passed to the target: line speeds
@@ -154,7 +154,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         screen,
         state_changes: Arc::default(),
         command_lines: Arc::default(),
-        interrupt_wait: None,
+        deny_wait: None,
     };
     loop {
         let result = tokio::select! {
@@ -164,7 +164,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             },
             decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
             Ok(()) = output.changed() => bridge.watch_execution().await,
-            () = next_wait(&mut bridge.interrupt_wait) => bridge.interrupt_answered().await,
+            () = next_wait(&mut bridge.deny_wait) => bridge.deny_settled().await,
         };
         if result.is_err() || matches!(bridge.mode, Mode::Closed) {
             break;
@@ -261,6 +261,17 @@ async fn next_decision(pending: &mut Option<(String, PendingDecision)>) -> Decis
             decision
         }
         None => std::future::pending().await,
+    }
+}
+
+/// Tells the execution monitor when operator keys are among `actions`, and whether the input
+/// model follows the line they leave (`followed`).
+fn keys_going_out(screen: &SharedScreen, actions: &[GateAction], followed: bool) {
+    if actions
+        .iter()
+        .any(|action| matches!(action, GateAction::ToTarget(_)))
+    {
+        screen.lock().keys_sent(followed);
     }
 }
 
@@ -402,7 +413,7 @@ impl Bridge {
                     gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
                 }
                 let actions = gate.client_input(data);
-                self.screen.lock().keys_sent(gate.line_certain());
+                keys_going_out(&self.screen, &actions, gate.line_certain());
                 self.carry_out(actions).await
             }
             Mode::Open => self.target.data(data).await.map_err(drop),
@@ -534,10 +545,15 @@ impl Bridge {
                     !decision.approve && continuing
                 };
                 let actions = gate.decided(decision.approve, &reason, drop_command);
-                if gate.holds_for_interrupt() {
+                if gate.holds_after_deny() {
                     let screen = self.screen.clone();
-                    self.interrupt_wait =
-                        Some(Box::pin(async move { screen.interrupt_answered().await }));
+                    self.deny_wait = Some(Box::pin(async move {
+                        if drop_command {
+                            screen.interrupt_answered().await
+                        } else {
+                            screen.discard_settled().await
+                        }
+                    }));
                 }
                 self.mode = Mode::Shell(gate);
                 self.carry_out(actions).await?;
@@ -565,12 +581,13 @@ impl Bridge {
         }
     }
 
-    /// The shell answered the interrupt a deny sent: the keys held meanwhile go on.
-    async fn interrupt_answered(&mut self) -> Step {
+    /// The target's answer to a deny has settled: the keys held meanwhile go on.
+    async fn deny_settled(&mut self) -> Step {
         let Mode::Shell(gate) = &mut self.mode else {
             return Ok(());
         };
         let actions = gate.release();
+        keys_going_out(&self.screen, &actions, gate.line_certain());
         self.carry_out(actions).await?;
         self.forward_eof_when_idle().await
     }
@@ -653,7 +670,7 @@ impl Bridge {
     /// overtake input still waiting for a decision.
     async fn forward_eof_when_idle(&mut self) -> Step {
         let idle = match &self.mode {
-            Mode::Shell(gate) => !gate.is_pending() && !gate.holds_for_interrupt(),
+            Mode::Shell(gate) => !gate.is_pending() && !gate.holds_after_deny(),
             Mode::Open => true,
             _ => false,
         };

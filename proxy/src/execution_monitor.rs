@@ -13,8 +13,12 @@
 //!   prompt make the model unsure).
 //!
 //! A deny's discard keys may make the editor start over: zsh's C-g (send-break) abandons the line
-//! and draws a new prompt, switching bracketed paste off and on. Until the operator types again
-//! after a deny, a switch-off is taken for that.
+//! and draws a new prompt, switching bracketed paste off and on. Until keys go out again after
+//! a deny (the gate holds them until the target's answer to the deny has settled), a switch-off
+//! is taken for that.
+//!
+//! A submit sent while the editor was not reading (typed ahead while a command ran) is read
+//! later, at the next prompt: the switch-off it causes then is expected, once per such submit.
 //!
 //! The editor counts as reading from a bracketed paste switch-on that follows a newline after
 //! the last submit or Ctrl+C (bash interrupted switches it off, on and off again before its
@@ -40,8 +44,10 @@ pub struct ExecutionMonitor {
     newline_while_reading: bool,
     /// Every key sent since the editor began reading was one the model follows exactly.
     keys_followed: bool,
-    /// A deny's discard keys went out and the operator has typed nothing since.
+    /// A deny's discard keys went out and no key since.
     after_discard: bool,
+    /// Submits sent while the editor was not reading, not yet read by it.
+    typed_ahead_ends: u32,
     alarm: Option<&'static str>,
 }
 
@@ -57,8 +63,12 @@ impl ExecutionMonitor {
                     self.keys_followed = true;
                 }
                 Some(false) => {
-                    if self.reading && !alternate && !self.after_discard {
+                    let expected = self.after_discard || self.typed_ahead_ends > 0;
+                    if self.reading && !expected && !alternate {
                         self.raise(EDITOR_STOPPED);
+                    }
+                    if self.reading && !self.after_discard && self.typed_ahead_ends > 0 {
+                        self.typed_ahead_ends -= 1;
                     }
                     if self.after_discard {
                         self.line_ends();
@@ -93,9 +103,17 @@ impl ExecutionMonitor {
         self.after_discard = true;
     }
 
-    /// A submit, a Ctrl+C or the end of input went to the target: the editor stops reading
-    /// with the operator's leave.
+    /// A submit or the end of input went to the target: the editor stops reading with the
+    /// operator's leave (now, or at its next prompt when typed ahead).
     pub fn line_ends(&mut self) {
+        if !self.reading {
+            self.typed_ahead_ends += 1;
+        }
+        self.interrupted();
+    }
+
+    /// A Ctrl+C went to the target: the editor, if reading, stops.
+    pub fn interrupted(&mut self) {
         self.reading = false;
         self.line_ended = true;
     }
@@ -175,10 +193,26 @@ mod tests {
         monitor.discard_sent();
         monitor.output(b"\x07\x1b[?2004l\r\r\n$ \x1b[?2004h", || true, false);
         assert_eq!(monitor.alarm(), None);
-        // Reading again: a switch-off after the operator typed is a line run.
+        // Reading again: a switch-off after keys went out is a line run.
         monitor.keys_sent(true);
         monitor.output(b"\x1b[?2004l\r\n", || false, false);
         assert_eq!(monitor.alarm(), Some(EDITOR_STOPPED));
+    }
+
+    #[test]
+    fn a_submit_typed_ahead_is_read_at_the_next_prompt() {
+        let chunks = [
+            "\x1b[?2004h$ ",
+            "<submit>",
+            "\x1b[?2004l\r\n",
+            "<submit>",
+            "done\r\n\x1b[?2004h$ ",
+            "\x1b[?2004l\r\n\x1b[?2004h$ ",
+        ];
+        assert_eq!(watched(&chunks, true), None);
+        // Only once per submit.
+        let more = [&chunks[..], &["\x1b[?2004l\r\n"]].concat();
+        assert_eq!(watched(&more, false), Some(EDITOR_STOPPED));
     }
 
     #[test]

@@ -88,10 +88,11 @@ pub struct ShellGate {
     output_stopped: bool,
     /// A Ctrl+C went out while the output was stopped, and no decision since.
     line_unknown: bool,
-    /// A deny interrupted the shell to drop a command it reads over several lines: input is
-    /// held until the shell has answered the interrupt ([`ShellGate::release`]), since keys
-    /// arriving while bash handles the signal make it keep the line and lose a key.
-    interrupt_hold: bool,
+    /// A deny went out: input is held until the target's answer to it has settled
+    /// ([`ShellGate::release`]). Keys arriving while bash handles the interrupt that drops a
+    /// command make it keep the line and lose a key; zsh answers the discard keys by starting
+    /// its editor over, which must not be taken for keys of the next line.
+    deny_hold: bool,
 }
 
 impl Default for ShellGate {
@@ -112,7 +113,7 @@ impl ShellGate {
             interrupted: String::new(),
             output_stopped: false,
             line_unknown: false,
-            interrupt_hold: false,
+            deny_hold: false,
         }
     }
 
@@ -120,16 +121,17 @@ impl ShellGate {
         self.pending.is_some()
     }
 
-    /// Input is held until the shell answers the interrupt a deny sent; then call
+    /// Input is held until the target's answer to a deny has settled; then call
     /// [`ShellGate::release`].
-    pub fn holds_for_interrupt(&self) -> bool {
-        self.interrupt_hold
+    pub fn holds_after_deny(&self) -> bool {
+        self.deny_hold
     }
 
-    /// The shell answered the deny's interrupt (or the wait for it is over): held input goes on.
+    /// The target's answer to the deny has settled (or the wait for it is over): held input
+    /// goes on.
     pub fn release(&mut self) -> Vec<GateAction> {
         let mut actions = Vec::new();
-        self.interrupt_hold = false;
+        self.deny_hold = false;
         let held: Vec<u8> = self.held.drain(..).collect();
         self.input(&held, &mut actions);
         actions
@@ -191,12 +193,12 @@ impl ShellGate {
                 // the screen shows at the next submit.
                 self.reconstructor.interrupted_for_deny();
                 self.stopped_output_interrupted();
-                self.interrupt_hold = true;
                 actions.push(GateAction::Interrupted);
                 actions.push(GateAction::ToTarget(vec![CTRL_C]));
             } else {
                 actions.push(GateAction::ToTarget(self.reconstructor.denied()));
             }
+            self.deny_hold = true;
         }
         let held: Vec<u8> = self.held.drain(..).collect();
         self.input(&held, &mut actions);
@@ -204,7 +206,7 @@ impl ShellGate {
     }
 
     fn input(&mut self, data: &[u8], actions: &mut Vec<GateAction>) {
-        if self.pending.is_some() || self.interrupt_hold {
+        if self.pending.is_some() || self.deny_hold {
             self.hold(data, actions);
             return;
         }
@@ -377,7 +379,9 @@ mod tests {
         let mut gate = ShellGate::new();
         gate.client_input(b"echo DENY\r");
         gate.decided(false, "blocked", false);
-        let actions = gate.client_input(b"\r");
+        // Held until the target's answer to the deny has settled.
+        assert!(gate.client_input(b"\r").is_empty());
+        let actions = gate.release();
         assert!(to_target(&actions).is_empty());
         assert_eq!(asked(&actions), [""]);
         let approved = gate.decided(true, "", false);
@@ -398,7 +402,7 @@ mod tests {
         assert!(interrupted < sent, "{actions:?}");
         // Nothing races the shell's answer to the interrupt.
         assert!(to_target(&gate.client_input(b"ls")).is_empty());
-        assert!(gate.holds_for_interrupt());
+        assert!(gate.holds_after_deny());
         assert_eq!(to_target(&gate.release()), b"ls");
     }
 
@@ -408,8 +412,8 @@ mod tests {
         gate.client_input(b"echo DENY\x1b[200~\r");
         let denied = gate.decided(false, "blocked", false);
         assert_eq!(to_target(&denied), b"\x1b[201~\x11\x07\x05\x15");
-        let rest = gate.client_input(b"more\x1b[201~ls");
-        assert_eq!(to_target(&rest), b"ls");
+        assert!(to_target(&gate.client_input(b"more\x1b[201~ls")).is_empty());
+        assert_eq!(to_target(&gate.release()), b"ls");
     }
 
     #[test]

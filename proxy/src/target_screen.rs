@@ -186,7 +186,7 @@ impl TargetScreen {
     /// (It starts no program: a Ctrl+C the shell ignores leaves it reading.)
     pub fn interrupt_sent(&mut self) {
         self.discard_sent();
-        self.monitor.line_ends();
+        self.monitor.interrupted();
         self.interrupt_unanswered = true;
         self.newline_since_interrupt = false;
     }
@@ -222,6 +222,13 @@ impl TargetScreen {
             && self
                 .cursor_line()
                 .is_some_and(|line| line.starts_with(prompt.as_str()))
+    }
+
+    /// When the target's answer to the last discard counts as settled: a moment after it last
+    /// wrote, once it has written since the discard went out.
+    fn quiet_after_discard(&self) -> Option<Instant> {
+        let (output, discard) = (self.last_output?, self.last_discard?);
+        (output >= discard).then_some(output + QUIET)
     }
 
     /// When the screen counts as settled for a line the model is unsure of: a moment after
@@ -636,6 +643,25 @@ impl SharedScreen {
                 .await
                 .is_err()
             {
+                return;
+            }
+        }
+    }
+
+    /// Resolves once the target's answer to the last discard keys has settled (it wrote after
+    /// them, then paused), or when the echo wait is over.
+    pub async fn discard_settled(&self) {
+        let deadline = Instant::now() + self.echo_wait;
+        let mut output = self.output.subscribe();
+        loop {
+            output.mark_unchanged();
+            let wait = match self.lock().quiet_after_discard() {
+                Some(quiet) if quiet <= Instant::now() => return,
+                Some(quiet) => quiet.min(deadline),
+                None => deadline,
+            };
+            let changed = tokio::time::timeout_at(wait, output.changed()).await;
+            if changed.is_err() && Instant::now() >= deadline {
                 return;
             }
         }
