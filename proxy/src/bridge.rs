@@ -19,7 +19,7 @@ use sshgate_wire::{Alert, ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
-use crate::command_lines::CommandLines;
+use crate::command_lines::{self, CommandLines};
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
 use crate::shell_state;
@@ -41,6 +41,8 @@ pub struct ChannelContext {
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
+/// The id of the request the approver is deciding now (a line may be asked about in parts).
+type AskedId = Arc<std::sync::Mutex<String>>;
 
 /// What the operator's channel has asked for so far.
 enum Mode {
@@ -73,7 +75,7 @@ struct Bridge {
     client_eof: bool,
     /// Whether the operator asked for a PTY: the keystroke model only applies to a terminal.
     pty: bool,
-    decision: Option<(String, PendingDecision)>,
+    decision: Option<(AskedId, PendingDecision)>,
     /// The target's screen, fed by the outbound pump.
     screen: SharedScreen,
     /// Approved commands of this shell that changed how it reads later input, each with what
@@ -171,13 +173,61 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         }
     }
     // A request still pending will never be needed: tell the approver, not just drop it.
-    if let Some((id, _)) = bridge.decision.take() {
+    if let Some((asked, _)) = bridge.decision.take() {
+        let id = lock(&asked).clone();
         bridge.context.approval.cancel(&id, "the channel closed");
     }
     // Closing the target ends the outbound pump, which then closes the operator's channel.
     let _ = bridge.target.close().await;
     drop(bridge);
     let _ = outbound.await;
+}
+
+/// Mints request ids for one session.
+struct RequestIds {
+    session: String,
+    counter: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RequestIds {
+    fn next(&self) -> String {
+        let number = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}-{number}", self.session)
+    }
+}
+
+/// The approver's decisions on a line that holds several commands (a pasted block), asked
+/// about one by one, in order, each with a request of its own: approved only when every one
+/// is. `asked` follows the request being decided, for a cancel.
+async fn ask_each(
+    approval: ApprovalPath,
+    line: ApprovalRequest,
+    commands: Vec<String>,
+    ids: RequestIds,
+    asked: &AskedId,
+) -> Decision {
+    let total = commands.len();
+    for (index, command) in commands.into_iter().enumerate() {
+        let mut part = line.clone();
+        part.id = ids.next();
+        part.command = command;
+        part.warnings.push(format!(
+            "command {} of {total} in one line of several lines (a paste): the shell runs \
+             them all, in order, on this Enter; each is asked about on its own",
+            index + 1
+        ));
+        *lock(asked) = part.id.clone();
+        let decision = ask(approval.clone(), part).await;
+        if !decision.approve {
+            return Decision {
+                id: line.id,
+                ..decision
+            };
+        }
+    }
+    Decision::approve(line.id)
 }
 
 /// The approver's decision on `request`.
@@ -253,7 +303,7 @@ impl Leftovers {
 }
 
 /// Resolves with the pending decision, or never when there is none.
-async fn next_decision(pending: &mut Option<(String, PendingDecision)>) -> Decision {
+async fn next_decision(pending: &mut Option<(AskedId, PendingDecision)>) -> Decision {
     match pending {
         Some((_, future)) => {
             let decision = future.await;
@@ -445,12 +495,8 @@ impl Bridge {
 
     /// A request with a fresh id and this channel's particulars.
     fn request(&self, kind: RequestKind, command: String, certain: bool) -> ApprovalRequest {
-        let number = self
-            .context
-            .request_ids
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ApprovalRequest {
-            id: format!("{}-{number}", self.context.session),
+            id: self.ids().next(),
             session: self.context.session.clone(),
             kind,
             command,
@@ -462,11 +508,18 @@ impl Bridge {
         }
     }
 
+    fn ids(&self) -> RequestIds {
+        RequestIds {
+            session: self.context.session.clone(),
+            counter: self.context.request_ids.clone(),
+        }
+    }
+
     /// Send a request to the approver; its decision arrives in [`Bridge::decided`].
     fn ask(&mut self, request: ApprovalRequest) {
         let id = request.id.clone();
         let approval = self.context.approval.clone();
-        self.decision = Some((id, Box::pin(ask(approval, request))));
+        self.decision = Some((Arc::new(id.into()), Box::pin(ask(approval, request))));
     }
 
     /// Ask about a submitted shell line once it is checked against the target's screen,
@@ -478,6 +531,9 @@ impl Bridge {
         let state_changes = self.state_changes.clone();
         let command_lines = self.command_lines.clone();
         let continuing = lock(&self.command_lines).continuing();
+        let asked_id: AskedId = Arc::new(id.clone().into());
+        let asked = asked_id.clone();
+        let ids = self.ids();
         let blank = certain && is_blank(&line);
         let decision = async move {
             let answered = blank || leftovers.to_confirm();
@@ -519,7 +575,15 @@ impl Bridge {
             request.warnings.extend(changes.iter().cloned());
             request.warnings.extend(earlier);
             let command = request.command.clone();
-            let decision = ask(approval, request).await;
+            let parts = match request.continuation {
+                None if request.command != HIDDEN => command_lines::commands(&request.command),
+                _ => Vec::new(),
+            };
+            let decision = if parts.len() > 1 {
+                ask_each(approval, request, parts, ids, &asked).await
+            } else {
+                ask(approval, request).await
+            };
             if decision.approve && !changes.is_empty() {
                 lock(&state_changes).extend(changes.iter().map(|change| {
                     format!("`{command}` was approved earlier in this session: it {change}")
@@ -527,7 +591,7 @@ impl Bridge {
             }
             decision
         };
-        self.decision = Some((id, Box::pin(decision)));
+        self.decision = Some((asked_id, Box::pin(decision)));
     }
 
     async fn decided(&mut self, decision: Decision) -> Step {
@@ -606,7 +670,8 @@ impl Bridge {
             target: self.context.target.address().to_string(),
             reason: reason.to_string(),
         });
-        if let Some((id, _)) = self.decision.take() {
+        if let Some((asked, _)) = self.decision.take() {
+            let id = lock(&asked).clone();
             self.context.approval.cancel(&id, "the session ended");
         }
         self.mode = Mode::Closed;
@@ -654,7 +719,8 @@ impl Bridge {
                 }
                 GateAction::Denied => self.screen.lock().discard_sent(),
                 GateAction::Cancel => {
-                    if let Some((id, _)) = self.decision.take() {
+                    if let Some((asked, _)) = self.decision.take() {
+                        let id = lock(&asked).clone();
                         tracing::info!(%id, "cancelled by Ctrl+C");
                         self.context
                             .approval

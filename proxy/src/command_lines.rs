@@ -162,6 +162,27 @@ impl CommandLines {
     }
 }
 
+/// The commands in `text`, a line of several lines the shell reads at once (a bracketed paste
+/// with newlines), in order: each ends where the shell would run what it has read. The last
+/// may be unfinished.
+pub fn commands(text: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    for line in text.split('\n') {
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(line);
+        if !current.trim().is_empty() && open_construct(&current).is_none() {
+            commands.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.trim().is_empty() {
+        commands.push(current);
+    }
+    commands
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +243,16 @@ mod tests {
         // Nothing to expand: as typed, no doubt.
         let asked = lines.ask("echo hi! there", PS1);
         assert_eq!((asked.typed, asked.doubts), (None, vec![]));
+    }
+
+    #[test]
+    fn a_pasted_block_splits_into_its_commands() {
+        assert_eq!(
+            commands("echo a\necho 'b\nc'\n\nls |\nwc"),
+            ["echo a", "echo 'b\nc'", "ls |\nwc"]
+        );
+        assert_eq!(commands("echo a"), ["echo a"]);
+        assert_eq!(commands("echo 'open\n"), ["echo 'open\n"]);
     }
 
     #[test]
