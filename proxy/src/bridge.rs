@@ -317,11 +317,17 @@ async fn next_decision(pending: &mut Option<(AskedId, PendingDecision)>) -> Deci
 /// Tells the execution monitor when operator keys are among `actions`, and whether the input
 /// model follows the line they leave (`followed`).
 fn keys_going_out(screen: &SharedScreen, actions: &[GateAction], followed: bool) {
-    if actions
-        .iter()
-        .any(|action| matches!(action, GateAction::ToTarget(_)))
-    {
-        screen.lock().keys_sent(followed);
+    let sent = actions.iter().filter_map(|action| match action {
+        GateAction::ToTarget(bytes) => Some(bytes),
+        _ => None,
+    });
+    let (mut any, mut abort) = (false, false);
+    for bytes in sent {
+        any = true;
+        abort |= bytes.contains(&CTRL_G);
+    }
+    if any {
+        screen.lock().keys_sent(followed, abort);
     }
 }
 
@@ -337,6 +343,9 @@ async fn next_wait(wait: &mut Option<Pin<Box<dyn Future<Output = ()> + Send>>>) 
 }
 
 type Step = Result<(), ()>;
+
+/// C-g: readline's abort, zsh's send-break (which abandons the line).
+const CTRL_G: u8 = 0x07;
 
 /// State shared with decision futures; a panic while holding it leaves at worst a stale entry.
 fn lock<T>(shared: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -12,10 +12,9 @@
 //!   one the input model follows exactly (completion keys that list candidates and redraw the
 //!   prompt make the model unsure).
 //!
-//! A deny's discard keys may make the editor start over: zsh's C-g (send-break) abandons the line
-//! and draws a new prompt, switching bracketed paste off and on. Until keys go out again after
-//! a deny (the gate holds them until the target's answer to the deny has settled), a switch-off
-//! is taken for that.
+//! A C-g (the operator's, or the first of a deny's discard keys) may make the editor start over:
+//! zsh's C-g (send-break) abandons the line and draws a new prompt, switching bracketed paste off
+//! and on. In the target's next write after one, a switch-off is taken for that.
 //!
 //! A submit sent while the editor was not reading (typed ahead while a command ran) is read
 //! later, at the next prompt: the switch-off it causes then is expected, once per such submit.
@@ -44,7 +43,7 @@ pub struct ExecutionMonitor {
     newline_while_reading: bool,
     /// Every key sent since the editor began reading was one the model follows exactly.
     keys_followed: bool,
-    /// A deny's discard keys went out and no key since.
+    /// A C-g went out and the target has not written since.
     after_discard: bool,
     /// Submits sent while the editor was not reading, not yet read by it.
     typed_ahead_ends: u32,
@@ -82,6 +81,7 @@ impl ExecutionMonitor {
                 _ => {}
             }
         }
+        self.after_discard = false;
         if self.reading
             && self.newline_while_reading
             && self.keys_followed
@@ -95,11 +95,10 @@ impl ExecutionMonitor {
     /// Keys went to the target; `followed`: the input model follows all of the line's keys.
     pub fn keys_sent(&mut self, followed: bool) {
         self.keys_followed &= followed;
-        self.after_discard = false;
     }
 
-    /// A deny's discard keys went to the target.
-    pub fn discard_sent(&mut self) {
+    /// A C-g went to the target (a deny's discard keys start with one).
+    pub fn restart_possible(&mut self) {
         self.after_discard = true;
     }
 
@@ -190,11 +189,11 @@ mod tests {
         let mut monitor = ExecutionMonitor::default();
         monitor.output(b"$ \x1b[?2004h", || false, false);
         monitor.keys_sent(true);
-        monitor.discard_sent();
+        monitor.restart_possible();
         monitor.output(b"\x07\x1b[?2004l\r\r\n$ \x1b[?2004h", || true, false);
         assert_eq!(monitor.alarm(), None);
-        // Reading again: a switch-off after keys went out is a line run.
-        monitor.keys_sent(true);
+        // Reading again: a switch-off in a later write is a line run.
+        monitor.output(b"x", || true, false);
         monitor.output(b"\x1b[?2004l\r\n", || false, false);
         assert_eq!(monitor.alarm(), Some(EDITOR_STOPPED));
     }

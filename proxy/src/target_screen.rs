@@ -197,9 +197,13 @@ impl TargetScreen {
         self.monitor.line_ends();
     }
 
-    /// Keys went to the target; `followed`: the input model follows every key of the line.
-    pub fn keys_sent(&mut self, followed: bool) {
+    /// Keys went to the target; `followed`: the input model follows every key of the line;
+    /// `abort`: they hold a C-g, which makes zsh start its editor over.
+    pub fn keys_sent(&mut self, followed: bool, abort: bool) {
         self.monitor.keys_sent(followed);
+        if abort {
+            self.monitor.restart_possible();
+        }
     }
 
     /// Why the target is known to have run something no approved submit started, if it has.
@@ -210,7 +214,7 @@ impl TargetScreen {
     /// Keys that discard the line (a deny's) are going to the target.
     pub fn discard_sent(&mut self) {
         self.last_discard = Some(Instant::now());
-        self.monitor.discard_sent();
+        self.monitor.restart_possible();
     }
 
     /// Whether the line under the cursor starts with the learned prompt.

@@ -663,6 +663,28 @@ fn groups(records: &[Record]) -> Vec<String> {
     groups
 }
 
+/// The requests as the shell runs them: the parts of one line of several commands (a paste,
+/// asked about command by command, "command 2 of 3") joined into one, and a line that
+/// continues a command in place of the request before it (it carries the whole command).
+fn one_per_run(requests: &[ApprovalRequest]) -> Vec<ApprovalRequest> {
+    let mut runs: Vec<ApprovalRequest> = Vec::new();
+    for request in requests {
+        let later_part = request
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("command ") && !w.starts_with("command 1 of"));
+        match runs.last_mut() {
+            Some(previous) if later_part => {
+                previous.command = format!("{}\n{}", previous.command, request.command);
+                previous.certain &= request.certain;
+            }
+            Some(previous) if request.continuation.is_some() => *previous = request.clone(),
+            _ => runs.push(request.clone()),
+        }
+    }
+    runs
+}
+
 /// Pair requests with bash's groups, in order. Where the counts match this is one to one;
 /// otherwise an alignment (Needleman-Wunsch) that prefers pairing texts that agree, then
 /// pairing at all, over leaving a request or a group alone.
@@ -758,7 +780,7 @@ fn report(shell: Shell, replays: &[Replay]) -> Report {
         let row = rows.entry(category).or_default();
         row.scenarios += 1;
         total.scenarios += 1;
-        let submits = align(&replay.requests, &groups(&replay.records));
+        let submits = align(&one_per_run(&replay.requests), &groups(&replay.records));
         let keys: Vec<_> = replay
             .sends
             .iter()
@@ -881,6 +903,31 @@ fn groups_join_the_lines_of_one_buffer() {
         Record::Line("echo c".into()),
     ];
     assert_eq!(groups(&records), ["echo a\necho b", "echo c"]);
+}
+
+#[test]
+fn parts_of_one_run_are_joined() {
+    let part = |command: &str, warning: &str| ApprovalRequest {
+        command: command.into(),
+        certain: true,
+        warnings: vec![warning.into()],
+        ..ApprovalRequest::default()
+    };
+    let pasted = [
+        part("echo a", "command 1 of 2 in one line"),
+        part("echo b", "command 2 of 2 in one line"),
+    ];
+    let runs = one_per_run(&pasted);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].command, "echo a\necho b");
+    let continued = ApprovalRequest {
+        command: "mark DENY".into(),
+        continuation: Some("NY".into()),
+        ..ApprovalRequest::default()
+    };
+    let runs = one_per_run(&[part("mark DE\\", "x"), continued]);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].command, "mark DENY");
 }
 
 #[test]
