@@ -71,9 +71,11 @@ impl Config {
 /// The rule: deny (reason [`DENY_REASON`]) a request whose command, or the text typed for it,
 /// contains `deny_marker`; approve the rest.
 pub fn rule_decision(deny_marker: &str, request: &ApprovalRequest) -> Decision {
-    // What the keys typed counts as much as what the proxy says will run.
+    // What the keys typed, and what the proxy warns may run, count as much as what it says
+    // will run.
     let typed = request.typed.as_deref().unwrap_or_default();
-    if request.command.contains(deny_marker) || typed.contains(deny_marker) {
+    let warned = request.warnings.iter().any(|w| w.contains(deny_marker));
+    if request.command.contains(deny_marker) || typed.contains(deny_marker) || warned {
         Decision::deny(&request.id, DENY_REASON)
     } else {
         Decision::approve(&request.id)

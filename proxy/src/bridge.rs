@@ -574,9 +574,7 @@ impl Bridge {
                 request.continuation = asked.continuation;
                 request.typed = request.typed.or(asked.typed);
                 request.certain &= asked.doubts.is_empty();
-                request
-                    .warnings
-                    .extend(asked.doubts.iter().map(|doubt| doubt.to_string()));
+                request.warnings.extend(asked.doubts);
             }
             let changes = shell_state::warnings(&request.command);
             let earlier = lock(&state_changes).clone();

@@ -30,14 +30,19 @@ pub struct Asked {
     /// The line as typed, when history expansion changes it.
     pub typed: Option<String>,
     /// Why the proxy cannot be sure of the command.
-    pub doubts: Vec<&'static str>,
+    pub doubts: Vec<String>,
 }
 
 const PRIMARY_PROMPT_SHOWN: &str = "the command looks unfinished, but the shell shows its \
      primary prompt: it may run this line on its own";
 const EXPANDED: &str = "history expansion (`!`, `^`) changes this line: the command is shown \
      as it will run, rebuilt from the commands sshgate forwarded; the shell's history may hold \
-     others";
+     others (from before the session, lines it drops with HISTCONTROL, multi-line commands \
+     joined its own way), and then it runs something else";
+const KEPT_BACKSLASH_NEWLINE: &str = "a backslash before a newline is kept as quoted text here; \
+     a shell that reads the quoting otherwise runs the lines joined: ";
+const CONTINUATION_PROMPT_SHOWN: &str = "the shell shows a continuation prompt although the \
+     command before this line looked complete: this line may continue it";
 const NOT_RUN: &str = "the shell will not run this line as shown: `:p` prints it, or the \
      history reference fails";
 const DISCARD_NOT_SHOWN: &str = "a deny or Ctrl+C meant to drop the earlier lines of this \
@@ -56,6 +61,10 @@ pub struct CommandLines {
     primary_prompt: Option<String>,
     /// A discard of the whole command went out while it continued.
     discarding: bool,
+    /// The lines of the command the last approval completed: the next line continues it if
+    /// the shell shows a continuation prompt after all (a construct the lexer reads
+    /// otherwise than the shell, such as zsh without `interactive_comments`).
+    last_complete: Vec<String>,
 }
 
 impl CommandLines {
@@ -73,13 +82,21 @@ impl CommandLines {
             self.discarding = false;
         }
         let mut doubts = Vec::new();
+        let previous = std::mem::take(&mut self.last_complete);
+        let continuation_prompt = prompt.is_some_and(|prompt| {
+            prompt.trim_end().ends_with('>') && Some(prompt) != self.primary_prompt.as_deref()
+        });
+        if self.lines.is_empty() && continuation_prompt && !previous.is_empty() {
+            self.lines = previous;
+            doubts.push(CONTINUATION_PROMPT_SHOWN.to_string());
+        }
         let start = self.line_start();
         let (expanded, typed) = match expand_from(line, &self.history, start) {
             Expansion::Unchanged => (line.to_string(), None),
             Expansion::Expanded { text, runs, .. } => {
-                doubts.push(EXPANDED);
+                doubts.push(EXPANDED.to_string());
                 if !runs {
-                    doubts.push(NOT_RUN);
+                    doubts.push(NOT_RUN.to_string());
                 }
                 (text, Some(line.to_string()))
             }
@@ -97,12 +114,21 @@ impl CommandLines {
             };
         }
         if self.discarding {
-            doubts.push(DISCARD_NOT_SHOWN);
+            doubts.push(DISCARD_NOT_SHOWN.to_string());
         } else if at_primary {
-            doubts.push(PRIMARY_PROMPT_SHOWN);
+            doubts.push(PRIMARY_PROMPT_SHOWN.to_string());
+        }
+        let command = as_read(&self.source_with(&expanded));
+        if command.contains("\\\n") {
+            // Kept as quoted by the lexer; a shell that reads the quote otherwise (zsh takes a
+            // `'` inside `"${...}"` as a plain character) joins the lines.
+            doubts.push(format!(
+                "{KEPT_BACKSLASH_NEWLINE}{}",
+                command.replace("\\\n", "")
+            ));
         }
         Asked {
-            command: as_read(&self.source_with(&expanded)),
+            command,
             continuation: Some(expanded),
             typed,
             doubts,
@@ -128,13 +154,12 @@ impl CommandLines {
             return;
         };
         let source = self.source_with(&line);
-        if open_construct(&source).is_some() {
-            self.lines.push(line);
-        } else {
+        self.lines.push(line);
+        if open_construct(&source).is_none() {
             if !source.trim().is_empty() {
                 self.history.push(as_read(&source));
             }
-            self.lines.clear();
+            self.last_complete = std::mem::take(&mut self.lines);
             self.discarding = false;
         }
     }
@@ -149,6 +174,10 @@ impl CommandLines {
     /// A Ctrl+C, or a deny's Ctrl+C, went to the shell: it drops the command it reads, unless
     /// it ignores the interrupt.
     pub fn discarded(&mut self) {
+        if self.continuing() && !self.discarding {
+            // bash and zsh keep in their history what they read of a command they drop.
+            self.history.push(as_read(&self.lines.join("\n")));
+        }
         self.discarding = self.continuing();
     }
 
@@ -253,6 +282,43 @@ mod tests {
         );
         assert_eq!(commands("echo a"), ["echo a"]);
         assert_eq!(commands("echo 'open\n"), ["echo 'open\n"]);
+    }
+
+    #[test]
+    fn a_continuation_prompt_after_a_complete_command_continues_it() {
+        let mut lines = CommandLines::default();
+        // zsh without interactive_comments: `#DE\` is a word, and the backslash continues.
+        lines.ask("echo #DE\\", PS1);
+        lines.approved();
+        assert!(!lines.continuing());
+        let asked = lines.ask("NY", PS2);
+        assert_eq!(asked.continuation.as_deref(), Some("NY"));
+        assert!(asked.command.starts_with("echo #DE"), "{asked:?}");
+        assert_eq!(asked.doubts[0], CONTINUATION_PROMPT_SHOWN);
+    }
+
+    #[test]
+    fn a_backslash_newline_kept_in_quotes_is_a_doubt_with_the_joined_reading() {
+        let mut lines = CommandLines::default();
+        lines.ask("echo \"${x-'}\" DE\\", PS1);
+        lines.approved();
+        let asked = lines.ask("NY", PS2);
+        assert!(
+            asked.doubts.iter().any(|d| d.ends_with("DENY")),
+            "{asked:?}"
+        );
+    }
+
+    #[test]
+    fn a_dropped_command_stays_in_the_history() {
+        let mut lines = CommandLines::default();
+        lines.ask("if : DE", PS1);
+        lines.approved();
+        lines.ask("DENY", PS2);
+        lines.denied();
+        lines.ask("ls", PS1);
+        lines.approved();
+        assert_eq!(lines.ask("!-2", PS1).command, "if : DE");
     }
 
     #[test]
