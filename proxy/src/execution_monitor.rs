@@ -14,7 +14,8 @@
 //!
 //! A C-g (the operator's, or the first of a deny's discard keys) may make the editor start over:
 //! zsh's C-g (send-break) abandons the line and draws a new prompt, switching bracketed paste off
-//! and on. In the target's next write after one, a switch-off is taken for that.
+//! and on. After one, a switch-off is taken for that until the editor switches paste on again,
+//! or keys go out after the target has answered the C-g.
 //!
 //! A submit sent while the editor was not reading (typed ahead while a command ran) is read
 //! later, at the next prompt: the switch-off it causes then is expected, once per such submit.
@@ -43,8 +44,10 @@ pub struct ExecutionMonitor {
     newline_while_reading: bool,
     /// Every key sent since the editor began reading was one the model follows exactly.
     keys_followed: bool,
-    /// A C-g went out and the target has not written since.
+    /// A C-g went out, and the editor has not started over since.
     after_discard: bool,
+    /// The target wrote after that C-g.
+    answered_discard: bool,
     /// Submits sent while the editor was not reading, not yet read by it.
     typed_ahead_ends: u32,
     alarm: Option<&'static str>,
@@ -57,6 +60,7 @@ impl ExecutionMonitor {
         for &byte in output {
             match self.paste_mode.feed(std::slice::from_ref(&byte)) {
                 Some(true) if !self.line_ended && !self.reading => {
+                    self.after_discard = false;
                     self.reading = true;
                     self.newline_while_reading = false;
                     self.keys_followed = true;
@@ -81,7 +85,7 @@ impl ExecutionMonitor {
                 _ => {}
             }
         }
-        self.after_discard = false;
+        self.answered_discard = self.after_discard;
         if self.reading
             && self.newline_while_reading
             && self.keys_followed
@@ -95,11 +99,15 @@ impl ExecutionMonitor {
     /// Keys went to the target; `followed`: the input model follows all of the line's keys.
     pub fn keys_sent(&mut self, followed: bool) {
         self.keys_followed &= followed;
+        if self.answered_discard {
+            self.after_discard = false;
+        }
     }
 
     /// A C-g went to the target (a deny's discard keys start with one).
     pub fn restart_possible(&mut self) {
         self.after_discard = true;
+        self.answered_discard = false;
     }
 
     /// A submit or the end of input went to the target: the editor stops reading with the
@@ -192,10 +200,21 @@ mod tests {
         monitor.restart_possible();
         monitor.output(b"\x07\x1b[?2004l\r\r\n$ \x1b[?2004h", || true, false);
         assert_eq!(monitor.alarm(), None);
-        // Reading again: a switch-off in a later write is a line run.
-        monitor.output(b"x", || true, false);
+        // Reading again: a switch-off after that is a line run.
+        monitor.keys_sent(true);
         monitor.output(b"\x1b[?2004l\r\n", || false, false);
         assert_eq!(monitor.alarm(), Some(EDITOR_STOPPED));
+    }
+
+    #[test]
+    fn keys_sent_before_the_target_answered_a_c_g_keep_the_excuse() {
+        let mut monitor = ExecutionMonitor::default();
+        monitor.output(b"$ \x1b[?2004h", || false, false);
+        monitor.restart_possible();
+        monitor.keys_sent(true);
+        monitor.output(b"\x07", || false, false);
+        monitor.output(b"\x1b[?2004l\r\r\n$ \x1b[?2004h", || true, false);
+        assert_eq!(monitor.alarm(), None);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub const ECHO_WAIT: Duration = Duration::from_secs(1);
 /// When the model is unsure, the screen counts as settled once the target's output pauses
 /// this long after it has answered the submit's keys.
 const QUIET: Duration = Duration::from_millis(60);
+/// A line the model is sure of counts as drawn once neither the keys nor the target's output
+/// have moved for this long: a shell draws a packet of keys within a few milliseconds.
+const SETTLE: Duration = Duration::from_millis(20);
 
 /// What a request says about a submitted shell line after the cross-check.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -226,6 +229,13 @@ impl TargetScreen {
             && self
                 .cursor_line()
                 .is_some_and(|line| line.starts_with(prompt.as_str()))
+    }
+
+    /// When neither side has been busy for a moment ([`SETTLE`] after the later of the last
+    /// keys and the target's last write).
+    fn settles_at(&self) -> Instant {
+        let last = self.last_input.max(self.last_output);
+        last.map_or_else(Instant::now, |last| last + SETTLE)
     }
 
     /// When the target's answer to the last discard counts as settled: a moment after it last
@@ -690,10 +700,20 @@ impl SharedScreen {
             let wait = {
                 let mut screen = self.lock();
                 if certain {
-                    if screen.agrees(line) && (!answered || screen.fresh()) {
+                    // Agreeing is not enough while the target is still drawing the keys: a
+                    // packet of keys is drawn key by key, and the line may agree on the way
+                    // (bash shows `echo DENY` before it inserts the `~` of an End key it does
+                    // not bind).
+                    let settles = screen.settles_at();
+                    let settled = settles <= Instant::now();
+                    if screen.agrees(line) && (!answered || screen.fresh()) && settled {
                         break;
                     }
-                    deadline
+                    if settled {
+                        deadline
+                    } else {
+                        deadline.min(settles)
+                    }
                 } else {
                     // Unsure lines wait for the target's answer to the keys even when the
                     // screen already agrees: a recalled line is drawn only after the key.
@@ -704,11 +724,13 @@ impl SharedScreen {
                     }
                 }
             };
-            if tokio::time::timeout_at(wait, output.changed())
+            let timed_out = tokio::time::timeout_at(wait, output.changed())
                 .await
-                .is_err()
-            {
-                break; // settled or out of time: the screen is what it shows
+                .is_err();
+            // A sure line looks again once the keys have settled; out of time, or an unsure
+            // line settled, the screen is what it shows.
+            if timed_out && (!certain || Instant::now() >= deadline) {
+                break;
             }
         }
         self.lock().check(line, certain, continuing)

@@ -70,9 +70,10 @@ fn sshgate_launched_as_a_process_passes_every_required_case() {
     let launch = template(
         "sshgate",
         "--authorized-keys {authorized_keys} --target-known-hosts {target_known_hosts} \
-         --host-key {dir}/host_key --approval-timeout {approval_timeout}",
+         --host-key {dir}/host_key --approval-timeout {approval_timeout} --echo-wait 500",
     );
-    // One chunking: the in-process runs cover all three; this one is about the process.
+    // One chunking: the in-process runs cover all three; this one is about the process. The
+    // echo wait is the self-run's: the slow-echo cases are timed against it.
     let (code, report) = launched(&launch, &["--chunking", "one-packet"]);
     let grades = grades(&report);
     assert_eq!(ids_graded(&grades, "fail"), Vec::<&str>::new());
