@@ -84,8 +84,8 @@ struct Bridge {
     /// The command the shell is reading across lines.
     command_lines: Arc<std::sync::Mutex<CommandLines>>,
     /// Resolves when the target's answer to a deny has settled (the gate holds input until
-    /// then).
-    deny_wait: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// then), false when a Ctrl+C it sent was not answered.
+    deny_wait: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
 }
 
 /// The only terminal modes of the operator's pty request passed to the target: line speeds
@@ -166,7 +166,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             },
             decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
             Ok(()) = output.changed() => bridge.watch_execution().await,
-            () = next_wait(&mut bridge.deny_wait) => bridge.deny_settled().await,
+            answered = next_wait(&mut bridge.deny_wait) => bridge.deny_settled(answered).await,
         };
         if result.is_err() || matches!(bridge.mode, Mode::Closed) {
             break;
@@ -332,11 +332,12 @@ fn keys_going_out(screen: &SharedScreen, actions: &[GateAction], followed: bool)
 }
 
 /// Resolves when `wait` does, or never when there is none.
-async fn next_wait(wait: &mut Option<Pin<Box<dyn Future<Output = ()> + Send>>>) {
+async fn next_wait(wait: &mut Option<Pin<Box<dyn Future<Output = bool> + Send>>>) -> bool {
     match wait {
         Some(future) => {
-            future.await;
+            let answered = future.await;
             *wait = None;
+            answered
         }
         None => std::future::pending().await,
     }
@@ -622,7 +623,8 @@ impl Bridge {
                         if drop_command {
                             screen.interrupt_answered().await
                         } else {
-                            screen.discard_settled().await
+                            screen.discard_settled().await;
+                            true
                         }
                     }));
                 }
@@ -652,12 +654,13 @@ impl Bridge {
         }
     }
 
-    /// The target's answer to a deny has settled: the keys held meanwhile go on.
-    async fn deny_settled(&mut self) -> Step {
+    /// The target's answer to a deny has settled: the keys held meanwhile go on, behind the
+    /// discard keys when the shell did not answer the Ctrl+C sent in their place.
+    async fn deny_settled(&mut self, answered: bool) -> Step {
         let Mode::Shell(gate) = &mut self.mode else {
             return Ok(());
         };
-        let actions = gate.release();
+        let actions = gate.release(!answered);
         keys_going_out(&self.screen, &actions, gate.line_certain());
         self.carry_out(actions).await?;
         self.forward_eof_when_idle().await

@@ -129,9 +129,16 @@ impl ShellGate {
 
     /// The target's answer to the deny has settled (or the wait for it is over): held input
     /// goes on.
-    pub fn release(&mut self) -> Vec<GateAction> {
+    /// With `discard_line`, the discard keys go first: the Ctrl+C a deny sent instead of them
+    /// was not answered, so the shell may not take it as an interrupt (`stty intr undef`) and
+    /// still shows the denied line.
+    pub fn release(&mut self, discard_line: bool) -> Vec<GateAction> {
         let mut actions = Vec::new();
         self.deny_hold = false;
+        if discard_line {
+            actions.push(GateAction::Denied);
+            actions.push(GateAction::ToTarget(self.reconstructor.denied()));
+        }
         let held: Vec<u8> = self.held.drain(..).collect();
         self.input(&held, &mut actions);
         actions
@@ -381,7 +388,7 @@ mod tests {
         gate.decided(false, "blocked", false);
         // Held until the target's answer to the deny has settled.
         assert!(gate.client_input(b"\r").is_empty());
-        let actions = gate.release();
+        let actions = gate.release(false);
         assert!(to_target(&actions).is_empty());
         assert_eq!(asked(&actions), [""]);
         let approved = gate.decided(true, "", false);
@@ -403,7 +410,7 @@ mod tests {
         // Nothing races the shell's answer to the interrupt.
         assert!(to_target(&gate.client_input(b"ls")).is_empty());
         assert!(gate.holds_after_deny());
-        assert_eq!(to_target(&gate.release()), b"ls");
+        assert_eq!(to_target(&gate.release(false)), b"ls");
     }
 
     #[test]
@@ -413,7 +420,7 @@ mod tests {
         let denied = gate.decided(false, "blocked", false);
         assert_eq!(to_target(&denied), b"\x1b[201~\x11\x07\x05\x15");
         assert!(to_target(&gate.client_input(b"more\x1b[201~ls")).is_empty());
-        assert_eq!(to_target(&gate.release()), b"ls");
+        assert_eq!(to_target(&gate.release(false)), b"ls");
     }
 
     #[test]

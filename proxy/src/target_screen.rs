@@ -645,19 +645,21 @@ impl SharedScreen {
 
     /// Resolves once the target has answered the last Ctrl+C (the reader's prompt back on a
     /// new row), or when the echo wait is over.
-    pub async fn interrupt_answered(&self) {
+    /// True when it did: false means the shell may not take C-c as an interrupt (`stty intr
+    /// undef`, `trap '' INT`).
+    pub async fn interrupt_answered(&self) -> bool {
         let deadline = Instant::now() + self.echo_wait;
         let mut output = self.output.subscribe();
         loop {
             output.mark_unchanged();
             if !self.lock().interrupt_unanswered {
-                return;
+                return true;
             }
             if tokio::time::timeout_at(deadline, output.changed())
                 .await
                 .is_err()
             {
-                return;
+                return false;
             }
         }
     }
