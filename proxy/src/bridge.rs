@@ -577,6 +577,15 @@ impl Bridge {
                 request.certain &= asked.doubts.is_empty();
                 request.warnings.extend(asked.doubts);
             }
+            if request.command.contains(char::REPLACEMENT_CHARACTER) {
+                // Bytes that are not UTF-8, shown as U+FFFD: a shell may drop them.
+                request.certain = false;
+                request.warnings.push(format!(
+                    "the line holds bytes that are not UTF-8 (shown as U+FFFD); a shell that \
+                     drops them runs: {}",
+                    request.command.replace(char::REPLACEMENT_CHARACTER, "")
+                ));
+            }
             let changes = shell_state::warnings(&request.command);
             let earlier = lock(&state_changes).clone();
             request.certain &= earlier.is_empty();

@@ -716,6 +716,7 @@ const FOUND_STREAMS: &[&str] = &[
     "slow-echo 1500<Enter>DE<Esc>[M<Enter> <Enter>",
     "slow-echo 1500<Enter>DEDE<Esc>[M<Enter><Enter>",
     "stty intr undef<Enter>\\\\<Enter>DENY",
+    "\\\\<Enter>DE\\x80NY",
 ];
 
 #[test]
