@@ -47,11 +47,11 @@ fn scan(source: &str) -> Scan {
     let mut chars = source.chars().peekable();
     let mut trailing_backslash = false;
     while let Some(c) = chars.next() {
-        trailing_backslash = false;
         match (quote, c) {
             (Some('\''), '\'') | (Some('"'), '"') => quote = None,
             (None, '\'' | '"') => quote = Some(c),
-            (Some('"') | None, '\\') if chars.next().is_none() => trailing_backslash = true,
+            // The escaped character is skipped; none left means the newline is escaped.
+            (Some('"') | None, '\\') => trailing_backslash = chars.next().is_none(),
             _ => {}
         }
     }
