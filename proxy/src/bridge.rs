@@ -570,7 +570,11 @@ impl Bridge {
             request.typed = checked.typed;
             request.context = checked.context;
             if request.command != HIDDEN {
-                let asked = lock(&command_lines).ask(&request.command, checked.prompt.as_deref());
+                let asked = lock(&command_lines).ask(
+                    &request.command,
+                    checked.prompt.as_deref(),
+                    checked.prompt_mark,
+                );
                 request.command = asked.command;
                 request.continuation = asked.continuation;
                 request.typed = request.typed.or(asked.typed);

@@ -18,6 +18,7 @@
 //! rebuilt from the commands the proxy itself forwarded ([`expand_from`]); that is never certain
 //! (the shell's history may hold lines from before the session).
 
+use crate::semantic_prompt::PromptKind;
 use sshgate_keystroke::{as_read, expand_from, open_construct, Expansion, LineStart, Open};
 
 /// What a request says about a submitted line in the light of the lines before it.
@@ -43,6 +44,11 @@ const KEPT_BACKSLASH_NEWLINE: &str = "a backslash before a newline is kept as qu
      a shell that reads the quoting otherwise runs the lines joined: ";
 const CONTINUATION_PROMPT_SHOWN: &str = "the shell shows a continuation prompt although the \
      command before this line looked complete: this line may continue it";
+const CONTINUATION_MARKED_UNKNOWN: &str = "the shell marks the prompt before this line as a \
+     continuation prompt (OSC 133), but sshgate saw no unfinished command before it: the line \
+     may continue one it did not see";
+const PRIMARY_PROMPT_MARKED: &str = "the command looks unfinished, but the shell marks the \
+     prompt before this line as its primary prompt (OSC 133): it may run this line on its own";
 const NOT_RUN: &str = "the shell will not run this line as shown: `:p` prints it, or the \
      history reference fails";
 const DISCARD_NOT_SHOWN: &str = "a deny or Ctrl+C meant to drop the earlier lines of this \
@@ -74,8 +80,9 @@ impl CommandLines {
     }
 
     /// The request for `line` (as checked against the screen), with `prompt` the text before it
-    /// on its row, if found.
-    pub fn ask(&mut self, line: &str, prompt: Option<&str>) -> Asked {
+    /// on its row, if found, and `mark` the kind of prompt the shell marked before it, if it
+    /// marks them. A mark only ever adds a doubt: a command's output can print one.
+    pub fn ask(&mut self, line: &str, prompt: Option<&str>, mark: Option<PromptKind>) -> Asked {
         let at_primary = prompt.is_some() && prompt == self.primary_prompt.as_deref();
         if self.discarding && at_primary {
             self.lines.clear();
@@ -83,12 +90,25 @@ impl CommandLines {
         }
         let mut doubts = Vec::new();
         let previous = std::mem::take(&mut self.last_complete);
-        let continuation_prompt = prompt.is_some_and(|prompt| {
-            prompt.trim_end().ends_with('>') && Some(prompt) != self.primary_prompt.as_deref()
-        });
-        if self.lines.is_empty() && continuation_prompt && !previous.is_empty() {
-            self.lines = previous;
-            doubts.push(CONTINUATION_PROMPT_SHOWN.to_string());
+        let marked_continuation = mark == Some(PromptKind::Continuation);
+        let continuation_prompt = marked_continuation
+            || prompt.is_some_and(|prompt| {
+                prompt.trim_end().ends_with('>') && Some(prompt) != self.primary_prompt.as_deref()
+            });
+        if self.lines.is_empty() && continuation_prompt {
+            if !previous.is_empty() {
+                self.lines = previous;
+                doubts.push(CONTINUATION_PROMPT_SHOWN.to_string());
+            } else if marked_continuation {
+                doubts.push(CONTINUATION_MARKED_UNKNOWN.to_string());
+            }
+        }
+        if !self.lines.is_empty()
+            && !self.discarding
+            && !at_primary
+            && mark == Some(PromptKind::Primary)
+        {
+            doubts.push(PRIMARY_PROMPT_MARKED.to_string());
         }
         let start = self.line_start();
         let (expanded, typed) = match expand_from(line, &self.history, start) {
@@ -222,37 +242,37 @@ mod tests {
     #[test]
     fn a_backslash_continuation_is_asked_about_as_the_whole_command() {
         let mut lines = CommandLines::default();
-        assert_eq!(lines.ask("mark DE\\", PS1).continuation, None);
+        assert_eq!(lines.ask("mark DE\\", PS1, None).continuation, None);
         lines.approved();
         assert!(lines.continuing());
-        let asked = lines.ask("NY", PS2);
+        let asked = lines.ask("NY", PS2, None);
         assert_eq!(asked.command, "mark DENY");
         assert_eq!(asked.continuation.as_deref(), Some("NY"));
         assert!(asked.doubts.is_empty());
         lines.approved();
         assert!(!lines.continuing());
-        assert_eq!(lines.ask("ls", PS1).command, "ls");
+        assert_eq!(lines.ask("ls", PS1, None).command, "ls");
     }
 
     #[test]
     fn an_open_quote_joins_lines_with_a_newline() {
         let mut lines = CommandLines::default();
-        lines.ask("echo 'DE", PS1);
+        lines.ask("echo 'DE", PS1, None);
         lines.approved();
-        assert_eq!(lines.ask("NY'", PS2).command, "echo 'DE\nNY'");
+        assert_eq!(lines.ask("NY'", PS2, None).command, "echo 'DE\nNY'");
     }
 
     #[test]
     fn a_here_document_continues_until_its_delimiter() {
         let mut lines = CommandLines::default();
         for line in ["sh <<EOF", "echo DE\\"] {
-            lines.ask(line, PS1);
+            lines.ask(line, PS1, None);
             lines.approved();
         }
-        let asked = lines.ask("NY", PS2);
+        let asked = lines.ask("NY", PS2, None);
         assert_eq!(asked.command, "sh <<EOF\necho DENY");
         lines.approved();
-        lines.ask("EOF", PS2);
+        lines.ask("EOF", PS2, None);
         lines.approved();
         assert!(!lines.continuing());
     }
@@ -260,17 +280,17 @@ mod tests {
     #[test]
     fn history_expansion_shows_the_command_it_makes() {
         let mut lines = CommandLines::default();
-        lines.ask("echo DE", PS1);
+        lines.ask("echo DE", PS1, None);
         lines.approved();
-        let asked = lines.ask("!!NY", PS1);
+        let asked = lines.ask("!!NY", PS1, None);
         assert_eq!(asked.command, "echo DENY");
         assert_eq!(asked.typed.as_deref(), Some("!!NY"));
         assert_eq!(asked.doubts, [EXPANDED]);
         lines.denied();
-        let asked = lines.ask("^DE^XX", PS1);
+        let asked = lines.ask("^DE^XX", PS1, None);
         assert_eq!(asked.command, "echo XX");
         // Nothing to expand: as typed, no doubt.
-        let asked = lines.ask("echo hi! there", PS1);
+        let asked = lines.ask("echo hi! there", PS1, None);
         assert_eq!((asked.typed, asked.doubts), (None, vec![]));
     }
 
@@ -288,10 +308,10 @@ mod tests {
     fn a_continuation_prompt_after_a_complete_command_continues_it() {
         let mut lines = CommandLines::default();
         // zsh without interactive_comments: `#DE\` is a word, and the backslash continues.
-        lines.ask("echo #DE\\", PS1);
+        lines.ask("echo #DE\\", PS1, None);
         lines.approved();
         assert!(!lines.continuing());
-        let asked = lines.ask("NY", PS2);
+        let asked = lines.ask("NY", PS2, None);
         assert_eq!(asked.continuation.as_deref(), Some("NY"));
         assert!(asked.command.starts_with("echo #DE"), "{asked:?}");
         assert_eq!(asked.doubts[0], CONTINUATION_PROMPT_SHOWN);
@@ -300,9 +320,9 @@ mod tests {
     #[test]
     fn a_backslash_newline_kept_in_quotes_is_a_doubt_with_the_joined_reading() {
         let mut lines = CommandLines::default();
-        lines.ask("echo \"${x-'}\" DE\\", PS1);
+        lines.ask("echo \"${x-'}\" DE\\", PS1, None);
         lines.approved();
-        let asked = lines.ask("NY", PS2);
+        let asked = lines.ask("NY", PS2, None);
         assert!(
             asked.doubts.iter().any(|d| d.ends_with("DENY")),
             "{asked:?}"
@@ -312,37 +332,72 @@ mod tests {
     #[test]
     fn a_dropped_command_stays_in_the_history() {
         let mut lines = CommandLines::default();
-        lines.ask("if : DE", PS1);
+        lines.ask("if : DE", PS1, None);
         lines.approved();
-        lines.ask("DENY", PS2);
+        lines.ask("DENY", PS2, None);
         lines.denied();
-        lines.ask("ls", PS1);
+        lines.ask("ls", PS1, None);
         lines.approved();
-        assert_eq!(lines.ask("!-2", PS1).command, "if : DE");
+        assert_eq!(lines.ask("!-2", PS1, None).command, "if : DE");
     }
 
     #[test]
     fn the_primary_prompt_under_a_continuation_is_a_doubt() {
         let mut lines = CommandLines::default();
-        lines.ask("echo 'a", PS1);
+        lines.ask("echo 'a", PS1, None);
         lines.approved();
-        assert_eq!(lines.ask("b'", PS1).doubts, [PRIMARY_PROMPT_SHOWN]);
+        assert_eq!(lines.ask("b'", PS1, None).doubts, [PRIMARY_PROMPT_SHOWN]);
     }
 
     #[test]
     fn a_discarded_command_stays_until_the_primary_prompt_shows() {
         let mut lines = CommandLines::default();
-        lines.ask("echo 'a", PS1);
+        lines.ask("echo 'a", PS1, None);
         lines.approved();
-        lines.ask("DENY", PS2);
+        lines.ask("DENY", PS2, None);
         lines.denied();
         // Still at a continuation prompt: the shell ignored the interrupt.
-        let asked = lines.ask("b'", PS2);
+        let asked = lines.ask("b'", PS2, None);
         assert_eq!(asked.doubts, [DISCARD_NOT_SHOWN]);
         assert_eq!(asked.command, "echo 'a\nb'");
         lines.denied();
         // Back at the primary prompt: the command is gone.
-        let asked = lines.ask("ls", PS1);
+        let asked = lines.ask("ls", PS1, None);
         assert_eq!((asked.command.as_str(), asked.continuation), ("ls", None));
+    }
+
+    #[test]
+    fn prompt_marks_add_doubts_where_the_lexer_reads_otherwise() {
+        use PromptKind::{Continuation, Primary};
+        // A continuation prompt that does not look like one (PS2 set to blanks), marked.
+        let blank_ps2 = Some("  ");
+        let mut lines = CommandLines::default();
+        lines.ask("echo #DE\\", PS1, Some(Primary));
+        lines.approved();
+        let asked = lines.ask("NY", blank_ps2, Some(Continuation));
+        assert_eq!(asked.doubts[0], CONTINUATION_PROMPT_SHOWN);
+        assert!(asked.command.starts_with("echo #DE"), "{asked:?}");
+        // Unmarked, that prompt passes for a primary one.
+        let mut unmarked = CommandLines::default();
+        unmarked.ask("echo #DE\\", PS1, None);
+        unmarked.approved();
+        assert!(unmarked.ask("NY", blank_ps2, None).doubts.is_empty());
+        // Marked as a continuation with nothing seen before it.
+        let mut fresh = CommandLines::default();
+        let asked = fresh.ask("NY", blank_ps2, Some(Continuation));
+        assert_eq!(asked.doubts, [CONTINUATION_MARKED_UNKNOWN]);
+        // A primary prompt marked under a command the lexer sees unfinished.
+        let mut open = CommandLines::default();
+        open.ask("echo 'a", PS1, Some(Primary));
+        open.approved();
+        assert_eq!(
+            open.ask("b'", blank_ps2, Some(Primary)).doubts,
+            [PRIMARY_PROMPT_MARKED]
+        );
+        // Marks that agree add nothing.
+        let mut agreed = CommandLines::default();
+        agreed.ask("echo 'a", PS1, Some(Primary));
+        agreed.approved();
+        assert!(agreed.ask("b'", PS2, Some(Continuation)).doubts.is_empty());
     }
 }

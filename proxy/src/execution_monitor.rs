@@ -25,11 +25,14 @@
 //! new prompt), or the session's first switch-on. A full-screen program (alternate screen) is
 //! never watched: it redraws as it likes.
 
+use crate::semantic_prompt::Mark;
 use crate::target_screen::PasteModeWatch;
 
 /// Why the session ended, for the operator, the approver and the log.
 pub const EDITOR_STOPPED: &str = "the target's line editor handed a line over to run although \
      no approved submit went out (a key binding or macro ran it)";
+pub const COMMAND_MARKED: &str = "the target's shell marked a command starting (OSC 133;C) \
+     although no approved submit went out (a key binding or macro ran it)";
 pub const PROMPT_REDRAWN: &str = "the target drew its prompt again after output although no \
      approved submit went out (a key binding ran a command)";
 
@@ -54,35 +57,33 @@ pub struct ExecutionMonitor {
 }
 
 impl ExecutionMonitor {
-    /// The target wrote `output`; `prompt_shown` tells whether the cursor's row now starts
-    /// with the shell's prompt, `alternate` whether a full-screen program has the screen.
-    pub fn output(&mut self, output: &[u8], prompt_shown: impl FnOnce() -> bool, alternate: bool) {
-        for &byte in output {
+    /// The target wrote `output`, with the semantic prompt `marks` found in it (each at the
+    /// offset past its end); `prompt_shown` tells whether the cursor's row now starts with the
+    /// shell's prompt, `alternate` whether a full-screen program has the screen.
+    pub fn output(
+        &mut self,
+        output: &[u8],
+        marks: &[(usize, Mark)],
+        prompt_shown: impl FnOnce() -> bool,
+        alternate: bool,
+    ) {
+        let mut marks = marks.iter().peekable();
+        for (index, &byte) in output.iter().enumerate() {
             match self.paste_mode.feed(std::slice::from_ref(&byte)) {
-                Some(true) if !self.line_ended && !self.reading => {
-                    self.after_discard = false;
-                    self.reading = true;
-                    self.newline_while_reading = false;
-                    self.keys_followed = true;
-                }
-                Some(false) => {
-                    let expected = self.after_discard || self.typed_ahead_ends > 0;
-                    if self.reading && !expected && !alternate {
-                        self.raise(EDITOR_STOPPED);
-                    }
-                    if self.reading && !self.after_discard && self.typed_ahead_ends > 0 {
-                        self.typed_ahead_ends -= 1;
-                    }
-                    if self.after_discard {
-                        self.line_ends();
-                    }
-                    self.reading = false;
-                }
+                Some(true) => self.editor_reads(),
+                Some(false) => self.editor_stops(EDITOR_STOPPED, alternate),
                 _ if byte == b'\n' => {
                     self.line_ended = false;
                     self.newline_while_reading |= self.reading;
                 }
                 _ => {}
+            }
+            while let Some((_, mark)) = marks.next_if(|(end, _)| *end == index + 1) {
+                match mark {
+                    Mark::Input => self.editor_reads(),
+                    Mark::Command => self.editor_stops(COMMAND_MARKED, alternate),
+                    Mark::Prompt(_) | Mark::CommandEnd => {}
+                }
             }
         }
         self.answered_discard = self.after_discard;
@@ -94,6 +95,33 @@ impl ExecutionMonitor {
         {
             self.raise(PROMPT_REDRAWN);
         }
+    }
+
+    /// The line editor shows it reads: bracketed paste switched on, or the shell marked where
+    /// its input starts.
+    fn editor_reads(&mut self) {
+        if !self.line_ended && !self.reading {
+            self.after_discard = false;
+            self.reading = true;
+            self.newline_while_reading = false;
+            self.keys_followed = true;
+        }
+    }
+
+    /// The line editor shows it stopped reading: bracketed paste switched off, or the shell
+    /// marked a command starting; `reason` if nothing the operator sent explains it.
+    fn editor_stops(&mut self, reason: &'static str, alternate: bool) {
+        let expected = self.after_discard || self.typed_ahead_ends > 0;
+        if self.reading && !expected && !alternate {
+            self.raise(reason);
+        }
+        if self.reading && !self.after_discard && self.typed_ahead_ends > 0 {
+            self.typed_ahead_ends -= 1;
+        }
+        if self.after_discard {
+            self.line_ends();
+        }
+        self.reading = false;
     }
 
     /// Keys went to the target; `followed`: the input model follows all of the line's keys.
@@ -138,6 +166,13 @@ impl ExecutionMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::semantic_prompt::MarkScanner;
+
+    /// `output` from the target, marks and all (marks are not cut across writes here).
+    fn feed(monitor: &mut ExecutionMonitor, output: &[u8], prompt_shown: bool, alternate: bool) {
+        let marks = MarkScanner::default().scan(output);
+        monitor.output(output, &marks, || prompt_shown, alternate);
+    }
 
     fn watched(chunks: &[&str], prompt_shown: bool) -> Option<&'static str> {
         let mut monitor = ExecutionMonitor::default();
@@ -145,7 +180,7 @@ mod tests {
             match *chunk {
                 "<submit>" => monitor.line_ends(),
                 "<tab>" => monitor.keys_sent(false),
-                _ => monitor.output(chunk.as_bytes(), || prompt_shown, false),
+                _ => feed(&mut monitor, chunk.as_bytes(), prompt_shown, false),
             }
         }
         monitor.alarm()
@@ -195,25 +230,30 @@ mod tests {
     #[test]
     fn zsh_starting_over_after_a_deny_raises_nothing() {
         let mut monitor = ExecutionMonitor::default();
-        monitor.output(b"$ \x1b[?2004h", || false, false);
+        feed(&mut monitor, b"$ \x1b[?2004h", false, false);
         monitor.keys_sent(true);
         monitor.restart_possible();
-        monitor.output(b"\x07\x1b[?2004l\r\r\n$ \x1b[?2004h", || true, false);
+        feed(
+            &mut monitor,
+            b"\x07\x1b[?2004l\r\r\n$ \x1b[?2004h",
+            true,
+            false,
+        );
         assert_eq!(monitor.alarm(), None);
         // Reading again: a switch-off after that is a line run.
         monitor.keys_sent(true);
-        monitor.output(b"\x1b[?2004l\r\n", || false, false);
+        feed(&mut monitor, b"\x1b[?2004l\r\n", false, false);
         assert_eq!(monitor.alarm(), Some(EDITOR_STOPPED));
     }
 
     #[test]
     fn keys_sent_before_the_target_answered_a_c_g_keep_the_excuse() {
         let mut monitor = ExecutionMonitor::default();
-        monitor.output(b"$ \x1b[?2004h", || false, false);
+        feed(&mut monitor, b"$ \x1b[?2004h", false, false);
         monitor.restart_possible();
         monitor.keys_sent(true);
-        monitor.output(b"\x07", || false, false);
-        monitor.output(b"\x1b[?2004l\r\r\n$ \x1b[?2004h", || true, false);
+        feed(&mut monitor, b"\x07", false, false);
+        feed(&mut monitor, b"\x1b[?2004l\r\r\n$ \x1b[?2004h", true, false);
         assert_eq!(monitor.alarm(), None);
     }
 
@@ -236,8 +276,32 @@ mod tests {
     #[test]
     fn a_full_screen_program_is_not_watched() {
         let mut monitor = ExecutionMonitor::default();
-        monitor.output(b"\x1b[?2004h$ ", || false, false);
-        monitor.output(b"\x1b[?2004l\r\n$ ", || true, true);
+        feed(&mut monitor, b"\x1b[?2004h$ ", false, false);
+        feed(&mut monitor, b"\x1b[?2004l\r\n$ ", true, true);
         assert_eq!(monitor.alarm(), None);
+    }
+
+    #[test]
+    fn a_command_marked_without_a_submit_is_a_line_run_behind_the_gate() {
+        // A shell without bracketed paste, with semantic prompt marks.
+        let prompt = "\x1b]133;A\x07$ \x1b]133;B\x07";
+        let submitted = [
+            prompt,
+            "ls",
+            "<submit>",
+            "\r\n\x1b]133;C\x07a b\r\n",
+            prompt,
+        ];
+        assert_eq!(watched(&submitted, false), None);
+        let macro_run = [prompt, "ls", "\r\n\x1b]133;C\x07a b\r\n"];
+        assert_eq!(watched(&macro_run, false), Some(COMMAND_MARKED));
+        // The mark cut across two writes is found all the same.
+        let mut monitor = ExecutionMonitor::default();
+        let mut scanner = MarkScanner::default();
+        for chunk in [prompt.as_bytes(), b"\r\n\x1b]13", b"3;C\x07"] {
+            let marks = scanner.scan(chunk);
+            monitor.output(chunk, &marks, || false, false);
+        }
+        assert_eq!(monitor.alarm(), Some(COMMAND_MARKED));
     }
 }

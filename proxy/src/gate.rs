@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use crate::semantic_prompt::OperatorMarkFilter;
 use sshgate_keystroke::{ByteAction, Reconstructor, Submit, SubmitKey};
 
 /// Input held while a decision is pending. Beyond this, keys are dropped and the operator
@@ -93,6 +94,8 @@ pub struct ShellGate {
     /// command make it keep the line and lose a key; zsh answers the discard keys by starting
     /// its editor over, which must not be taken for keys of the next line.
     deny_hold: bool,
+    /// Semantic prompt marks never pass from the operator's side (see [`crate::semantic_prompt`]).
+    operator_marks: OperatorMarkFilter,
 }
 
 impl Default for ShellGate {
@@ -114,6 +117,7 @@ impl ShellGate {
             output_stopped: false,
             line_unknown: false,
             deny_hold: false,
+            operator_marks: OperatorMarkFilter::default(),
         }
     }
 
@@ -152,7 +156,8 @@ impl ShellGate {
     /// Bytes the operator typed.
     pub fn client_input(&mut self, data: &[u8]) -> Vec<GateAction> {
         let mut actions = Vec::new();
-        self.input(data, &mut actions);
+        let data = self.operator_marks.filter(data);
+        self.input(&data, &mut actions);
         actions
     }
 
@@ -357,6 +362,14 @@ mod tests {
         assert_eq!(asked(&actions), ["echo hi"]);
         assert_eq!(to_target(&gate.decided(true, "", false)), b"\r");
         assert!(!gate.is_pending());
+    }
+
+    #[test]
+    fn semantic_prompt_marks_never_reach_the_target_from_the_operator() {
+        let mut gate = ShellGate::new();
+        let actions = gate.client_input(b"cat\x1b]133;C\x07 -v\x1b]133;A;k=s\x1b\\\r");
+        assert_eq!(to_target(&actions), b"cat -v");
+        assert_eq!(asked(&actions), ["cat -v"]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod demo;
 pub mod execution_monitor;
 pub mod gate;
 pub mod log_text;
+pub mod semantic_prompt;
 pub mod server;
 pub mod shell_state;
 pub mod target;

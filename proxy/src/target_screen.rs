@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::execution_monitor::ExecutionMonitor;
+use crate::semantic_prompt::{Mark, MarkScanner, PromptKind};
 
 /// Screen rows given to the approver as context, ending with the cursor's row.
 const CONTEXT_ROWS: usize = 5;
@@ -70,6 +71,9 @@ pub struct Checked {
     /// What stands left of the line on its row (the shell's prompt, or its continuation
     /// prompt), when the line was found.
     pub prompt: Option<String>,
+    /// The kind of the last prompt the shell marked (OSC 133) since the last submit or
+    /// Ctrl+C, if it marks its prompts.
+    pub prompt_mark: Option<PromptKind>,
 }
 
 /// Shown to the approver in place of a line that a program other than the shell read with
@@ -119,6 +123,9 @@ pub struct TargetScreen {
     last_discard: Option<Instant>,
     last_output: Option<Instant>,
     monitor: ExecutionMonitor,
+    marks: MarkScanner,
+    /// See [`Checked::prompt_mark`].
+    prompt_mark: Option<PromptKind>,
 }
 
 impl TargetScreen {
@@ -138,6 +145,8 @@ impl TargetScreen {
             last_discard: None,
             last_output: None,
             monitor: ExecutionMonitor::default(),
+            marks: MarkScanner::default(),
+            prompt_mark: None,
         }
     }
 
@@ -154,8 +163,14 @@ impl TargetScreen {
         self.parser.process(output);
         self.last_output = Some(Instant::now());
         let alternate = self.parser.screen().alternate_screen();
+        let marks = self.marks.scan(output);
+        for (_, mark) in &marks {
+            if let Mark::Prompt(kind) = mark {
+                self.prompt_mark = Some(*kind);
+            }
+        }
         let mut monitor = std::mem::take(&mut self.monitor);
-        monitor.output(output, || self.reader_prompt_shown(), alternate);
+        monitor.output(output, &marks, || self.reader_prompt_shown(), alternate);
         self.monitor = monitor;
         let editor_reading = self.paste_mode.feed(output) == Some(true);
         let newline = output.contains(&b'\n');
@@ -181,6 +196,7 @@ impl TargetScreen {
     /// An approved submit is going to the target: until the reader's prompt comes back, a
     /// program it started may be what reads the next line.
     pub fn submit_sent(&mut self) {
+        self.prompt_mark = None;
         self.awaiting_prompt = true;
         self.answered = false;
     }
@@ -188,6 +204,7 @@ impl TargetScreen {
     /// A Ctrl+C is going to the target: the next line counts only once its prompt is back.
     /// (It starts no program: a Ctrl+C the shell ignores leaves it reading.)
     pub fn interrupt_sent(&mut self) {
+        self.prompt_mark = None;
         self.discard_sent();
         self.monitor.interrupted();
         self.interrupt_unanswered = true;
@@ -443,6 +460,7 @@ impl TargetScreen {
         let raced = self.raced_interrupt && !line.trim().is_empty();
         let mut checked = self.cross_check(line, certain && !raced, continuing);
         checked.fresh = self.fresh();
+        checked.prompt_mark = self.prompt_mark;
         checked.discard_answered = match (self.last_discard, self.last_output) {
             (Some(discard), Some(output)) => output >= discard,
             (discard, _) => discard.is_none(),
