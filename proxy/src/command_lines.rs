@@ -118,6 +118,7 @@ impl CommandLines {
                 if !runs {
                     doubts.push(NOT_RUN.to_string());
                 }
+                doubts.extend(self.other_histories(line, start, &text));
                 (text, Some(line.to_string()))
             }
         };
@@ -138,7 +139,7 @@ impl CommandLines {
         } else if at_primary {
             doubts.push(PRIMARY_PROMPT_SHOWN.to_string());
         }
-        let command = as_read(&self.source_with(&expanded));
+        let command = self.whole_command(&expanded);
         if command.contains("\\\n") {
             // Kept as quoted by the lexer; a shell that reads the quote otherwise (zsh takes a
             // `'` inside `"${...}"` as a plain character) joins the lines.
@@ -152,6 +153,44 @@ impl CommandLines {
             continuation: Some(expanded),
             typed,
             doubts,
+        }
+    }
+
+    /// What `line` runs where the shell leaves some lines out of its history, for each common
+    /// way of doing so under which it reads otherwise than `expanded`: after `echo DE`,
+    /// ` echo hi` (with a space first), `!!NY` runs `echo DENY` on a stock Debian bash.
+    fn other_histories(&self, line: &str, start: LineStart, expanded: &str) -> Vec<String> {
+        let mut readings: Vec<String> = vec![expanded.to_string()];
+        let mut doubts = Vec::new();
+        for (leaves_out, space, dups) in HISTORY_FILTERS {
+            let kept = kept_history(&self.history, space, dups);
+            if kept.len() == self.history.len() {
+                continue;
+            }
+            let Expansion::Expanded {
+                text, runs: true, ..
+            } = expand_from(line, &kept, start)
+            else {
+                continue;
+            };
+            // A reference that names no line there is left as typed: no other reading.
+            if text != line && !readings.contains(&text) {
+                let command = self.whole_command(&text);
+                doubts.push(format!(
+                    "a shell that leaves {leaves_out} out of its history runs: {command}"
+                ));
+                readings.push(text);
+            }
+        }
+        doubts
+    }
+
+    /// The command so far with `line` as its latest line, as the shell will read it.
+    fn whole_command(&self, line: &str) -> String {
+        if self.lines.is_empty() {
+            line.to_string()
+        } else {
+            as_read(&self.source_with(line))
         }
     }
 
@@ -209,6 +248,40 @@ impl CommandLines {
         source.push_str(line);
         source
     }
+}
+
+/// The common ways a shell leaves lines out of its history: what it leaves out, whether lines
+/// starting with a space, whether a line repeating the one before.
+const HISTORY_FILTERS: [(&str, bool, bool); 3] = [
+    (
+        "lines starting with a space (HISTCONTROL=ignorespace, zsh's HIST_IGNORE_SPACE)",
+        true,
+        false,
+    ),
+    (
+        "a line repeating the one before (HISTCONTROL=ignoredups, zsh's HIST_IGNORE_DUPS)",
+        false,
+        true,
+    ),
+    (
+        "both (HISTCONTROL=ignoreboth, set by Debian's and Ubuntu's stock ~/.bashrc)",
+        true,
+        true,
+    ),
+];
+
+/// `history` as a shell that leaves out lines starting with a space (`space`) or repeating
+/// the one before (`dups`) keeps it.
+fn kept_history(history: &[String], space: bool, dups: bool) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for entry in history {
+        let left_out = (space && entry.starts_with(' '))
+            || (dups && kept.last().is_some_and(|last| last == entry));
+        if !left_out {
+            kept.push(entry.clone());
+        }
+    }
+    kept
 }
 
 /// The commands in `text`, a line of several lines the shell reads at once (a bracketed paste
@@ -292,6 +365,31 @@ mod tests {
         // Nothing to expand: as typed, no doubt.
         let asked = lines.ask("echo hi! there", PS1, None);
         assert_eq!((asked.typed, asked.doubts), (None, vec![]));
+    }
+
+    #[test]
+    fn lines_a_shell_may_leave_out_of_its_history_give_other_readings() {
+        let mut lines = CommandLines::default();
+        for line in ["echo DE", " echo hi", "ls", "ls"] {
+            lines.ask(line, PS1, None);
+            lines.approved();
+        }
+        let asked = lines.ask("!-3NY", PS1, None);
+        assert_eq!(asked.command, " echo hiNY");
+        assert_eq!(asked.doubts[0], EXPANDED);
+        let others: Vec<&str> = asked.doubts[1..]
+            .iter()
+            .map(|doubt| doubt.rsplit(": ").next().unwrap_or_default())
+            .collect();
+        // Without the space-led line, or the repeated `ls`, `!-3` is `echo DE` (said once);
+        // without both, it names no line and nothing runs.
+        assert_eq!(others, ["echo DENY"]);
+        assert!(asked.doubts[1].contains("lines starting with a space"));
+        // Without such lines, no other reading.
+        let mut plain = CommandLines::default();
+        plain.ask("echo DE", PS1, None);
+        plain.approved();
+        assert_eq!(plain.ask("!!NY", PS1, None).doubts, [EXPANDED]);
     }
 
     #[test]
