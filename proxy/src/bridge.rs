@@ -605,6 +605,9 @@ impl Bridge {
             } else {
                 ask(approval, request).await
             };
+            if decision.approve && shell_state::may_bind_keys(&changes) {
+                screen.lock().bindings_changed();
+            }
             if decision.approve && !changes.is_empty() {
                 lock(&state_changes).extend(changes.iter().map(|change| {
                     format!("`{command}` was approved earlier in this session: it {change}")

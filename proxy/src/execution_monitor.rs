@@ -35,6 +35,10 @@ pub const COMMAND_MARKED: &str = "the target's shell marked a command starting (
      although no approved submit went out (a key binding or macro ran it)";
 pub const PROMPT_REDRAWN: &str = "the target drew its prompt again after output although no \
      approved submit went out (a key binding ran a command)";
+pub const PROMPT_REDRAWN_AFTER_BINDING: &str = "the target drew its prompt again after output \
+     although no approved submit went out, after an approved command changed what keys do: a \
+     key binding ran a command, or a completion listing, which sshgate cannot tell apart from \
+     one once bindings changed";
 
 #[derive(Default)]
 pub struct ExecutionMonitor {
@@ -53,6 +57,9 @@ pub struct ExecutionMonitor {
     answered_discard: bool,
     /// Submits sent while the editor was not reading, not yet read by it.
     typed_ahead_ends: u32,
+    /// An approved command may have bound keys to commands (`bind -x`, `source`): a key the
+    /// model does not follow (Tab) may be one of them.
+    bindings_changed: bool,
     alarm: Option<&'static str>,
 }
 
@@ -89,12 +96,23 @@ impl ExecutionMonitor {
         self.answered_discard = self.after_discard;
         if self.reading
             && self.newline_while_reading
-            && self.keys_followed
+            && (self.keys_followed || self.bindings_changed)
             && !alternate
             && prompt_shown()
         {
-            self.raise(PROMPT_REDRAWN);
+            self.raise(if self.keys_followed {
+                PROMPT_REDRAWN
+            } else {
+                PROMPT_REDRAWN_AFTER_BINDING
+            });
         }
+    }
+
+    /// An approved command may have bound keys to commands: from now on a prompt drawn again
+    /// after output is a command run, whatever keys went out (a completion listing that
+    /// looks the same ends the session too).
+    pub fn bindings_changed(&mut self) {
+        self.bindings_changed = true;
     }
 
     /// The line editor shows it reads: bracketed paste switched on, or the shell marked where
@@ -225,6 +243,20 @@ mod tests {
         // Completion listings redraw the prompt too; the model is unsure after Tab.
         let listed = ["\x1b[?2004h$ ", "<tab>", "\r\nab  ac\r\n$ a"];
         assert_eq!(watched(&listed, true), None);
+    }
+
+    #[test]
+    fn after_a_binding_change_a_listing_redraw_is_a_command_run() {
+        let listed = ["\x1b[?2004h$ ", "<tab>", "\r\nab  ac\r\n$ a"];
+        let mut monitor = ExecutionMonitor::default();
+        monitor.bindings_changed();
+        for chunk in listed {
+            match chunk {
+                "<tab>" => monitor.keys_sent(false),
+                _ => feed(&mut monitor, chunk.as_bytes(), true, false),
+            }
+        }
+        assert_eq!(monitor.alarm(), Some(PROMPT_REDRAWN_AFTER_BINDING));
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub fn warnings(command: &str) -> Vec<String> {
     found
 }
 
+/// Whether a command with these `warnings` may have bound keys to commands, directly or through
+/// code it runs or an init file it names.
+pub fn may_bind_keys(warnings: &[String]) -> bool {
+    warnings
+        .iter()
+        .any(|warning| [BINDINGS, REPLACES, INIT_FILE].contains(&warning.as_str()))
+}
+
 const BINDINGS: &str = "changes what keys do: a key may now run a command or type a newline \
                         that no submit shows";
 const EDITING_MODE: &str = "changes the line editor's mode: the proxy models emacs keys only";

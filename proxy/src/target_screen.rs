@@ -226,6 +226,12 @@ impl TargetScreen {
         }
     }
 
+    /// An approved command may have bound keys to commands (see
+    /// [`ExecutionMonitor::bindings_changed`]).
+    pub fn bindings_changed(&mut self) {
+        self.monitor.bindings_changed();
+    }
+
     /// Why the target is known to have run something no approved submit started, if it has.
     pub fn unprompted_run(&self) -> Option<&'static str> {
         self.monitor.alarm()
