@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/corpus");
+    // Read when the script runs, not when it was compiled: a build directory reused by a
+    // checkout elsewhere keeps the compiled script.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let corpus = Path::new(&manifest_dir).join("../scenarios/corpus");
     println!("cargo::rerun-if-changed={}", corpus.display());
     let mut files = Vec::new();
     collect(&corpus, &mut files);
