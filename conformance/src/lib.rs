@@ -10,11 +10,14 @@
 //! - [`external`]: `conformance run`, against a proxy in another process, with
 //!   [`launch`] (starting it from `--launch`) and [`probe`] (its version, key and
 //!   capabilities).
+//! - [`real_shell`]: a real shell behind a private OpenSSH sshd as the target (a fresh one per
+//!   replay), for sshgate's real-shell tests.
 
 pub mod catalogue;
 pub mod external;
 pub mod launch;
 pub mod probe;
+pub mod real_shell;
 pub mod report;
 pub mod runner;
 pub mod self_run;

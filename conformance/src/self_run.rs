@@ -1,5 +1,5 @@
 //! The self-run: the suite against sshgate itself, started in-process for each replay with the
-//! replay's mock target and approver.
+//! replay's target (the mock, or a real shell behind sshd with `--target-shell`) and approver.
 //!
 //! Every replay's sshgate uses the same host key, so the report names one fingerprint.
 
@@ -48,6 +48,17 @@ impl InProcessSshgate {
         }
     }
 
+    /// In front of a real shell behind sshd (`--target-shell`, and sshgate's real-shell
+    /// tests): sshgate's own echo wait, since a shell behind sshd echoes later than the mock,
+    /// and the approval time-out of the real-shell tier, which no case of it waits for.
+    pub fn for_real_shell() -> Self {
+        InProcessSshgate {
+            approval_timeout: crate::real_shell::APPROVAL_TIMEOUT,
+            echo_wait: sshgate::target_screen::ECHO_WAIT,
+            ..Self::default()
+        }
+    }
+
     pub fn info(&self) -> ProxyInfo {
         ProxyInfo {
             description: "sshgate (in-process)".into(),
@@ -64,7 +75,7 @@ impl Launcher for InProcessSshgate {
     }
 
     fn launch(&self, environment: Environment) -> LaunchFuture {
-        let settings = Settings {
+        let mut settings = Settings {
             echo_wait: self.echo_wait,
             ..Settings::for_local_target(
                 self.host_key.clone(),
@@ -72,6 +83,8 @@ impl Launcher for InProcessSshgate {
                 &environment.target_key,
             )
         };
+        // The target user stays the operator's: the replay logs in as the user sshd takes.
+        settings.target.identity = environment.identity;
         let approver: Arc<dyn Approver> = match environment.approver_url {
             Some(url) => Arc::new(WebSocketApprover::spawn(url)),
             None => Arc::new(InProcessApprover::new(environment.approvals)),

@@ -11,10 +11,18 @@ pub struct PassThroughLauncher;
 impl Launcher for PassThroughLauncher {
     fn launch(&self, environment: Environment) -> LaunchFuture {
         Box::pin(async move {
-            let relay = PassThrough::spawn(environment.target).await;
+            let relay = match environment.identity {
+                Some(identity) => {
+                    PassThrough::spawn_with_identity(environment.target, (*identity).clone()).await
+                }
+                None => PassThrough::spawn(environment.target).await,
+            };
             Ok(LaunchedProxy {
                 address: relay.addr,
-                guard: Box::new(relay),
+                // Nobody asks the approver; its channel stays open all the same, as a proxy
+                // that never asks keeps it, or the replay would take the approver's end for
+                // the proxy dropping it.
+                guard: Box::new((relay, environment.approvals)),
             })
         })
     }

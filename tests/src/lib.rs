@@ -1,8 +1,9 @@
 //! Shared support for the end-to-end tests: an operator client, the two control proxies
 //! (pass-through and naive, also built as the `passthrough-proxy` and `naive-proxy` binaries
 //! for the conformance runner's `--launch`), a helper that starts target, approver and proxy
-//! together in-process, one that starts the built binaries as processes, and a real target
-//! (OpenSSH's sshd with bash behind it, [`sshd::RealTarget`]).
+//! together in-process, one that starts the built binaries as processes, and the skip rule of
+//! the tests that need a real target (OpenSSH's sshd with a shell behind it, the
+//! `real-target` crate).
 //!
 //! The tests themselves live in `tests/tests/`; this library is test code only.
 
@@ -11,5 +12,5 @@ pub mod naive;
 pub mod operator;
 pub mod passthrough;
 pub mod process;
-pub mod sshd;
+pub mod skip;
 pub mod stack;

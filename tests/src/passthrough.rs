@@ -169,7 +169,7 @@ impl PassThrough {
     }
 
     /// On a free port of 127.0.0.1, logging in to the target with `identity` (a target that
-    /// wants a public key, such as OpenSSH's sshd in `crate::sshd`).
+    /// wants a public key, such as OpenSSH's sshd in `real_target`).
     pub async fn spawn_with_identity(target: SocketAddr, identity: PrivateKey) -> PassThrough {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let relay = RelayProxy::start_logging_in(

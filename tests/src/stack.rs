@@ -1,5 +1,6 @@
 //! A whole chain in one process: mock target, mock approver, and a proxy between them (sshgate
-//! or the pass-through control), each on 127.0.0.1:0.
+//! or the pass-through control), each on 127.0.0.1:0; and sshgate's settings for a real
+//! target instead.
 //!
 //! Everything stops when the [`Stack`] is dropped.
 
@@ -9,8 +10,10 @@ use std::time::Duration;
 
 use mock_approver::{ApproverLog, Behaviour, InProcessApprover};
 use mock_target::{EventLog, MockTarget};
+use real_target::RealTarget;
 use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
-use sshgate::credentials::generate_host_key;
+use sshgate::credentials::{generate_host_key, TargetKeyPolicy};
+use sshgate::target::TargetSettings;
 use sshgate::Settings;
 use sshgate_wire::{ApprovalRequest, Decision, InProcessMessage};
 use tokio::sync::{mpsc, oneshot};
@@ -146,4 +149,15 @@ pub async fn serve_sshgate(
         let _ = stopped.await;
     }));
     (address, stop)
+}
+
+/// sshgate's target settings for a real target: its address, host key checked against its
+/// known_hosts file, its client key as the identity, its user as the target user.
+pub fn real_target_settings(target: &RealTarget) -> TargetSettings {
+    TargetSettings {
+        address: target.addr().to_string(),
+        user: Some(target.user().to_string()),
+        identity: Some(Arc::new(target.client_key().clone())),
+        key_policy: TargetKeyPolicy::KnownHosts(target.known_hosts_path()),
+    }
 }

@@ -46,6 +46,7 @@ impl Harness for Isolated {
                     target_key: target.host_key().clone(),
                     approvals: endpoints.channel,
                     approver_url: endpoints.url,
+                    identity: None,
                 })
                 .await
                 .map_err(|error| setup("the proxy starts", error))?;

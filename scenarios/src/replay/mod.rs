@@ -1,4 +1,4 @@
-//! The replayer: drives one scenario through a proxy to a mock target, as the operator.
+//! The replayer: drives one scenario through a proxy to a target, as the operator.
 //!
 //! A [`Harness`] sets the stage for each replay: the target's events it watches, the scripted
 //! approver it answers with, and the proxy it logs in to. Either every replay gets a target,
@@ -39,15 +39,18 @@ pub use shared::{Shared, SharedEnvironment};
 
 /// What a proxy under test is started with for one replay.
 pub struct Environment {
-    /// The mock target the proxy must connect to.
+    /// The target the proxy must connect to.
     pub target: SocketAddr,
-    /// The mock target's host key, for proxies that verify it (they should).
+    /// The target's host key, for proxies that verify it (they should).
     pub target_key: PublicKey,
     /// Where an in-process proxy sends approval requests.
     pub approvals: mpsc::Sender<InProcessMessage>,
     /// The same approver over approval protocol v1, for a proxy in another process; there
     /// when the launcher [asked for it](Launcher::wants_websocket_approver).
     pub approver_url: Option<String>,
+    /// The key the proxy must log in to the target with, for a target that accepts no other
+    /// (OpenSSH's sshd with a real shell); `None` for the mock target, which takes `none`.
+    pub identity: Option<Arc<PrivateKey>>,
 }
 
 /// A proxy started for one replay; dropping `guard` stops it.

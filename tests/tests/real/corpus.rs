@@ -5,16 +5,15 @@
 //! DENY text runs.
 //!
 //! These cases mean something only with a real shell behind the proxy (a locale, tty modes, a
-//! line editor, an interrupt the mock target does not have), so the conformance runner lists
-//! them and never replays them.
+//! line editor, an interrupt the mock target does not have), so the conformance runner never
+//! replays them against the mock target, only with `--target-shell`.
 //!
-//! A [`RealShellHarness`] sets the stage for each replay: a fresh [`RealTarget`] running the
-//! case's shell (not a dry run: `stty` and `trap` must really act), the scripted approver, and
-//! the proxy under test in front of the target. The shell's referee records become the
-//! replayer's target events (each `Line` an `executed` line), so every wait is on the shell's
+//! The stage for each replay is set by the conformance runner's [`RealShellHarness`] (the same
+//! one `conformance --target-shell` uses): a fresh real target running the case's shell, the
+//! scripted approver, and the proxy under test in front of the target, with the shell's
+//! referee records as the replayer's target events, so that every wait is on the shell's
 //! records, the operator's screen or the approver, never a timer. The client sends
-//! `LANG=C.UTF-8` (as OpenSSH's `SendEnv LANG` does for a UTF-8 terminal) before the scenario's
-//! own `env`.
+//! `LANG=C.UTF-8` before the scenario's own `env`.
 //!
 //! A case graded `informational` (a documented limit) that fails through sshgate is
 //! reported, not failed; its control replay must still run the DENY line.
@@ -28,167 +27,28 @@
 //! matching cases and prints every outcome with its transcript; `REAL_CORPUS_SHELLS=zsh,dash`
 //! replays only on those shells.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use mock_target::{EventLog, TargetEvent};
-use scenarios::approver::ScriptedApprover;
-use scenarios::format::{Grade, Target};
-use scenarios::outcome::Failure;
-use scenarios::replay::{replay, Harness, ReplayOptions, Stage, StageFuture};
+use conformance::real_shell::{client_env, shell_of, RealShellHarness, CONCURRENCY, STEP_TIMEOUT};
+use conformance::self_run::InProcessSshgate;
+use mock_target::TargetEvent;
+use real_target::{Shell, TargetOptions};
+use scenarios::format::Grade;
+use scenarios::replay::{replay, ReplayOptions};
 use scenarios::{Chunking, Outcome, Scenario, Step};
-use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
-use sshgate::credentials::generate_host_key;
-use sshgate::{ClientAuth, Settings};
+use sshgate_tests::launchers::PassThroughLauncher;
 use sshgate_tests::operator::WAIT;
-use sshgate_tests::passthrough::PassThrough;
-use sshgate_tests::sshd::{RealTarget, Record, Shell, TargetOptions};
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
 
-/// Replays at once: each has its own sshd, shell and proxy, and the machine may have two cores.
-const CONCURRENCY: usize = 4;
-/// How long one step may wait: a shell behind sshd is slower than the mock target, and some
-/// cases run `sleep 1`.
-const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-/// sshgate's approval time-out here; no case leaves a request unanswered.
-const APPROVAL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The seed of the random chunking (the conformance runner's).
 const SEED: u64 = conformance::runner::SEED;
-
-/// Which proxy stands between the operator and the shell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proxy {
-    Sshgate,
-    PassThrough,
-}
-
-/// Sets the stage for one replay; keeps the target's events for a look after the replay.
-struct RealShellHarness {
-    proxy: Proxy,
-    shell: Shell,
-    events: Mutex<Option<EventLog>>,
-}
-
-impl RealShellHarness {
-    fn new(proxy: Proxy, shell: Shell) -> RealShellHarness {
-        RealShellHarness {
-            proxy,
-            shell,
-            events: Mutex::new(None),
-        }
-    }
-
-    /// The events of the last stage set.
-    fn events(&self) -> Option<EventLog> {
-        self.events.lock().expect("events lock").clone()
-    }
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-fn setup(expected: &str, actual: impl ToString) -> Failure {
-    Failure {
-        step: 0,
-        expected: expected.to_string(),
-        actual: actual.to_string(),
-    }
-}
-
-impl Harness for RealShellHarness {
-    fn stage<'a>(&'a self, _options: &'a ReplayOptions) -> StageFuture<'a> {
-        Box::pin(async move {
-            let options = TargetOptions {
-                shell: self.shell,
-                ..TargetOptions::default()
-            };
-            let target = tokio::task::spawn_blocking(move || RealTarget::start(options))
-                .await
-                .map_err(|error| setup("a real target", error))?
-                .map_err(|error| setup("a real target", error))?;
-            let target = Arc::new(target);
-            let events = EventLog::in_memory();
-            let bridge = AbortOnDrop(tokio::spawn(bridge(target.clone(), events.clone())));
-            let (approver, endpoints) = ScriptedApprover::start(false)
-                .await
-                .map_err(|error| setup("an approver", error))?;
-            let (proxy, proxy_guard): (_, Box<dyn std::any::Any + Send + Sync>) = match self.proxy {
-                Proxy::Sshgate => {
-                    let settings = Settings {
-                        host_key: generate_host_key(),
-                        client_auth: ClientAuth::InsecureAcceptAny,
-                        password_pass_through: false,
-                        target: target.target_settings(),
-                        echo_wait: sshgate::target_screen::ECHO_WAIT,
-                    };
-                    let approval = ApprovalPath::new(
-                        Arc::new(ChannelApprover::new(endpoints.channel)),
-                        APPROVAL_TIMEOUT,
-                    );
-                    let (address, stop) =
-                        sshgate_tests::stack::serve_sshgate(settings, approval).await;
-                    (address, Box::new(stop))
-                }
-                Proxy::PassThrough => {
-                    let relay = PassThrough::spawn_with_identity(
-                        target.addr(),
-                        target.client_key().clone(),
-                    )
-                    .await;
-                    // Nobody asks the approver; its channel stays open all the same, or the
-                    // replay would take the approver's end for the proxy dropping it.
-                    (relay.addr, Box::new((relay, endpoints.channel)))
-                }
-            };
-            *self.events.lock().expect("events lock") = Some(events.clone());
-            Ok(Stage {
-                proxy,
-                // The pass-through logs in to the target as the operator's user.
-                user: target.user().to_string(),
-                events,
-                approver,
-                // The bridge first: it holds the target too.
-                guard: Box::new((bridge, proxy_guard, target)),
-            })
-        })
-    }
-}
-
-/// The shell's records as the replayer's target events, in order.
-async fn bridge(target: Arc<RealTarget>, events: EventLog) {
-    loop {
-        // An Err is a quiet spell of WAIT: keep listening.
-        match target.next_record().await {
-            Ok(Record::Line(line)) => events.push(TargetEvent::Executed { line }),
-            Ok(Record::Exec(command)) => events.push(TargetEvent::Exec { command }),
-            Ok(Record::Prompt) | Err(_) => {}
-        }
-    }
-}
 
 fn options() -> ReplayOptions {
     ReplayOptions {
         step_timeout: STEP_TIMEOUT,
-        client_env: vec![("LANG".into(), "C.UTF-8".into())],
+        client_env: client_env(),
         ..ReplayOptions::default()
-    }
-}
-
-/// The shell a real-shell target names (None for the mock target).
-fn shell_of(target: Target) -> Option<Shell> {
-    match target {
-        Target::Mock => None,
-        Target::Bash => Some(Shell::Bash),
-        Target::Zsh => Some(Shell::Zsh),
-        Target::Fish => Some(Shell::Fish),
-        Target::Dash => Some(Shell::Dash),
     }
 }
 
@@ -207,9 +67,7 @@ fn shells_allowed() -> Vec<Shell> {
     names
         .split(',')
         .map(|name| {
-            Shell::ALL
-                .into_iter()
-                .find(|shell| shell.name() == name.trim())
+            Shell::from_name(name.trim())
                 .unwrap_or_else(|| panic!("REAL_CORPUS_SHELLS: unknown shell {name:?}"))
         })
         .collect()
@@ -247,7 +105,7 @@ fn real_shell_cases() -> Option<Vec<(Scenario, Shell)>> {
                 shell: *shell,
                 ..TargetOptions::default()
             };
-            drop(RealTarget::start_or_skip(options)?);
+            drop(sshgate_tests::skip::real_target_or_skip(options)?);
         }
     }
     Some(cases)
@@ -317,7 +175,7 @@ async fn real_shell_cases_hold_through_sshgate() {
         for chunking in chunkings {
             let case = case.clone();
             jobs.push(Box::pin(async move {
-                let harness = RealShellHarness::new(Proxy::Sshgate, shell);
+                let harness = RealShellHarness::new(shell, InProcessSshgate::for_real_shell());
                 let outcome = replay(&case, chunking, &harness, &options()).await;
                 (shell, case.grade, outcome)
             })
@@ -412,7 +270,7 @@ async fn control(case: Scenario, shell: Shell) -> Result<String, String> {
         ));
     }
     let chunking = case.chunking.unwrap_or(Chunking::OnePacket);
-    let harness = RealShellHarness::new(Proxy::PassThrough, shell);
+    let harness = RealShellHarness::new(shell, PassThroughLauncher);
     let outcome = replay(&without_the_gate(&case), chunking, &harness, &options()).await;
     if verbose() && outcome.passed() {
         println!("control {outcome}\n{}", outcome.transcript.render());

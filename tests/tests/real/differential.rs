@@ -42,11 +42,11 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use mock_approver::{ApproverEvent, ApproverLog};
+use real_target::{RealTarget, Record, Shell, TargetOptions};
 use scenarios::format::TerminalSize;
 use scenarios::{Chunking, Scenario, Step};
 use sshgate::ClientAuth;
 use sshgate_tests::operator::{Operator, Shell as Terminal, WAIT};
-use sshgate_tests::sshd::{RealTarget, Record, Shell, TargetOptions};
 use sshgate_wire::ApprovalRequest;
 use tokio::sync::Semaphore;
 
@@ -222,9 +222,10 @@ async fn differential(shell: Shell) -> Option<Report> {
     let options = TargetOptions {
         dry_run: true,
         shell,
+        ..TargetOptions::default()
     };
     // One probe for the skip message, instead of one per scenario.
-    let probe = RealTarget::start_or_skip(options)?;
+    let probe = sshgate_tests::skip::real_target_or_skip(options)?;
     drop(probe);
     let started = Instant::now();
     let dir = scenarios::corpus::builtin_dir();
@@ -281,6 +282,7 @@ async fn replay(scenario: Scenario, shell: Shell) -> Result<Replay, String> {
         TargetOptions {
             dry_run: true,
             shell,
+            ..TargetOptions::default()
         },
         ClientAuth::InsecureAcceptAny,
         approve_all,

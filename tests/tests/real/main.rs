@@ -2,8 +2,8 @@
 //! [`RealTarget`] fixture, whose referee reports every line bash runs), reached by the test's
 //! own SSH client (`shell`) or by OpenSSH's `ssh` running inside tmux (`tmux`); bash as
 //! the referee of the keystroke model over the scenario corpus (`differential`); and the
-//! corpus's real-bash tier, its `target = "bash"` cases replayed through sshgate and through
-//! the pass-through control (`corpus`).
+//! corpus's real-shell tier, its real-shell cases replayed through sshgate and through the
+//! pass-through control (`corpus`).
 //!
 //! Each test starts its own sshd, sshgate and approver. Without sshd installed they are
 //! skipped with a message; where `CI` is set that is a failure instead.
@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mock_approver::{ApproverLog, Behaviour, InProcessApprover};
+use real_target::{RealTarget, TargetOptions};
 use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
 use sshgate::credentials::generate_host_key;
 use sshgate::{ClientAuth, Settings};
 use sshgate_tests::operator::Operator;
-use sshgate_tests::sshd::{RealTarget, TargetOptions};
 use tokio::sync::oneshot;
 
 /// sshgate in front of a real target, with the mock approver's rule (deny what contains DENY)
@@ -51,7 +51,7 @@ impl Front {
         client_auth: ClientAuth,
         approver: mock_approver::Config,
     ) -> Option<Front> {
-        let target = RealTarget::start_or_skip(options)?;
+        let target = sshgate_tests::skip::real_target_or_skip(options)?;
         let approver = InProcessApprover::spawn(approver);
         let approval = ApprovalPath::new(
             Arc::new(ChannelApprover::new(approver.sender)),
@@ -63,7 +63,7 @@ impl Front {
             client_auth,
             password_pass_through: false,
             // Host key checked against the target's known_hosts file, identity key, user.
-            target: target.target_settings(),
+            target: sshgate_tests::stack::real_target_settings(&target),
             echo_wait: sshgate::target_screen::ECHO_WAIT,
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
@@ -104,7 +104,7 @@ async fn shell_at_prompt(
 ) -> sshgate_tests::operator::Shell {
     let mut shell = operator.shell().await.unwrap();
     let first = target.next_record().await.unwrap();
-    assert_eq!(first, sshgate_tests::sshd::Record::Prompt);
+    assert_eq!(first, real_target::Record::Prompt);
     shell.expect("$ ").await.unwrap();
     shell
 }

@@ -3,9 +3,9 @@
 //! approver as the line bash displays, marked uncertain, with the model's text beside it; and
 //! that displayed line is exactly what bash then runs.
 
+use real_target::{Record, TargetOptions};
 use sshgate::ClientAuth;
 use sshgate_tests::operator::Shell;
-use sshgate_tests::sshd::{Record, TargetOptions};
 
 use crate::Front;
 

@@ -2,9 +2,9 @@
 //! prompt, `stty -echo`) never reaches the approver or sshgate's logs, and still waits for a
 //! decision.
 
+use real_target::{RealTarget, Record, TargetOptions};
 use sshgate::ClientAuth;
 use sshgate_tests::operator::Shell;
-use sshgate_tests::sshd::{RealTarget, Record, TargetOptions};
 
 use crate::Front;
 
@@ -89,7 +89,7 @@ async fn no_output_of_sshgate_or_the_mock_approver_contains_the_password() {
     use sshgate_tests::operator::Operator;
     use sshgate_tests::process::Server;
 
-    let Some(target) = RealTarget::start_or_skip(TargetOptions::default()) else {
+    let Some(target) = sshgate_tests::skip::real_target_or_skip(TargetOptions::default()) else {
         return;
     };
     let dir = target.dir();

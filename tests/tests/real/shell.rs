@@ -1,9 +1,9 @@
 //! The test's own SSH client as the operator: exec requests and a PTY shell through sshgate
 //! to the real sshd and bash.
 
+use real_target::{Record, TargetOptions};
 use sshgate::ClientAuth;
 use sshgate_tests::operator::Shell;
-use sshgate_tests::sshd::{Record, TargetOptions};
 
 use crate::Front;
 

@@ -8,11 +8,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use mock_approver::ApproverEvent;
+use real_target::{Record, TargetOptions};
 use russh::keys::ssh_key::LineEnding;
 use sshgate::credentials::{generate_host_key, AuthorizedKeySet};
 use sshgate::ClientAuth;
 use sshgate_tests::operator::WAIT;
-use sshgate_tests::sshd::{skip, Record, TargetOptions};
+use sshgate_tests::skip::skip;
 use tokio::time::Instant;
 
 use crate::Front;
