@@ -55,14 +55,26 @@ const DISCARD_NOT_SHOWN: &str = "a deny or Ctrl+C meant to drop the earlier line
      command went out, but the shell has not shown its primary prompt since: it may still hold \
      them";
 
+/// A command in the shell's history, as sshgate forwarded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HistoryEntry {
+    text: String,
+    /// It holds a history reference sshgate could not resolve: the shell may have rejected it
+    /// ("event not found"), and then it is not in the shell's history.
+    unresolved: bool,
+}
+
 #[derive(Debug, Default)]
 pub struct CommandLines {
     /// The approved lines of the command the shell is reading, as submitted.
     lines: Vec<String>,
     /// The line being asked about, after history expansion.
     asked: Option<String>,
+    /// The line asked about, or an earlier line of its command, holds a history reference that
+    /// the lines sshgate forwarded cannot resolve: the shell may reject the line.
+    unresolved: bool,
     /// The commands the shell ran that the proxy forwarded, oldest first.
-    history: Vec<String>,
+    history: Vec<HistoryEntry>,
     /// The prompt in front of the last line that started a command.
     primary_prompt: Option<String>,
     /// A discard of the whole command went out while it continued.
@@ -111,9 +123,15 @@ impl CommandLines {
             doubts.push(PRIMARY_PROMPT_MARKED.to_string());
         }
         let start = self.line_start();
-        let (expanded, typed) = match expand_from(line, &self.history, start) {
+        let history = self.kept_history(&Kept::ALL);
+        let (expanded, typed) = match expand_from(line, &history, start) {
             Expansion::Unchanged => (line.to_string(), None),
-            Expansion::Expanded { text, runs, .. } => {
+            Expansion::Expanded {
+                text,
+                runs,
+                complete,
+            } => {
+                self.unresolved |= !complete;
                 doubts.push(EXPANDED.to_string());
                 if !runs {
                     doubts.push(NOT_RUN.to_string());
@@ -123,12 +141,24 @@ impl CommandLines {
             }
         };
         self.asked = Some(expanded.clone());
+        let command = self.whole_command(&expanded);
+        if command.contains("\\\n") {
+            // Kept as quoted by the lexer; a shell that reads the quote otherwise (zsh takes a
+            // `'` inside `"${...}"` as a plain character, or `#` inside a word for a comment
+            // without `interactive_comments`) joins the lines.
+            doubts.push(format!(
+                "{KEPT_BACKSLASH_NEWLINE}{}",
+                command.replace("\\\n", "")
+            ));
+        }
         if self.lines.is_empty() {
             if prompt.is_some() {
                 self.primary_prompt = prompt.map(str::to_string);
             }
+            // A pasted block with a backslash-newline reads otherwise than it was typed.
+            let typed = typed.or_else(|| (command != line).then(|| line.to_string()));
             return Asked {
-                command: expanded,
+                command,
                 continuation: None,
                 typed,
                 doubts,
@@ -138,15 +168,6 @@ impl CommandLines {
             doubts.push(DISCARD_NOT_SHOWN.to_string());
         } else if at_primary {
             doubts.push(PRIMARY_PROMPT_SHOWN.to_string());
-        }
-        let command = self.whole_command(&expanded);
-        if command.contains("\\\n") {
-            // Kept as quoted by the lexer; a shell that reads the quote otherwise (zsh takes a
-            // `'` inside `"${...}"` as a plain character) joins the lines.
-            doubts.push(format!(
-                "{KEPT_BACKSLASH_NEWLINE}{}",
-                command.replace("\\\n", "")
-            ));
         }
         Asked {
             command,
@@ -162,8 +183,8 @@ impl CommandLines {
     fn other_histories(&self, line: &str, start: LineStart, expanded: &str) -> Vec<String> {
         let mut readings: Vec<String> = vec![expanded.to_string()];
         let mut doubts = Vec::new();
-        for (leaves_out, space, dups) in HISTORY_FILTERS {
-            let kept = kept_history(&self.history, space, dups);
+        for (leaves_out, filter) in HISTORY_FILTERS {
+            let kept = self.kept_history(&filter);
             if kept.len() == self.history.len() {
                 continue;
             }
@@ -185,13 +206,23 @@ impl CommandLines {
         doubts
     }
 
+    /// The history's texts, as a shell that leaves out what `kept` says keeps them.
+    fn kept_history(&self, kept: &Kept) -> Vec<String> {
+        let mut texts: Vec<String> = Vec::new();
+        for entry in &self.history {
+            let left_out = (kept.leaves_space_led && entry.text.starts_with(' '))
+                || (kept.leaves_repeats && texts.last() == Some(&entry.text))
+                || (kept.leaves_unresolved && entry.unresolved);
+            if !left_out {
+                texts.push(entry.text.clone());
+            }
+        }
+        texts
+    }
+
     /// The command so far with `line` as its latest line, as the shell will read it.
     fn whole_command(&self, line: &str) -> String {
-        if self.lines.is_empty() {
-            line.to_string()
-        } else {
-            as_read(&self.source_with(line))
-        }
+        as_read(&self.source_with(line))
     }
 
     /// The quoting a new line starts in: inside a quote the earlier lines left open.
@@ -216,7 +247,10 @@ impl CommandLines {
         self.lines.push(line);
         if open_construct(&source).is_none() {
             if !source.trim().is_empty() {
-                self.history.push(as_read(&source));
+                self.history.push(HistoryEntry {
+                    text: as_read(&source),
+                    unresolved: std::mem::take(&mut self.unresolved),
+                });
             }
             self.last_complete = std::mem::take(&mut self.lines);
             self.discarding = false;
@@ -227,6 +261,7 @@ impl CommandLines {
     /// continues).
     pub fn denied(&mut self) {
         self.asked = None;
+        self.unresolved = false;
         self.discarded();
     }
 
@@ -235,7 +270,10 @@ impl CommandLines {
     pub fn discarded(&mut self) {
         if self.continuing() && !self.discarding {
             // bash and zsh keep in their history what they read of a command they drop.
-            self.history.push(as_read(&self.lines.join("\n")));
+            self.history.push(HistoryEntry {
+                text: as_read(&self.lines.join("\n")),
+                unresolved: std::mem::take(&mut self.unresolved),
+            });
         }
         self.discarding = self.continuing();
     }
@@ -250,39 +288,56 @@ impl CommandLines {
     }
 }
 
-/// The common ways a shell leaves lines out of its history: what it leaves out, whether lines
-/// starting with a space, whether a line repeating the one before.
-const HISTORY_FILTERS: [(&str, bool, bool); 3] = [
+/// Which lines a shell leaves out of its history.
+struct Kept {
+    leaves_space_led: bool,
+    leaves_repeats: bool,
+    leaves_unresolved: bool,
+}
+
+impl Kept {
+    /// Every line sshgate forwarded.
+    const ALL: Kept = Kept {
+        leaves_space_led: false,
+        leaves_repeats: false,
+        leaves_unresolved: false,
+    };
+}
+
+/// The common ways a shell's history holds other lines than those sshgate forwarded, each with
+/// what it leaves out.
+const HISTORY_FILTERS: [(&str, Kept); 4] = [
     (
         "lines starting with a space (HISTCONTROL=ignorespace, zsh's HIST_IGNORE_SPACE)",
-        true,
-        false,
+        Kept {
+            leaves_space_led: true,
+            ..Kept::ALL
+        },
     ),
     (
         "a line repeating the one before (HISTCONTROL=ignoredups, zsh's HIST_IGNORE_DUPS)",
-        false,
-        true,
+        Kept {
+            leaves_repeats: true,
+            ..Kept::ALL
+        },
     ),
     (
         "both (HISTCONTROL=ignoreboth, set by Debian's and Ubuntu's stock ~/.bashrc)",
-        true,
-        true,
+        Kept {
+            leaves_space_led: true,
+            leaves_repeats: true,
+            ..Kept::ALL
+        },
+    ),
+    (
+        "lines whose own history reference failed (event not found: the shell runs and keeps \
+         nothing of them)",
+        Kept {
+            leaves_unresolved: true,
+            ..Kept::ALL
+        },
     ),
 ];
-
-/// `history` as a shell that leaves out lines starting with a space (`space`) or repeating
-/// the one before (`dups`) keeps it.
-fn kept_history(history: &[String], space: bool, dups: bool) -> Vec<String> {
-    let mut kept: Vec<String> = Vec::new();
-    for entry in history {
-        let left_out = (space && entry.starts_with(' '))
-            || (dups && kept.last().is_some_and(|last| last == entry));
-        if !left_out {
-            kept.push(entry.clone());
-        }
-    }
-    kept
-}
 
 /// The commands in `text`, a line of several lines the shell reads at once (a bracketed paste
 /// with newlines), in order: each ends where the shell would run what it has read. The last
@@ -390,6 +445,35 @@ mod tests {
         plain.ask("echo DE", PS1, None);
         plain.approved();
         assert_eq!(plain.ask("!!NY", PS1, None).doubts, [EXPANDED]);
+    }
+
+    #[test]
+    fn a_line_whose_reference_may_have_failed_gives_another_reading() {
+        let mut lines = CommandLines::default();
+        for line in ["echo DE", "echo !nosuch"] {
+            lines.ask(line, PS1, None);
+            lines.approved();
+        }
+        let asked = lines.ask("!!NY", PS1, None);
+        assert_eq!(asked.command, "echo !nosuchNY");
+        assert!(
+            asked.doubts.iter().any(|d| d.ends_with("runs: echo DENY")),
+            "{asked:?}"
+        );
+    }
+
+    #[test]
+    fn a_pasted_backslash_newline_is_asked_about_as_read() {
+        let mut lines = CommandLines::default();
+        let asked = lines.ask("echo DE\\\nNY", PS1, None);
+        assert_eq!(asked.command, "echo DENY");
+        assert_eq!(asked.typed.as_deref(), Some("echo DE\\\nNY"));
+        assert!(asked.doubts.is_empty());
+        // Inside a comment the lexer keeps it, and says how a shell that reads no comment
+        // there runs the lines.
+        let asked = lines.ask("echo #DE\\\nNY", PS1, None);
+        assert_eq!(asked.command, "echo #DE\\\nNY");
+        assert!(asked.doubts[0].ends_with("echo #DENY"), "{asked:?}");
     }
 
     #[test]

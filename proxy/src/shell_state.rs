@@ -113,7 +113,14 @@ fn variable_warning(name: &str, value: &str) -> Option<&'static str> {
         "LANG" | "LC_ALL" | "LC_CTYPE" | "LC_MESSAGES" => Some(LOCALE),
         "INPUTRC" | "histchars" | "HISTCONTROL" | "HISTIGNORE" | "HISTFILE" => Some(INIT_FILE),
         "BASH_ENV" | "ENV" | "PATH" | "FPATH" | "fpath" | "path" => Some(REPLACES),
-        "IGNOREEOF" | "TMOUT" | "FCEDIT" | "EDITOR" | "VISUAL" => Some(OPTIONS),
+        // zsh's `options` array sets options as `setopt` does.
+        "IGNOREEOF"
+        | "TMOUT"
+        | "FCEDIT"
+        | "EDITOR"
+        | "VISUAL"
+        | "options"
+        | "zle_bracketed_paste" => Some(OPTIONS),
         _ => None,
     }
 }
@@ -250,6 +257,7 @@ mod tests {
     #[case::builtin_prefix("builtin bind -x x", BINDINGS)]
     #[case::quoted_name("'bind' -x x", BINDINGS)]
     #[case::inputrc("INPUTRC=/tmp/x bash", INIT_FILE)]
+    #[case::zsh_options_array("options[interactivecomments]=off", OPTIONS)]
     fn state_changing_commands_are_warned_of(#[case] command: &str, #[case] expected: &str) {
         assert_eq!(warnings(command), [expected], "{command}");
     }
