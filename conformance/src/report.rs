@@ -30,6 +30,8 @@ pub struct CaseResult {
     pub category: String,
     pub requirement: String,
     pub grade: Grade,
+    /// What the proxy had behind it: `mock`, or e.g. `bash behind OpenSSH sshd`.
+    pub target: String,
     /// For informational cases: whether the behaviour described held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<bool>,
@@ -67,14 +69,16 @@ pub struct ProxyInfo {
 pub struct Report {
     pub suite_version: String,
     pub proxy: ProxyInfo,
+    /// What the proxy had behind it in this run (each case says it too).
+    pub target: String,
     /// When the run started, RFC 3339 in UTC.
     pub date: String,
     pub total_ms: u128,
     pub cases: Vec<CaseResult>,
 }
 
-/// Grade one case from its replays (one per chunking).
-pub fn grade(scenario: &Scenario, outcomes: &[Outcome]) -> CaseResult {
+/// Grade one case from its replays (one per chunking) against `target`.
+pub fn grade(scenario: &Scenario, outcomes: &[Outcome], target: &str) -> CaseResult {
     let failed = outcomes.iter().find(|outcome| !outcome.passed());
     let time: Duration = outcomes.iter().map(|outcome| outcome.elapsed).sum();
     let informational = scenario.grade == CaseKind::Informational;
@@ -102,6 +106,7 @@ pub fn grade(scenario: &Scenario, outcomes: &[Outcome]) -> CaseResult {
         category: scenario.category().to_string(),
         requirement: scenario.requirement.clone(),
         grade,
+        target: target.to_string(),
         held: informational.then_some(failed.is_none()),
         time_ms: time.as_millis(),
         failure,
@@ -109,13 +114,15 @@ pub fn grade(scenario: &Scenario, outcomes: &[Outcome]) -> CaseResult {
     }
 }
 
-/// A case not run: the proxy lacks what it needs.
-pub fn skipped(scenario: &Scenario, reason: String) -> CaseResult {
+/// A case not run against `target`: the proxy lacks what it needs, or the case is for another
+/// target.
+pub fn skipped(scenario: &Scenario, reason: String, target: &str) -> CaseResult {
     CaseResult {
         id: scenario.id.clone(),
         category: scenario.category().to_string(),
         requirement: scenario.requirement.clone(),
         grade: Grade::Skip,
+        target: target.to_string(),
         held: None,
         time_ms: 0,
         failure: None,
@@ -138,12 +145,13 @@ impl Report {
     }
 
     pub fn to_junit(&self) -> String {
-        use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+        use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
         let mut report = quick_junit::Report::new("sshgate-conformance");
         let mut categories: Vec<&str> = self.cases.iter().map(|c| c.category.as_str()).collect();
         categories.dedup();
         for category in categories {
             let mut suite = TestSuite::new(category);
+            suite.add_property(Property::new("target", self.target.as_str()));
             for case in self.cases.iter().filter(|case| case.category == category) {
                 let status = match (&case.grade, &case.failure) {
                     (Grade::Fail, Some(failure)) => {
@@ -171,6 +179,7 @@ impl Report {
                 let mut test = TestCase::new(case.id.as_str(), status);
                 test.set_classname(category);
                 test.set_time(Duration::from_millis(case.time_ms as u64));
+                test.add_property(Property::new("target", case.target.as_str()));
                 suite.add_test_case(test);
             }
             report.add_test_suite(suite);
@@ -195,6 +204,7 @@ impl Report {
             "sshgate conformance suite {} against {}",
             self.suite_version, self.proxy.description
         );
+        let _ = writeln!(out, "target: {}", self.target);
         let _ = writeln!(
             out,
             "proxy: {} | host key {} | {} | {:.2} s",
@@ -215,6 +225,7 @@ impl Report {
             };
             let _ = writeln!(out, "\n{} {}", paint("31", "FAIL"), case.id);
             let _ = writeln!(out, "  requirement: {}", case.requirement);
+            let _ = writeln!(out, "  target:      {}", case.target);
             let _ = writeln!(
                 out,
                 "  chunking:    {} (step {})",

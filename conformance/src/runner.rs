@@ -2,7 +2,7 @@
 //!
 //! Every case runs under each chunking it allows; cases that wait on purpose (a time-out, a
 //! slow approver) start first so that their waiting overlaps with the rest. A case that needs
-//! what the proxy lacks is skipped with the reason. When replays share one approver
+//! what the proxy lacks, or another target than the run's, is skipped with the reason. When replays share one approver
 //! connection, cases that drop or garble it run last, one at a time.
 
 use std::io::{IsTerminal, Write};
@@ -10,11 +10,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use real_target::Shell;
 use scenarios::replay::{replay, Harness, ReplayOptions};
 use scenarios::{Chunking, Outcome, Scenario};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::real_shell::runs_on;
 use crate::report::{grade, skipped, ProxyInfo, Report};
 use crate::suite::SUITE_VERSION;
 
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub capabilities: Capabilities,
     /// The chunkings every case runs under, unless it pins its own.
     pub chunkings: Vec<Chunking>,
+    /// What the harness puts behind the proxy; cases for another target are skipped.
+    pub target: RunTarget,
 }
 
 impl Default for RunOptions {
@@ -46,6 +50,44 @@ impl Default for RunOptions {
             approval_timeout: None,
             capabilities: Capabilities::default(),
             chunkings: Chunking::all(SEED).to_vec(),
+            target: RunTarget::Mock,
+        }
+    }
+}
+
+/// What the proxy under test connects to in a run; reports name it as it displays (`mock`,
+/// `bash behind OpenSSH sshd`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunTarget {
+    /// The mock target (`mock-target`).
+    #[default]
+    Mock,
+    /// A real shell behind a private OpenSSH sshd (`--target-shell`).
+    Shell(Shell),
+}
+
+impl RunTarget {
+    /// Why `case` is not replayed against this target, if it is not.
+    fn refuses(self, case: &Scenario) -> Option<String> {
+        match self {
+            RunTarget::Mock if case.on_bash() => Some(REAL_SHELL_ONLY.into()),
+            RunTarget::Shell(shell) if !runs_on(case, shell) => {
+                let targets: Vec<String> = case.targets.iter().map(|t| t.to_string()).collect();
+                Some(format!(
+                    "a case for {}, not {shell} (see `conformance list`)",
+                    targets.join(", ")
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RunTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunTarget::Mock => f.write_str("mock"),
+            RunTarget::Shell(shell) => write!(f, "{shell} behind OpenSSH sshd"),
         }
     }
 }
@@ -74,14 +116,14 @@ fn chunkings(scenario: &Scenario, options: &RunOptions) -> Vec<Chunking> {
     }
 }
 
-/// Why a case of the real-bash tier is never replayed here.
-pub const BASH_ONLY: &str = "a real-bash tier case: it needs bash behind OpenSSH's sshd, not the \
-                             mock target (sshgate's tests replay it: tests/tests/real/corpus.rs)";
+/// Why a real-shell case is not replayed against the mock target.
+pub const REAL_SHELL_ONLY: &str = "a real-shell case: it needs a real shell behind OpenSSH's \
+                                   sshd, not the mock target (run it with --target-shell)";
 
 /// Why `case` cannot be graded against this proxy, if it cannot.
 fn skip_reason(case: &Scenario, options: &RunOptions) -> Option<String> {
-    if case.on_bash() {
-        return Some(BASH_ONLY.into());
+    if let Some(reason) = options.target.refuses(case) {
+        return Some(reason);
     }
     let capabilities = options.capabilities;
     if case.uses_exec() && !capabilities.exec {
@@ -154,9 +196,11 @@ pub async fn run(
         }
     }
     progress.clear();
+    let target = options.target.to_string();
     Report {
         suite_version: SUITE_VERSION.to_string(),
         proxy,
+        target: target.clone(),
         date,
         total_ms: started.elapsed().as_millis(),
         cases: cases
@@ -164,8 +208,8 @@ pub async fn run(
             .zip(outcomes)
             .zip(skips)
             .map(|((case, outcomes), skip)| match skip {
-                Some(reason) => skipped(case, reason),
-                None => grade(case, &outcomes),
+                Some(reason) => skipped(case, reason, &target),
+                None => grade(case, &outcomes, &target),
             })
             .collect(),
     }

@@ -59,6 +59,7 @@ fn json_report_names_the_proxy_and_grades_each_case() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["proxy"]["ssh_version"], "SSH-2.0-sshgate_0.1.0");
+    assert_eq!(report["target"], "mock");
     assert!(report["proxy"]["host_key_fingerprint"]
         .as_str()
         .unwrap()
@@ -68,6 +69,7 @@ fn json_report_names_the_proxy_and_grades_each_case() {
     assert!(cases
         .iter()
         .all(|case| case["grade"] == "pass" && case["time_ms"].is_u64()));
+    assert!(cases.iter().all(|case| case["target"] == "mock"));
 }
 
 #[test]
@@ -91,6 +93,18 @@ fn junit_report_parses_as_junit_xml() {
         .map(|suite| suite.test_cases.len())
         .sum();
     assert!(cases >= 10, "{xml}");
+    // Every case says which target it ran against.
+    let targets: usize = report
+        .test_suites
+        .iter()
+        .flat_map(|suite| &suite.test_cases)
+        .filter(|case| {
+            case.properties
+                .iter()
+                .any(|p| p.name.as_str() == "target" && p.value.as_str() == "mock")
+        })
+        .count();
+    assert_eq!(targets, cases, "{xml}");
 }
 
 #[test]
@@ -105,6 +119,18 @@ fn usage_errors_exit_2_with_one_line() {
         &["run", "--proxy", "not an address"],
         &["run", "--launch", "proxy {listne}"],
         &["run", "--launch", "proxy --timeout {approval_timeout}"],
+        // No such shell; a selection of mock cases only; replays at once on one sshd user.
+        &["--target-shell", "ksh"],
+        &["--target-shell", "bash", "--cases", "basic"],
+        &[
+            "run",
+            "--target-shell",
+            "bash",
+            "--jobs",
+            "2",
+            "--proxy",
+            "127.0.0.1:1",
+        ],
     ] {
         let output = run(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
