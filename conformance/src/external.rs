@@ -2,22 +2,28 @@
 //! (`--proxy`) or by the runner (`--launch`).
 //!
 //! One mock target and one WebSocket approver on loopback serve every replay (see
-//! `scenarios::replay::Shared`); the runner logs in with a key it generates, whose public half
-//! it writes where `{authorized_keys}` points. Files for the proxy live in a temporary folder
-//! that is removed at the end.
+//! `scenarios::replay::Shared`); with `--target-shell`, the target is a relay to a fresh sshd
+//! and shell per replay, and replays run one at a time (see [`crate::real_shell`]). The
+//! runner logs in with a key it generates, whose public half it writes where
+//! `{authorized_keys}` points. Files for the proxy live in a temporary folder that is removed
+//! at the end.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use scenarios::replay::{Shared, SharedEnvironment};
+use real_target::Shell;
+use russh::keys::ssh_key::LineEnding;
+use russh::keys::{PrivateKey, PublicKey};
+use scenarios::replay::{Harness, Shared, SharedEnvironment};
 use scenarios::Scenario;
 
 use crate::launch::{fill, wait_for_listener, ProxyProcess};
 use crate::probe::probe;
+use crate::real_shell::{RealShellEnvironment, RelayedRealShell};
 use crate::report::{ProxyInfo, Report};
-use crate::runner::{run, RunOptions};
+use crate::runner::{run, RunOptions, RunTarget};
 
 /// Where the proxy under test is and how to reach it.
 #[derive(Debug, Clone)]
@@ -30,9 +36,83 @@ pub struct Target {
     pub approval_timeout: Option<Duration>,
     /// How long the proxy may take to accept connections.
     pub startup_timeout: Duration,
-    /// Where the mock target and the approver listen (port 0 picks one).
+    /// Where the mock target (or the relay to the real one) and the approver listen (port 0
+    /// picks one).
     pub target_listen: SocketAddr,
     pub approver_listen: SocketAddr,
+    /// A real shell behind sshd instead of the mock target.
+    pub shell: Option<Shell>,
+}
+
+/// The target and approver the proxy is started with.
+// One per run: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
+enum RunEnvironment {
+    Mock {
+        shared: SharedEnvironment,
+        /// `{target_identity}`: the mock target takes any key, so any key does.
+        identity: PrivateKey,
+    },
+    RealShell(RealShellEnvironment),
+}
+
+impl RunEnvironment {
+    async fn start(target: &Target) -> std::io::Result<RunEnvironment> {
+        Ok(match target.shell {
+            None => RunEnvironment::Mock {
+                shared: SharedEnvironment::start(target.target_listen, target.approver_listen)
+                    .await?,
+                identity: sshgate::credentials::generate_host_key(),
+            },
+            Some(shell) => RunEnvironment::RealShell(
+                RealShellEnvironment::start(shell, target.target_listen, target.approver_listen)
+                    .await?,
+            ),
+        })
+    }
+
+    fn target_address(&self) -> SocketAddr {
+        match self {
+            RunEnvironment::Mock { shared, .. } => shared.target_address(),
+            RunEnvironment::RealShell(real) => real.target_address(),
+        }
+    }
+
+    fn target_key(&self) -> &PublicKey {
+        match self {
+            RunEnvironment::Mock { shared, .. } => shared.target_key(),
+            RunEnvironment::RealShell(real) => real.target_key(),
+        }
+    }
+
+    fn identity(&self) -> &PrivateKey {
+        match self {
+            RunEnvironment::Mock { identity, .. } => identity,
+            RunEnvironment::RealShell(real) => real.identity(),
+        }
+    }
+
+    fn approver_url(&self) -> &str {
+        match self {
+            RunEnvironment::Mock { shared, .. } => shared.approver_url(),
+            RunEnvironment::RealShell(real) => real.approver_url(),
+        }
+    }
+
+    fn run_target(&self) -> RunTarget {
+        match self {
+            RunEnvironment::Mock { .. } => RunTarget::Mock,
+            RunEnvironment::RealShell(real) => RunTarget::Shell(real.shell()),
+        }
+    }
+
+    /// The harness for replays through the proxy at `proxy`.
+    fn into_harness(self, proxy: SocketAddr) -> Arc<dyn Harness> {
+        match self {
+            RunEnvironment::Mock { shared, .. } => Arc::new(Shared::new(shared, proxy)),
+            RunEnvironment::RealShell(real) => Arc::new(RelayedRealShell::new(real, proxy)),
+        }
+    }
 }
 
 /// Why a run could not start; the binary exits with status 2.
@@ -47,7 +127,7 @@ pub enum StartError {
 /// The placeholders `--launch` may use, with their values (`None`: needs a flag).
 fn placeholders(
     listen: SocketAddr,
-    environment: &SharedEnvironment,
+    environment: &RunEnvironment,
     files: &Files,
     approval_timeout: Option<Duration>,
 ) -> Vec<(&'static str, Option<String>)> {
@@ -58,6 +138,7 @@ fn placeholders(
         ("approver", Some(environment.approver_url().to_string())),
         ("authorized_keys", path(&files.authorized_keys)),
         ("target_known_hosts", path(&files.target_known_hosts)),
+        ("target_identity", path(&files.target_identity)),
         (
             "target_fingerprint",
             Some(sshgate::credentials::fingerprint(environment.target_key())),
@@ -73,15 +154,13 @@ fn placeholders(
 /// The files the runner writes for the proxy.
 struct Files {
     dir: tempfile::TempDir,
-    authorized_keys: std::path::PathBuf,
-    target_known_hosts: std::path::PathBuf,
+    authorized_keys: PathBuf,
+    target_known_hosts: PathBuf,
+    target_identity: PathBuf,
 }
 
 impl Files {
-    fn write(
-        client_key: &russh::keys::PrivateKey,
-        environment: &SharedEnvironment,
-    ) -> std::io::Result<Files> {
+    fn write(client_key: &PrivateKey, environment: &RunEnvironment) -> std::io::Result<Files> {
         let dir = tempfile::Builder::new().prefix("conformance-").tempdir()?;
         let authorized_keys = dir.path().join("authorized_keys");
         let line = client_key
@@ -98,10 +177,18 @@ impl Files {
             &target_known_hosts,
         )
         .map_err(std::io::Error::other)?;
+        // OpenSSH's private key format; ssh-key writes it readable by its owner only, as ssh
+        // wants.
+        let target_identity = dir.path().join("target_identity");
+        environment
+            .identity()
+            .write_openssh_file(&target_identity, LineEnding::LF)
+            .map_err(std::io::Error::other)?;
         Ok(Files {
             dir,
             authorized_keys,
             target_known_hosts,
+            target_identity,
         })
     }
 }
@@ -112,7 +199,7 @@ pub async fn run_against(
     target: &Target,
     mut options: RunOptions,
 ) -> Result<Report, StartError> {
-    let environment = SharedEnvironment::start(target.target_listen, target.approver_listen)
+    let environment = RunEnvironment::start(target)
         .await
         .map_err(|error| StartError::Usage(format!("cannot listen on loopback: {error}")))?;
     let client_key = sshgate::credentials::generate_host_key();
@@ -165,8 +252,9 @@ pub async fn run_against(
 
     options.replay.key = Some(Arc::new(client_key));
     options.approval_timeout = target.approval_timeout;
-    let harness = Shared::new(environment, listen);
-    let facts = match probe(&harness, listen, &options.replay).await {
+    options.target = environment.run_target();
+    let harness = environment.into_harness(listen);
+    let facts = match probe(harness.as_ref(), listen, &options.replay).await {
         Ok(facts) => facts,
         Err(reason) => {
             let output = match process {
@@ -186,7 +274,7 @@ pub async fn run_against(
         host_key_fingerprint: facts.host_key_fingerprint,
         output: None,
     };
-    let mut report = run(cases, Arc::new(harness), proxy, &options).await;
+    let mut report = run(cases, harness, proxy, &options).await;
     if let Some(process) = process {
         report.proxy.output = Some(process.stop().await);
     }

@@ -10,8 +10,9 @@
 //! - [`external`]: `conformance run`, against a proxy in another process, with
 //!   [`launch`] (starting it from `--launch`) and [`probe`] (its version, key and
 //!   capabilities).
-//! - [`real_shell`]: a real shell behind a private OpenSSH sshd as the target (a fresh one per
-//!   replay), for sshgate's real-shell tests.
+//! - [`real_shell`]: `--target-shell`, a real shell behind a private OpenSSH sshd as the
+//!   target (a fresh one per replay), for in-process sshgate or, through [`target_relay`], a
+//!   proxy in another process. sshgate's real-shell tests use the same harness.
 
 pub mod catalogue;
 pub mod external;
@@ -22,3 +23,4 @@ pub mod report;
 pub mod runner;
 pub mod self_run;
 pub mod suite;
+pub mod target_relay;

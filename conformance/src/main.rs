@@ -12,10 +12,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::catalogue;
 use conformance::external::{run_against, StartError, Target};
+use conformance::real_shell::{self, RealShellHarness};
 use conformance::report::{colour_wanted, Report};
-use conformance::runner::{run, RunOptions, SEED};
+use conformance::runner::{run, RunOptions, RunTarget, SEED};
 use conformance::self_run::InProcessSshgate;
 use conformance::suite::{self, Selection};
+use real_target::Shell;
+use scenarios::replay::Harness;
 use scenarios::Scenario;
 
 const EXIT_FAILED: u8 = 1;
@@ -32,11 +35,40 @@ struct Cli {
     selection: SelectionArgs,
     #[command(flatten)]
     output: OutputArgs,
+    /// Put SHELL behind a private OpenSSH sshd on loopback as the target, instead of the mock
+    /// target: a fresh sshd and shell for every replay, whose referee records each line the
+    /// shell runs. Only the real-shell cases for SHELL run (`conformance list --target-shell
+    /// SHELL`); cases for the mock target are not run. Needs /usr/sbin/sshd, /run/sshd and
+    /// SHELL installed. The self-run replays 4 at a time; `run` one at a time (every replay
+    /// logs in as the one user sshd accepts, the user running the runner, so replays at once
+    /// could not be told apart).
+    #[arg(long, value_enum, value_name = "SHELL", global = true)]
+    target_shell: Option<ShellArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+    Dash,
+}
+
+impl ShellArg {
+    fn shell(self) -> Shell {
+        match self {
+            ShellArg::Bash => Shell::Bash,
+            ShellArg::Zsh => Shell::Zsh,
+            ShellArg::Fish => Shell::Fish,
+            ShellArg::Dash => Shell::Dash,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the cases: id and the requirement each checks.
+    /// List the cases: id and the requirement each checks (with --target-shell, those that
+    /// run on that shell).
     List {
         #[command(flatten)]
         selection: SelectionArgs,
@@ -44,8 +76,9 @@ enum Command {
         format: ListFormat,
     },
     /// Run the suite against a proxy in another process: one you start (`--proxy`) or one the
-    /// runner starts (`--launch`). The runner serves the mock target and the WebSocket
-    /// approver on loopback and prints where they are.
+    /// runner starts (`--launch`). The runner serves the target (the mock, or with
+    /// --target-shell a relay to a real shell behind sshd) and the WebSocket approver on
+    /// loopback and prints where they are.
     #[command(after_help = LAUNCH_HELP)]
     Run {
         #[command(flatten)]
@@ -58,9 +91,10 @@ enum Command {
 const LAUNCH_HELP: &str = "\
 Placeholders in --launch, each replaced by its value quoted for sh:
   {listen}              where the proxy must listen (--proxy, else a free loopback port)
-  {target}              the mock target, HOST:PORT
-  {target_known_hosts}  a known_hosts file with the mock target's host key
-  {target_fingerprint}  the mock target's host key, SHA256:...
+  {target}              the target, HOST:PORT
+  {target_known_hosts}  a known_hosts file with the target's host key
+  {target_fingerprint}  the target's host key, SHA256:...
+  {target_identity}     a private key file (OpenSSH format) the target accepts
   {approver}            the approver, ws://HOST:PORT (approval protocol v1)
   {authorized_keys}     an authorized_keys file with the runner's key
   {dir}                 a scratch folder for the proxy's own files, removed at the end
@@ -69,11 +103,18 @@ Placeholders in --launch, each replaced by its value quoted for sh:
 The proxy must log in to the target as the operator's user name and name that user in its
 approval requests: the runner tells concurrent cases apart by it.
 
+With --target-shell, {target} is a loopback relay to a fresh sshd with that shell for each
+replay (all with the same host key, all accepting {target_identity}); the operator's user name
+is the user running the runner, the one sshd accepts, and replays run one at a time.
+
 Example (sshgate; a backslash before a line break continues the command for sh):
   conformance run --approval-timeout 1 --launch 'sshgate --listen {listen} \\
-    --target {target} --target-known-hosts {target_known_hosts} --approver {approver} \\
+    --target {target} --target-known-hosts {target_known_hosts} \\
+    --identity {target_identity} --approver {approver} \\
     --authorized-keys {authorized_keys} --host-key {dir}/host_key \\
-    --approval-timeout {approval_timeout}'";
+    --approval-timeout {approval_timeout}'
+
+The same launch line grades sshgate in front of real bash: add --target-shell bash.";
 
 #[derive(Debug, clap::Args)]
 struct ProxyArgs {
@@ -91,7 +132,7 @@ struct ProxyArgs {
     /// Seconds to wait for the proxy to accept connections.
     #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = seconds)]
     startup_timeout: Duration,
-    /// Where the mock target listens.
+    /// Where the mock target (with --target-shell, the relay to the real one) listens.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     target_listen: SocketAddr,
     /// Where the WebSocket approver listens.
@@ -116,12 +157,14 @@ struct OutputArgs {
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Replays in flight at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    jobs: usize,
-    /// Seconds each waiting step may take (fractions allowed).
-    #[arg(long, default_value = "5", value_name = "SECONDS", value_parser = seconds)]
-    timeout: Duration,
+    /// Replays in flight at once [default: 64; with --target-shell 4, and `run
+    /// --target-shell` takes only 1].
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Seconds each waiting step may take (fractions allowed) [default: 5; with
+    /// --target-shell 10].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    timeout: Option<Duration>,
     /// How keys are cut into packets; cases that pin a chunking keep theirs.
     #[arg(long, value_enum, default_value_t = ChunkingArg::All)]
     chunking: ChunkingArg,
@@ -181,11 +224,19 @@ fn main() -> ExitCode {
         // Escape codes only for a person at a terminal, not in a log file or a pipe.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let shell = cli.target_shell.map(ShellArg::shell);
     match cli.command {
         Some(Command::List { selection, format }) => {
             let cases = match select(&selection) {
                 Ok(cases) => cases,
                 Err(code) => return code,
+            };
+            let cases: Vec<Scenario> = match shell {
+                Some(shell) => cases
+                    .into_iter()
+                    .filter(|case| real_shell::runs_on(case, shell))
+                    .collect(),
+                None => cases,
             };
             print!(
                 "{}",
@@ -196,8 +247,10 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Some(Command::Run { proxy, output }) => run_external(&cli.selection, &proxy, &output),
-        None => self_run(&cli.selection, &cli.output),
+        Some(Command::Run { proxy, output }) => {
+            run_external(&cli.selection, &proxy, &output, shell)
+        }
+        None => self_run(&cli.selection, &cli.output, shell),
     }
 }
 
@@ -225,55 +278,117 @@ fn select(args: &SelectionArgs) -> Result<Vec<Scenario>, ExitCode> {
     Ok(cases)
 }
 
-/// The cases and run options the command line asks for, and a runtime to run them on. Cases
-/// of the real-bash tier are listed, never run: the runner's target is the mock.
+/// Where the replays of a run go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// sshgate in-process, one per replay.
+    SelfRun,
+    /// One proxy in another process.
+    External,
+}
+
+/// The cases and run options the command line asks for, and a runtime to run them on. The
+/// target decides the cases: the mock runs the mock's cases (real-shell ones are listed, never
+/// run), `--target-shell` runs that shell's and no others.
 fn prepare(
     selection: &SelectionArgs,
     output: &OutputArgs,
+    shell: Option<Shell>,
+    mode: Mode,
 ) -> Result<(Vec<Scenario>, RunOptions, tokio::runtime::Runtime), ExitCode> {
     let cases: Vec<Scenario> = select(selection)?
         .into_iter()
-        .filter(|case| !case.on_bash())
+        .filter(|case| match shell {
+            Some(shell) => real_shell::runs_on(case, shell),
+            None => !case.on_bash(),
+        })
         .collect();
+    let pattern = selection.cases.as_deref().unwrap_or_default();
     if cases.is_empty() {
-        return Err(usage(format!(
-            "--cases {:?} selects only real-bash tier cases, which run in sshgate's own tests, \
-             not against the mock target",
-            selection.cases.as_deref().unwrap_or_default()
-        )));
+        return Err(usage(match shell {
+            Some(shell) => format!(
+                "--cases {pattern:?} selects no case for --target-shell {shell} (see \
+                 `conformance list --target-shell {shell}`)"
+            ),
+            None => format!(
+                "--cases {pattern:?} selects only real-shell cases, which need --target-shell"
+            ),
+        }));
     }
-    if output.jobs == 0 {
-        return Err(usage("--jobs must be at least 1"));
+    let jobs = match (shell, mode, output.jobs) {
+        (_, _, Some(0)) => return Err(usage("--jobs must be at least 1")),
+        (Some(_), Mode::External, Some(jobs)) if jobs > 1 => {
+            return Err(usage(
+                "--jobs: with run --target-shell replays run one at a time (one user on the \
+                 target: replays at once could not be told apart)",
+            ))
+        }
+        (_, _, Some(jobs)) => jobs,
+        (None, _, None) => 64,
+        (Some(_), Mode::SelfRun, None) => real_shell::CONCURRENCY,
+        (Some(_), Mode::External, None) => 1,
+    };
+    let default_timeout = match shell {
+        Some(_) => real_shell::STEP_TIMEOUT,
+        None => Duration::from_secs(5),
+    };
+    if let Some(shell) = shell {
+        // Said before the run, in one line, rather than as a failure of every case.
+        if let Err(missing) = real_target::available(shell) {
+            return Err(usage(format!("--target-shell {shell}: {missing}")));
+        }
     }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|error| usage(format!("cannot start the runtime: {error}")))?;
     let options = RunOptions {
-        jobs: output.jobs,
+        jobs,
         replay: scenarios::ReplayOptions {
-            step_timeout: output.timeout,
+            step_timeout: output.timeout.unwrap_or(default_timeout),
+            client_env: match shell {
+                Some(_) => real_shell::client_env(),
+                None => Vec::new(),
+            },
             ..Default::default()
         },
         chunkings: output.chunking.chunkings(),
+        target: shell.map_or(RunTarget::Mock, RunTarget::Shell),
         ..Default::default()
     };
     Ok((cases, options, runtime))
 }
 
-fn self_run(selection: &SelectionArgs, output: &OutputArgs) -> ExitCode {
-    let (cases, mut options, runtime) = match prepare(selection, output) {
+fn self_run(selection: &SelectionArgs, output: &OutputArgs, shell: Option<Shell>) -> ExitCode {
+    let (cases, mut options, runtime) = match prepare(selection, output, shell, Mode::SelfRun) {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let launcher = InProcessSshgate::default();
-    let info = launcher.info();
-    options.approval_timeout = Some(launcher.approval_timeout);
-    let harness = Arc::new(scenarios::Isolated::new(launcher));
+    let (info, harness): (_, Arc<dyn Harness>) = match shell {
+        None => {
+            let launcher = InProcessSshgate::default();
+            options.approval_timeout = Some(launcher.approval_timeout);
+            (
+                launcher.info(),
+                Arc::new(scenarios::Isolated::new(launcher)),
+            )
+        }
+        Some(shell) => {
+            let launcher = InProcessSshgate::for_real_shell();
+            options.approval_timeout = Some(launcher.approval_timeout);
+            let info = launcher.info();
+            (info, Arc::new(RealShellHarness::new(shell, launcher)))
+        }
+    };
     let report = runtime.block_on(run(cases, harness, info, &options));
     emit(&report, output)
 }
 
-fn run_external(selection: &SelectionArgs, proxy: &ProxyArgs, output: &OutputArgs) -> ExitCode {
-    let (cases, options, runtime) = match prepare(selection, output) {
+fn run_external(
+    selection: &SelectionArgs,
+    proxy: &ProxyArgs,
+    output: &OutputArgs,
+    shell: Option<Shell>,
+) -> ExitCode {
+    let (cases, options, runtime) = match prepare(selection, output, shell, Mode::External) {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
@@ -294,6 +409,7 @@ fn run_external(selection: &SelectionArgs, proxy: &ProxyArgs, output: &OutputArg
         startup_timeout: proxy.startup_timeout,
         target_listen: proxy.target_listen,
         approver_listen: proxy.approver_listen,
+        shell,
     };
     match runtime.block_on(run_against(cases, &target, options)) {
         Ok(report) => emit(&report, output),

@@ -1,24 +1,35 @@
-//! Real shells as the replays' target (sshgate's real-shell tests): a fresh [`RealTarget`]
-//! (OpenSSH's sshd with bash, zsh, fish or dash behind it, with a referee) for every replay,
-//! whose records become the replayer's target events (each `Line` an `executed` line, each
-//! `Exec` an `exec`), so that every wait is on the shell's records, the operator's screen or
-//! the approver, never a timer. The target is not a dry run: `stty` and `trap` must really
-//! act.
+//! Real shells as the replays' target (`--target-shell`, and sshgate's real-shell tests): a
+//! fresh [`RealTarget`] (OpenSSH's sshd with bash, zsh, fish or dash behind it, with a
+//! referee) for every replay, whose records become the replayer's target events (each `Line`
+//! an `executed` line, each `Exec` an `exec`), so that every wait is on the shell's records,
+//! the operator's screen or the approver, never a timer. The target is not a dry run: `stty`
+//! and `trap` must really act.
 //!
-//! [`RealShellHarness`] gives each replay a proxy of its own from a [`Launcher`] (sshgate
-//! in-process, or the pass-through control in sshgate's tests); replays run concurrently.
+//! Two harnesses:
+//! - [`RealShellHarness`]: a proxy of its own for each replay, from a [`Launcher`] (sshgate
+//!   in-process, or the pass-through control in sshgate's tests); replays run concurrently.
+//! - [`RelayedRealShell`]: one proxy in another process for all replays (`conformance run`),
+//!   whose `{target}` is a [`TargetRelay`] to the sshd of the replay on stage. Every target
+//!   serves the same host key and accepts the same key, so the proxy's known_hosts and
+//!   identity hold throughout. Replays run one at a time: each logs in as the one user sshd
+//!   accepts, so neither the approver nor the shell's records could tell two apart.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mock_target::{EventLog, TargetEvent};
 use real_target::{RealTarget, Record, Shell, TargetOptions};
-use scenarios::approver::ScriptedApprover;
+use russh::keys::{PrivateKey, PublicKey};
+use scenarios::approver::{ApprovalRouter, ScriptedApprover};
 use scenarios::format::Target;
 use scenarios::outcome::Failure;
 use scenarios::replay::{Environment, Harness, Launcher, ReplayOptions, Stage, StageFuture};
 use scenarios::Scenario;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+
+use crate::target_relay::TargetRelay;
 
 /// Replays at once against in-process proxies: each has its own sshd, shell and proxy, and the
 /// machine may have two cores.
@@ -161,5 +172,137 @@ impl Harness for RealShellHarness {
                 guard: Box::new((bridge, proxy, target)),
             })
         })
+    }
+}
+
+/// What a proxy in another process is started with, before it is known: the relay that is
+/// its target, the key every target serves and the key every target accepts, and the
+/// approver.
+pub struct RealShellEnvironment {
+    shell: Shell,
+    host_key: PrivateKey,
+    identity: PrivateKey,
+    relay: TargetRelay,
+    approver: ApprovalRouter,
+}
+
+impl RealShellEnvironment {
+    /// The relay on `target` and the approver on `approver` (port 0 picks one).
+    pub async fn start(
+        shell: Shell,
+        target: SocketAddr,
+        approver: SocketAddr,
+    ) -> std::io::Result<RealShellEnvironment> {
+        Ok(RealShellEnvironment {
+            shell,
+            host_key: sshgate::credentials::generate_host_key(),
+            identity: sshgate::credentials::generate_host_key(),
+            relay: TargetRelay::bind(target).await?,
+            approver: ApprovalRouter::bind(approver).await?,
+        })
+    }
+
+    pub fn shell(&self) -> Shell {
+        self.shell
+    }
+
+    /// The proxy's target: the relay.
+    pub fn target_address(&self) -> SocketAddr {
+        self.relay.address()
+    }
+
+    /// The host key every target serves.
+    pub fn target_key(&self) -> &PublicKey {
+        self.host_key.public_key()
+    }
+
+    /// The key every target accepts, for the proxy's `--identity`.
+    pub fn identity(&self) -> &PrivateKey {
+        &self.identity
+    }
+
+    pub fn approver_url(&self) -> &str {
+        self.approver.url()
+    }
+}
+
+/// Every replay through the proxy at `proxy`, in a [`RealShellEnvironment`], one at a time.
+pub struct RelayedRealShell {
+    environment: Arc<RealShellEnvironment>,
+    proxy: SocketAddr,
+    /// One permit: the replay on stage holds it.
+    turn: Arc<Semaphore>,
+}
+
+impl RelayedRealShell {
+    pub fn new(environment: RealShellEnvironment, proxy: SocketAddr) -> RelayedRealShell {
+        RelayedRealShell {
+            environment: Arc::new(environment),
+            proxy,
+            turn: Arc::new(Semaphore::new(1)),
+        }
+    }
+}
+
+/// The replay on stage: its target behind the relay and its user with the approver, until
+/// dropped.
+struct OnStage {
+    environment: Arc<RealShellEnvironment>,
+    user: String,
+    address: SocketAddr,
+    _bridge: AbortOnDrop,
+    _target: Arc<RealTarget>,
+    /// Last: the next replay's stage waits until this one is gone.
+    _turn: OwnedSemaphorePermit,
+}
+
+impl Drop for OnStage {
+    fn drop(&mut self) {
+        self.environment.relay.clear(self.address);
+        self.environment.approver.forget(&self.user);
+    }
+}
+
+impl Harness for RelayedRealShell {
+    fn stage<'a>(&'a self, _options: &'a ReplayOptions) -> StageFuture<'a> {
+        Box::pin(async move {
+            let turn = self
+                .turn
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|error| setup("a turn on the target", error))?;
+            let environment = &self.environment;
+            let options = TargetOptions {
+                shell: environment.shell,
+                host_key: Some(environment.host_key.clone()),
+                client_key: Some(environment.identity.clone()),
+                ..TargetOptions::default()
+            };
+            let target = Arc::new(start_target(options).await?);
+            let events = EventLog::in_memory();
+            let bridge = bridge(target.clone(), events.clone());
+            let user = target.user().to_string();
+            let approver = environment.approver.register(&user);
+            environment.relay.stage(target.addr());
+            Ok(Stage {
+                proxy: self.proxy,
+                user: user.clone(),
+                events,
+                approver,
+                guard: Box::new(OnStage {
+                    environment: environment.clone(),
+                    user,
+                    address: target.addr(),
+                    _bridge: bridge,
+                    _target: target,
+                    _turn: turn,
+                }),
+            })
+        })
+    }
+
+    fn shares_approver(&self) -> bool {
+        true
     }
 }

@@ -492,18 +492,28 @@ pub fn resolve(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{text}: no address"))
 }
 
-/// A control proxy as a process: listen on `listen`, relay to `target` through `gate`, print
-/// the readiness line `<name> listening on ADDR`, and serve until killed. Failing to start
-/// is one line on stderr and exit status 1.
+/// A control proxy as a process: listen on `listen`, relay to `target` through `gate`
+/// (logging in with the key in the file `identity`, else with `none`), print the readiness
+/// line `<name> listening on ADDR`, and serve until killed. Failing to start is one line on
+/// stderr and exit status 1.
 pub async fn serve_as_process(
     name: &str,
     listen: SocketAddr,
     target: SocketAddr,
+    identity: Option<&std::path::Path>,
     gate: Arc<dyn Gate>,
 ) -> std::process::ExitCode {
     use std::io::Write;
+    let identity = match identity.map(sshgate::credentials::load_private_key) {
+        None => None,
+        Some(Ok(key)) => Some(Arc::new(key)),
+        Some(Err(error)) => {
+            eprintln!("{name}: --identity: {error}");
+            return std::process::ExitCode::from(1);
+        }
+    };
     let started = match tokio::net::TcpListener::bind(listen).await {
-        Ok(listener) => RelayProxy::start(listener, target, gate),
+        Ok(listener) => RelayProxy::start_logging_in(listener, target, gate, identity),
         Err(error) => Err(error),
     };
     let proxy = match started {

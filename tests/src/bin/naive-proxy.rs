@@ -4,6 +4,7 @@
 //! never part of sshgate.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,9 @@ struct Cli {
     /// cases that need exec).
     #[arg(long)]
     refuse_exec: bool,
+    /// Log in to the target with this private key (OpenSSH format) rather than `none`.
+    #[arg(long, value_name = "FILE")]
+    identity: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -43,5 +47,6 @@ async fn main() -> ExitCode {
         Duration::from_secs(cli.approval_timeout),
     );
     let gate = Arc::new(NaiveGate::new(approvals, cli.refuse_exec));
-    serve_as_process("naive-proxy", cli.listen, cli.target, gate).await
+    let identity = cli.identity.as_deref();
+    serve_as_process("naive-proxy", cli.listen, cli.target, identity, gate).await
 }

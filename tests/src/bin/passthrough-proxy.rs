@@ -3,6 +3,7 @@
 //! every gating case must fail against it. Test code only, never part of sshgate.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -22,10 +23,21 @@ struct Cli {
     /// Accepted and ignored, so that both controls share one launch template.
     #[arg(long, value_name = "URL")]
     approver: Option<String>,
+    /// Log in to the target with this private key (OpenSSH format) rather than `none`.
+    #[arg(long, value_name = "FILE")]
+    identity: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    serve_as_process("passthrough-proxy", cli.listen, cli.target, Arc::new(Open)).await
+    let identity = cli.identity.as_deref();
+    serve_as_process(
+        "passthrough-proxy",
+        cli.listen,
+        cli.target,
+        identity,
+        Arc::new(Open),
+    )
+    .await
 }

@@ -67,10 +67,12 @@ fn ids_graded<'a>(grades: &'a BTreeMap<String, String>, grade: &str) -> Vec<&'a 
 
 #[test]
 fn sshgate_launched_as_a_process_passes_every_required_case() {
+    // With the identity the runner offers: the mock target takes any key.
     let launch = template(
         "sshgate",
         "--authorized-keys {authorized_keys} --target-known-hosts {target_known_hosts} \
-         --host-key {dir}/host_key --approval-timeout {approval_timeout} --echo-wait 500",
+         --identity {target_identity} --host-key {dir}/host_key \
+         --approval-timeout {approval_timeout} --echo-wait 500",
     );
     // One chunking: the in-process runs cover all three; this one is about the process. The
     // echo wait is the self-run's: the slow-echo cases are timed against it.

@@ -1,9 +1,10 @@
 //! Real peers: sshgate in-process in front of OpenSSH's `sshd` with bash behind it (the
 //! [`RealTarget`] fixture, whose referee reports every line bash runs), reached by the test's
 //! own SSH client (`shell`) or by OpenSSH's `ssh` running inside tmux (`tmux`); bash as
-//! the referee of the keystroke model over the scenario corpus (`differential`); and the
+//! the referee of the keystroke model over the scenario corpus (`differential`); the
 //! corpus's real-shell tier, its real-shell cases replayed through sshgate and through the
-//! pass-through control (`corpus`).
+//! pass-through control (`corpus`); and the conformance runner's `--target-shell`, as a third
+//! party runs it (`target_shell`).
 //!
 //! Each test starts its own sshd, sshgate and approver. Without sshd installed they are
 //! skipped with a message; where `CI` is set that is a failure instead.
@@ -13,6 +14,7 @@ mod differential;
 mod screen;
 mod secrets;
 mod shell;
+mod target_shell;
 mod tmux;
 
 use std::net::SocketAddr;
