@@ -315,6 +315,8 @@ pub enum Step {
     Alerted(String),
     /// The target's shell ran this line (waits for it).
     Executed(String),
+    /// The target's shell ran a line containing this (waits for it).
+    ExecutedContaining(String),
     /// The target's shell never runs a line containing this (checked now and at the end).
     NeverExecuted(String),
     /// The target never receives these bytes (checked now and at the end).
@@ -395,6 +397,7 @@ struct RawStep {
     cancelled: Option<bool>,
     alerted: Option<String>,
     executed: Option<String>,
+    executed_containing: Option<String>,
     never_executed: Option<String>,
     never_received: Option<String>,
     received: Option<String>,
@@ -568,6 +571,7 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
         cancelled,
         alerted,
         executed,
+        executed_containing,
         never_executed,
         never_received,
         received,
@@ -605,6 +609,7 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
     }
     found.extend(alerted.map(Step::Alerted));
     found.extend(executed.map(Step::Executed));
+    found.extend(executed_containing.map(Step::ExecutedContaining));
     found.extend(never_executed.map(Step::NeverExecuted));
     if let Some(text) = never_received {
         found.push(Step::NeverReceived(keys(&text)?));

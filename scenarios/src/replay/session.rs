@@ -232,6 +232,18 @@ impl Session {
                 })
                 .await
             }
+            Step::ExecutedContaining(text) => {
+                let wanted = text.clone();
+                self.wait_for(
+                    step,
+                    &format!("the target runs a line containing {text:?}"),
+                    &|session| {
+                        (session.events.executed_lines().iter())
+                            .any(|line| line.contains(wanted.as_str()))
+                    },
+                )
+                .await
+            }
             Step::ExecRan(command) => {
                 let wanted = command.clone();
                 self.wait_for(

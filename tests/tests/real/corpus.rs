@@ -32,13 +32,11 @@ use std::time::Duration;
 
 use conformance::real_shell::{client_env, shell_of, RealShellHarness, CONCURRENCY, STEP_TIMEOUT};
 use conformance::self_run::InProcessSshgate;
-use mock_target::TargetEvent;
 use real_target::{Shell, TargetOptions};
 use scenarios::format::Grade;
 use scenarios::replay::{replay, ReplayOptions};
 use scenarios::{Chunking, Outcome, Scenario, Step};
 use sshgate_tests::launchers::PassThroughLauncher;
-use sshgate_tests::operator::WAIT;
 use tokio::sync::Semaphore;
 
 /// The seed of the random chunking (the conformance runner's).
@@ -126,9 +124,10 @@ fn never_executed(case: &Scenario) -> Vec<String> {
         .collect()
 }
 
-/// The case as a proxy that asks nobody meets it: no requests to answer or cancels to see,
-/// and its `never_executed` checks left to the control test.
-fn without_the_gate(case: &Scenario) -> Scenario {
+/// The case as a proxy that asks nobody meets it: no requests to answer, cancels or alerts
+/// to see, and at the end a wait for a line containing `forbidden` to run instead of its
+/// `never_executed` checks.
+fn without_the_gate(case: &Scenario, forbidden: &str) -> Scenario {
     let mut control = case.clone();
     control.steps.retain(|step| {
         !matches!(
@@ -136,6 +135,9 @@ fn without_the_gate(case: &Scenario) -> Scenario {
             Step::Request { .. } | Step::Cancelled | Step::Alerted(_) | Step::NeverExecuted(_)
         )
     });
+    control
+        .steps
+        .push(Step::ExecutedContaining(forbidden.to_string()));
     control
 }
 
@@ -262,44 +264,27 @@ async fn real_shell_cases_run_deny_behind_the_pass_through() {
 /// Replay `case` on `shell` through the pass-through: Ok with the line that ran DENY, or Err
 /// saying why the case proves nothing (nothing forbidden ran) or the replay broke down.
 async fn control(case: Scenario, shell: Shell) -> Result<String, String> {
-    let forbidden = never_executed(&case);
-    if forbidden.is_empty() {
+    let [forbidden] = &never_executed(&case)[..] else {
         return Err(format!(
-            "{}: no never_executed step, so nothing shows it failing",
+            "{}: the control needs exactly one never_executed step, to wait for it to run",
             case.id
         ));
-    }
+    };
     let chunking = case.chunking.unwrap_or(Chunking::OnePacket);
     let harness = RealShellHarness::new(shell, PassThroughLauncher);
-    let outcome = replay(&without_the_gate(&case), chunking, &harness, &options()).await;
+    let control = without_the_gate(&case, forbidden);
+    let outcome = replay(&control, chunking, &harness, &options()).await;
     if verbose() && outcome.passed() {
         println!("control {outcome}\n{}", outcome.transcript.render());
     }
     if !outcome.passed() {
-        return Err(format!("control replay of {outcome}"));
+        return Err(format!(
+            "control replay of {outcome}\n(behind a proxy that gates nothing, a line \
+             containing {forbidden:?} must run)"
+        ));
     }
     let events = harness.events().expect("the stage was set");
-    // The replay is over, but the target's records are complete up to the case's last line;
-    // a forbidden line ran before it, so it is in already. Waiting covers the rest.
-    let ran = events
-        .wait_for(
-            |event| {
-                matches!(event, TargetEvent::Executed { line }
-                    if forbidden.iter().any(|text| line.contains(text.as_str())))
-            },
-            WAIT,
-        )
-        .await;
-    match ran {
-        Some(TargetEvent::Executed { line }) => {
-            Ok(format!("{} [{chunking}]: {shell} ran {line:?}", case.id))
-        }
-        _ => Err(format!(
-            "{} [{chunking}]: no line containing {forbidden:?} ran; {shell} ran {:?} (the shell \
-             is hung up when the last step is done: a case ends with a line run after its risky \
-             keys, `executed` waiting for it)",
-            case.id,
-            events.executed_lines()
-        )),
-    }
+    let ran = events.executed_lines();
+    let line = ran.iter().find(|line| line.contains(forbidden.as_str()));
+    Ok(format!("{} [{chunking}]: {shell} ran {line:?}", case.id))
 }
