@@ -570,7 +570,11 @@ impl Bridge {
             request.typed = checked.typed;
             request.context = checked.context;
             if request.command != HIDDEN {
-                let asked = lock(&command_lines).ask(
+                let mut lines = lock(&command_lines);
+                if checked.program_may_read {
+                    lines.maybe_read_by_program();
+                }
+                let asked = lines.ask(
                     &request.command,
                     checked.prompt.as_deref(),
                     checked.prompt_mark,
@@ -580,6 +584,10 @@ impl Bridge {
                 request.typed = request.typed.or(asked.typed);
                 request.certain &= asked.doubts.is_empty();
                 request.warnings.extend(asked.doubts);
+                if let Some(typed) = &request.typed {
+                    let reading = command_lines::typed_reading(typed, &request.command);
+                    request.warnings.extend(reading);
+                }
             }
             if request.command.contains(char::REPLACEMENT_CHARACTER) {
                 // Bytes that are not UTF-8, shown as U+FFFD: a shell may drop them.
@@ -630,7 +638,8 @@ impl Bridge {
                     } else {
                         lines.denied();
                     }
-                    !decision.approve && continuing
+                    // Ctrl+C drops the whole buffer where the discard keys clear one line.
+                    !decision.approve && (continuing || gate.pending_spans_lines())
                 };
                 let actions = gate.decided(decision.approve, &reason, drop_command);
                 if gate.holds_after_deny() {

@@ -59,9 +59,8 @@ const DISCARD_NOT_SHOWN: &str = "a deny or Ctrl+C meant to drop the earlier line
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct HistoryEntry {
     text: String,
-    /// It holds a history reference sshgate could not resolve: the shell may have rejected it
-    /// ("event not found"), and then it is not in the shell's history.
-    unresolved: bool,
+    /// It may not be in the shell's history (see [`CommandLines::maybe_absent`]).
+    maybe_absent: bool,
 }
 
 #[derive(Debug, Default)]
@@ -70,9 +69,10 @@ pub struct CommandLines {
     lines: Vec<String>,
     /// The line being asked about, after history expansion.
     asked: Option<String>,
-    /// The line asked about, or an earlier line of its command, holds a history reference that
-    /// the lines sshgate forwarded cannot resolve: the shell may reject the line.
-    unresolved: bool,
+    /// The command being asked about may never enter the shell's history: a line of it holds
+    /// a history reference the lines sshgate forwarded cannot resolve (the shell may reject
+    /// it), or a program, not the shell, may have read it.
+    maybe_absent: bool,
     /// The commands the shell ran that the proxy forwarded, oldest first.
     history: Vec<HistoryEntry>,
     /// The prompt in front of the last line that started a command.
@@ -114,6 +114,8 @@ impl CommandLines {
             } else if marked_continuation {
                 doubts.push(CONTINUATION_MARKED_UNKNOWN.to_string());
             }
+        } else if self.lines.is_empty() {
+            doubts.extend(comment_backslash_joined(&previous, line));
         }
         if !self.lines.is_empty()
             && !self.discarding
@@ -131,7 +133,7 @@ impl CommandLines {
                 runs,
                 complete,
             } => {
-                self.unresolved |= !complete;
+                self.maybe_absent |= !complete;
                 doubts.push(EXPANDED.to_string());
                 if !runs {
                     doubts.push(NOT_RUN.to_string());
@@ -185,7 +187,7 @@ impl CommandLines {
         let mut doubts = Vec::new();
         for (leaves_out, filter) in HISTORY_FILTERS {
             let kept = self.kept_history(&filter);
-            if kept.len() == self.history.len() {
+            if kept == self.kept_history(&Kept::ALL) {
                 continue;
             }
             let Expansion::Expanded {
@@ -212,9 +214,13 @@ impl CommandLines {
         for entry in &self.history {
             let left_out = (kept.leaves_space_led && entry.text.starts_with(' '))
                 || (kept.leaves_repeats && texts.last() == Some(&entry.text))
-                || (kept.leaves_unresolved && entry.unresolved);
+                || (kept.leaves_maybe_absent && entry.maybe_absent);
             if !left_out {
-                texts.push(entry.text.clone());
+                texts.push(if kept.joins_lines {
+                    joined_lines(&entry.text)
+                } else {
+                    entry.text.clone()
+                });
             }
         }
         texts
@@ -238,6 +244,12 @@ impl CommandLines {
         }
     }
 
+    /// The line about to be asked about may be read by a program rather than the shell: it
+    /// may never enter the shell's history.
+    pub fn maybe_read_by_program(&mut self) {
+        self.maybe_absent = true;
+    }
+
     /// The line asked about was approved and went to the shell.
     pub fn approved(&mut self) {
         let Some(line) = self.asked.take() else {
@@ -249,7 +261,7 @@ impl CommandLines {
             if !source.trim().is_empty() {
                 self.history.push(HistoryEntry {
                     text: as_read(&source),
-                    unresolved: std::mem::take(&mut self.unresolved),
+                    maybe_absent: std::mem::take(&mut self.maybe_absent),
                 });
             }
             self.last_complete = std::mem::take(&mut self.lines);
@@ -261,7 +273,7 @@ impl CommandLines {
     /// continues).
     pub fn denied(&mut self) {
         self.asked = None;
-        self.unresolved = false;
+        self.maybe_absent = false;
         self.discarded();
     }
 
@@ -272,7 +284,7 @@ impl CommandLines {
             // bash and zsh keep in their history what they read of a command they drop.
             self.history.push(HistoryEntry {
                 text: as_read(&self.lines.join("\n")),
-                unresolved: std::mem::take(&mut self.unresolved),
+                maybe_absent: std::mem::take(&mut self.maybe_absent),
             });
         }
         self.discarding = self.continuing();
@@ -292,7 +304,10 @@ impl CommandLines {
 struct Kept {
     leaves_space_led: bool,
     leaves_repeats: bool,
-    leaves_unresolved: bool,
+    leaves_maybe_absent: bool,
+    /// Multi-line commands are kept on one line, as bash does (`cmdhist`): word numbers in
+    /// references (`!!:5`) count differently.
+    joins_lines: bool,
 }
 
 impl Kept {
@@ -300,13 +315,14 @@ impl Kept {
     const ALL: Kept = Kept {
         leaves_space_led: false,
         leaves_repeats: false,
-        leaves_unresolved: false,
+        leaves_maybe_absent: false,
+        joins_lines: false,
     };
 }
 
 /// The common ways a shell's history holds other lines than those sshgate forwarded, each with
 /// what it leaves out.
-const HISTORY_FILTERS: [(&str, Kept); 4] = [
+const HISTORY_FILTERS: [(&str, Kept); 5] = [
     (
         "lines starting with a space (HISTCONTROL=ignorespace, zsh's HIST_IGNORE_SPACE)",
         Kept {
@@ -330,14 +346,67 @@ const HISTORY_FILTERS: [(&str, Kept); 4] = [
         },
     ),
     (
-        "lines whose own history reference failed (event not found: the shell runs and keeps \
-         nothing of them)",
+        "lines that may never have reached it (a history reference that failed, \"event not \
+         found\"; a line a program read)",
         Kept {
-            leaves_unresolved: true,
+            leaves_maybe_absent: true,
+            ..Kept::ALL
+        },
+    ),
+    (
+        "no line breaks (bash joins a multi-line command with `; `; zsh counts a line break as \
+         a word)",
+        Kept {
+            joins_lines: true,
             ..Kept::ALL
         },
     ),
 ];
+
+/// After a command whose last line ends with a backslash that the lexer read as part of a
+/// comment (`echo #DE\`), what a shell that reads no comment there (zsh without
+/// `interactive_comments`) runs: that command joined with `line`.
+fn comment_backslash_joined(previous: &[String], line: &str) -> Option<String> {
+    let last = previous.last()?;
+    let trailing = last.len() - last.trim_end_matches('\\').len();
+    if trailing % 2 == 0 {
+        return None;
+    }
+    let mut joined = previous.join("\n");
+    joined.pop();
+    joined.push_str(line);
+    Some(format!(
+        "the line before ended with a backslash that sshgate read as inside a comment; a shell \
+         that reads it as joining the lines (zsh without interactive_comments) runs: {joined}"
+    ))
+}
+
+/// A multi-line command on one line, as bash's history keeps it: lines joined with `; `, or
+/// a space after words and operators that a command cannot end with.
+fn joined_lines(text: &str) -> String {
+    let mut joined = String::new();
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            let before = joined.trim_end();
+            let open = [
+                "then", "do", "else", "in", "{", "(", "|", "&&", "||", ";", "&",
+            ]
+            .iter()
+            .any(|end| before.ends_with(end));
+            joined.push_str(if open { " " } else { "; " });
+        }
+        joined.push_str(line);
+    }
+    joined
+}
+
+/// How the shell reads `typed` (the keys' line, where the screen showed another), when that
+/// differs from both: a screen that indents continued lines (fish) hides a backslash-newline
+/// the shell removes.
+pub fn typed_reading(typed: &str, command: &str) -> Option<String> {
+    let read = as_read(typed);
+    (read != typed && read != command).then(|| format!("as typed, the shell reads it as: {read}"))
+}
 
 /// The commands in `text`, a line of several lines the shell reads at once (a bracketed paste
 /// with newlines), in order: each ends where the shell would run what it has read. The last
@@ -463,6 +532,56 @@ mod tests {
     }
 
     #[test]
+    fn a_line_a_program_may_have_read_gives_another_reading() {
+        let mut lines = CommandLines::default();
+        for line in ["echo DE", "head -n1"] {
+            lines.ask(line, PS1, None);
+            lines.approved();
+        }
+        lines.maybe_read_by_program();
+        lines.ask("x", None, None);
+        lines.approved();
+        let asked = lines.ask("!-2NY", PS1, None);
+        assert_eq!(asked.command, "head -n1NY");
+        assert!(
+            asked.doubts.iter().any(|d| d.ends_with("runs: echo DENY")),
+            "{asked:?}"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_command_is_counted_as_bash_keeps_it() {
+        let mut lines = CommandLines::default();
+        for line in ["if true", "then echo DE; fi"] {
+            lines.ask(line, PS1, None);
+            lines.approved();
+        }
+        let asked = lines.ask("echo !!:5NY", PS1, None);
+        assert!(
+            asked.doubts.iter().any(|d| d.ends_with("runs: echo DENY")),
+            "{asked:?}"
+        );
+        assert_eq!(
+            joined_lines("for x in a\ndo echo\ndone"),
+            "for x in a; do echo; done"
+        );
+    }
+
+    #[test]
+    fn a_backslash_the_lexer_read_in_a_comment_may_join_the_next_line() {
+        let mut lines = CommandLines::default();
+        lines.ask("echo #DE\\", Some(""), None);
+        lines.approved();
+        assert!(!lines.continuing());
+        let asked = lines.ask("NY", Some(""), None);
+        assert_eq!(asked.command, "NY");
+        assert!(asked.doubts[0].ends_with("runs: echo #DENY"), "{asked:?}");
+        // A line after one that ends otherwise: no such doubt.
+        lines.approved();
+        assert!(lines.ask("ls", Some(""), None).doubts.is_empty());
+    }
+
+    #[test]
     fn a_pasted_backslash_newline_is_asked_about_as_read() {
         let mut lines = CommandLines::default();
         let asked = lines.ask("echo DE\\\nNY", PS1, None);
@@ -474,6 +593,13 @@ mod tests {
         let asked = lines.ask("echo #DE\\\nNY", PS1, None);
         assert_eq!(asked.command, "echo #DE\\\nNY");
         assert!(asked.doubts[0].ends_with("echo #DENY"), "{asked:?}");
+    }
+
+    #[test]
+    fn a_typed_line_is_read_as_the_shell_reads_it() {
+        let warning = typed_reading("echo DE\\\nNY", "echo DE\\\n  NY");
+        assert!(warning.is_some_and(|w| w.ends_with(": echo DENY")));
+        assert_eq!(typed_reading("echo hi", "echo ho"), None);
     }
 
     #[test]
@@ -559,11 +685,14 @@ mod tests {
         let asked = lines.ask("NY", blank_ps2, Some(Continuation));
         assert_eq!(asked.doubts[0], CONTINUATION_PROMPT_SHOWN);
         assert!(asked.command.starts_with("echo #DE"), "{asked:?}");
-        // Unmarked, that prompt passes for a primary one.
+        // Unmarked, that prompt passes for a primary one: only the backslash left at the end
+        // of the comment says what may run.
         let mut unmarked = CommandLines::default();
         unmarked.ask("echo #DE\\", PS1, None);
         unmarked.approved();
-        assert!(unmarked.ask("NY", blank_ps2, None).doubts.is_empty());
+        let asked = unmarked.ask("NY", blank_ps2, None);
+        assert_eq!(asked.command, "NY");
+        assert!(asked.doubts[0].ends_with("runs: echo #DENY"), "{asked:?}");
         // Marked as a continuation with nothing seen before it.
         let mut fresh = CommandLines::default();
         let asked = fresh.ask("NY", blank_ps2, Some(Continuation));

@@ -75,7 +75,23 @@ impl ExecutionMonitor {
         alternate: bool,
     ) {
         let mut marks = marks.iter().peekable();
+        let mut redraws = RedrawWatch::default();
         for (index, &byte) in output.iter().enumerate() {
+            match redraws.feed(byte) {
+                // bash clears the row before a `bind -x` command and draws the prompt again
+                // after it, with no newline when the command writes nothing. The editor
+                // clears rows too: only once bindings may have changed is it taken for that.
+                Some(Redraw::RowCleared) if self.bindings_changed => {
+                    self.newline_while_reading |= self.reading;
+                }
+                // Back up to the line's earlier rows: the newlines were the editor's, going
+                // down a line of several rows (a pasted line break) to redraw it. A bound
+                // command could move up as well: once bindings may have changed, no excuse.
+                Some(Redraw::CursorUp) if !self.bindings_changed => {
+                    self.newline_while_reading = false;
+                }
+                _ => {}
+            }
             match self.paste_mode.feed(std::slice::from_ref(&byte)) {
                 Some(true) => self.editor_reads(),
                 Some(false) => self.editor_stops(EDITOR_STOPPED, alternate),
@@ -94,11 +110,18 @@ impl ExecutionMonitor {
             }
         }
         self.answered_discard = self.after_discard;
+        let mut prompt_shown = Some(prompt_shown);
+        let mut prompt = || prompt_shown.take().is_some_and(|shown| shown());
+        if self.bindings_changed && !self.reading && !self.line_ended && !alternate && prompt() {
+            // Without bracketed paste or marks, the prompt is the only sign the editor reads.
+            self.editor_reads();
+            return;
+        }
         if self.reading
             && self.newline_while_reading
             && (self.keys_followed || self.bindings_changed)
             && !alternate
-            && prompt_shown()
+            && prompt()
         {
             self.raise(if self.keys_followed {
                 PROMPT_REDRAWN
@@ -181,6 +204,67 @@ impl ExecutionMonitor {
     }
 }
 
+/// What a line editor's redraw does, as far as the monitor cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Redraw {
+    /// A carriage return, then "erase to the end of the line" (`CR ESC [ K`): the cursor's
+    /// row emptied from its start.
+    RowCleared,
+    /// The cursor moved up (`ESC [ n A`, `ESC M`): back to an earlier row of the line.
+    CursorUp,
+}
+
+/// Finds [`Redraw`] sequences in the target's output, within one write.
+#[derive(Default)]
+enum RedrawWatch {
+    #[default]
+    Idle,
+    CarriageReturn,
+    Escape {
+        after_cr: bool,
+    },
+    Csi {
+        after_cr: bool,
+        params: bool,
+    },
+}
+
+impl RedrawWatch {
+    fn feed(&mut self, byte: u8) -> Option<Redraw> {
+        let (next, found) = match (std::mem::take(self), byte) {
+            (_, b'\r') => (RedrawWatch::CarriageReturn, None),
+            (RedrawWatch::CarriageReturn, 0x1b) => (RedrawWatch::Escape { after_cr: true }, None),
+            (_, 0x1b) => (RedrawWatch::Escape { after_cr: false }, None),
+            (RedrawWatch::Escape { after_cr }, b'[') => (
+                RedrawWatch::Csi {
+                    after_cr,
+                    params: false,
+                },
+                None,
+            ),
+            (RedrawWatch::Escape { .. }, b'M') => (RedrawWatch::Idle, Some(Redraw::CursorUp)),
+            (RedrawWatch::Csi { after_cr, .. }, b'0'..=b'9' | b';') => (
+                RedrawWatch::Csi {
+                    after_cr,
+                    params: true,
+                },
+                None,
+            ),
+            (RedrawWatch::Csi { .. }, b'A') => (RedrawWatch::Idle, Some(Redraw::CursorUp)),
+            (
+                RedrawWatch::Csi {
+                    after_cr: true,
+                    params: false,
+                },
+                b'K',
+            ) => (RedrawWatch::Idle, Some(Redraw::RowCleared)),
+            _ => (RedrawWatch::Idle, None),
+        };
+        *self = next;
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +341,52 @@ mod tests {
             }
         }
         assert_eq!(monitor.alarm(), Some(PROMPT_REDRAWN_AFTER_BINDING));
+    }
+
+    #[test]
+    fn after_a_binding_change_a_silent_bound_command_is_seen() {
+        // bash runs a `bind -x` command that writes nothing: the row cleared, the prompt and
+        // the line drawn again.
+        let mut monitor = ExecutionMonitor::default();
+        monitor.bindings_changed();
+        feed(&mut monitor, b"\x1b[?2004h$ ", false, false);
+        monitor.keys_sent(false);
+        feed(&mut monitor, b"\r\x1b[K\r$ ab", true, false);
+        assert_eq!(monitor.alarm(), Some(PROMPT_REDRAWN_AFTER_BINDING));
+        // Before any binding change, the same is an editor's redraw.
+        let mut before = ExecutionMonitor::default();
+        feed(&mut before, b"\x1b[?2004h$ ", false, false);
+        feed(&mut before, b"\r\x1b[K\r$ ab", true, false);
+        assert_eq!(before.alarm(), None);
+    }
+
+    #[test]
+    fn after_a_binding_change_the_prompt_starts_the_watch_without_bracketed_paste() {
+        let mut monitor = ExecutionMonitor::default();
+        monitor.bindings_changed();
+        monitor.line_ends();
+        feed(&mut monitor, b"\r\n$ ", true, false);
+        monitor.keys_sent(false);
+        feed(&mut monitor, b"echo mac\r\nmac\r\n$ ", true, false);
+        assert_eq!(monitor.alarm(), Some(PROMPT_REDRAWN_AFTER_BINDING));
+    }
+
+    #[test]
+    fn a_line_of_several_rows_redrawn_raises_nothing() {
+        // A pasted line break, then C-u: readline goes down to clear the second row and back
+        // up to the prompt's row.
+        let mut monitor = ExecutionMonitor::default();
+        feed(&mut monitor, b"\x1b[?2004h$ ", false, false);
+        monitor.keys_sent(true);
+        feed(&mut monitor, b"echo a\r\nb", false, false);
+        monitor.keys_sent(true);
+        feed(
+            &mut monitor,
+            b"\r$ \x1b[K\r\n\r\x1b[K\x1b[A\x1b[C\x1b[C",
+            true,
+            false,
+        );
+        assert_eq!(monitor.alarm(), None);
     }
 
     #[test]

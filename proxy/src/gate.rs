@@ -125,6 +125,14 @@ impl ShellGate {
         self.pending.is_some()
     }
 
+    /// The line waiting for a decision holds a line break (a paste): an editor that edits
+    /// such a buffer line by line (fish) clears only the last of them with the discard keys.
+    pub fn pending_spans_lines(&self) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|pending| pending.line.contains('\n'))
+    }
+
     /// Input is held until the target's answer to a deny has settled; then call
     /// [`ShellGate::release`].
     pub fn holds_after_deny(&self) -> bool {

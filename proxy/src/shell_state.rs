@@ -49,6 +49,12 @@ const HISTORY: &str = "changes or reruns history: a line may run what the approv
 const REPLACES: &str = "replaces or extends the shell's code (exec, source, eval): anything \
                         may follow";
 const INIT_FILE: &str = "changes the line editor's init file or history characters";
+const CONTINUATION_PROMPT: &str = "changes the continuation prompt, by which sshgate tells a \
+                                   command continued on the next line";
+const NAMEREF: &str = "makes a name refer to another variable: a later assignment to it may \
+                       change anything above";
+/// Stands for a value the line does not show (`read`, `printf -v`): it may hold anything.
+const UNSEEN_VALUE: &str = "$(unseen)";
 
 /// The warnings for one simple command, given as its words (quotes removed).
 fn command_warnings(words: &[String]) -> Vec<&'static str> {
@@ -80,12 +86,25 @@ fn command_warnings(words: &[String]) -> Vec<&'static str> {
         "set" | "setopt" | "unsetopt" | "shopt" | "enable" | "disable" => Some(OPTIONS),
         "trap" | "TRAPDEBUG" => Some(TRAPS),
         "stty" | "tput" | "reset" => Some(TTY),
+        "declare" | "typeset" | "local" if args.iter().any(|arg| is_flag(arg, 'n')) => {
+            Some(NAMEREF)
+        }
         "export" | "declare" | "typeset" | "local" | "readonly" | "set_var" => args
             .iter()
             .filter_map(|arg| assignment(arg))
             .find_map(|(name, value)| variable_warning(name, value)),
         "alias" | "unalias" | "function" | "functions" | "abbr" | "autoload" => Some(ALIASES),
         "fc" | "history" | "r" => Some(HISTORY),
+        // Builtins that assign to variables they name.
+        "printf" | "read" | "mapfile" | "readarray" => {
+            return found
+                .into_iter()
+                .chain(
+                    assigned_names(name, args)
+                        .filter_map(|name| variable_warning(name, UNSEEN_VALUE)),
+                )
+                .collect();
+        }
         "exec" | "source" | "." | "eval" | "emulate" => Some(REPLACES),
         "add-zsh-hook" | "precmd" | "preexec" | "chpwd" => Some(HOOKS),
         "complete" | "compdef" | "compctl" => Some(BINDINGS),
@@ -102,6 +121,9 @@ fn command_warnings(words: &[String]) -> Vec<&'static str> {
 /// What assigning `value` to the variable `name` changes, if anything the gate depends on.
 fn variable_warning(name: &str, value: &str) -> Option<&'static str> {
     match name {
+        // bash's and zsh's tables of aliases and functions, set element by element.
+        "BASH_ALIASES" | "BASH_CMDS" | "aliases" | "galiases" | "saliases" | "functions"
+        | "dis_functions" => Some(ALIASES),
         "PROMPT_COMMAND" | "PS0" | "PS4" | "precmd_functions" | "preexec_functions"
         | "chpwd_functions" | "fish_prompt" => Some(HOOKS),
         // A prompt runs what it substitutes each time it is drawn.
@@ -110,6 +132,7 @@ fn variable_warning(name: &str, value: &str) -> Option<&'static str> {
         {
             Some(HOOKS)
         }
+        "PS2" | "PROMPT2" => Some(CONTINUATION_PROMPT),
         "LANG" | "LC_ALL" | "LC_CTYPE" | "LC_MESSAGES" => Some(LOCALE),
         "INPUTRC" | "histchars" | "HISTCONTROL" | "HISTIGNORE" | "HISTFILE" => Some(INIT_FILE),
         "BASH_ENV" | "ENV" | "PATH" | "FPATH" | "fpath" | "path" => Some(REPLACES),
@@ -123,6 +146,39 @@ fn variable_warning(name: &str, value: &str) -> Option<&'static str> {
         | "zle_bracketed_paste" => Some(OPTIONS),
         _ => None,
     }
+}
+
+/// Whether `arg` is an option word holding the single-letter option `letter` (`-n`, `-gn`).
+fn is_flag(arg: &str, letter: char) -> bool {
+    arg.strip_prefix('-')
+        .is_some_and(|flags| !flags.is_empty() && flags.chars().all(|c| c.is_ascii_alphabetic()))
+        && arg.contains(letter)
+}
+
+/// The variables `printf -v NAME`, `read NAME...` and `mapfile NAME` assign to, by the
+/// arguments of `builtin` (option values skipped where bash's options take one).
+fn assigned_names<'a>(builtin: &str, args: &'a [String]) -> impl Iterator<Item = &'a str> {
+    let mut names = Vec::new();
+    let mut words = args.iter().map(String::as_str);
+    while let Some(word) = words.next() {
+        match builtin {
+            "printf" if word == "-v" => names.extend(words.next()),
+            "printf" => {}
+            // Options whose value is the next word; `read -a NAME` names an array.
+            "read" if word == "-a" => names.extend(words.next()),
+            "read" if ["-d", "-i", "-n", "-N", "-p", "-t", "-u"].contains(&word) => {
+                words.next();
+            }
+            _ if ["-d", "-n", "-O", "-s", "-u", "-C", "-c"].contains(&word) => {
+                words.next();
+            }
+            _ if word.starts_with('-') => {}
+            _ => names.push(word),
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| name.split('[').next().unwrap_or(name))
 }
 
 /// `NAME=value` (or `NAME+=value`, `NAME[i]=value`) split into name and value.
@@ -258,6 +314,13 @@ mod tests {
     #[case::quoted_name("'bind' -x x", BINDINGS)]
     #[case::inputrc("INPUTRC=/tmp/x bash", INIT_FILE)]
     #[case::zsh_options_array("options[interactivecomments]=off", OPTIONS)]
+    #[case::bash_aliases_array("BASH_ALIASES[ls]='rm -rf /'", ALIASES)]
+    #[case::zsh_aliases_array("aliases[ls]='rm -rf /'", ALIASES)]
+    #[case::printf_v("printf -v PS0 %s '$(x)'", HOOKS)]
+    #[case::read_into("read -r PROMPT_COMMAND", HOOKS)]
+    #[case::mapfile_into("mapfile -t BASH_ALIASES", ALIASES)]
+    #[case::nameref("declare -n p=PS0", NAMEREF)]
+    #[case::continuation_prompt("PS2=", CONTINUATION_PROMPT)]
     fn state_changing_commands_are_warned_of(#[case] command: &str, #[case] expected: &str) {
         assert_eq!(warnings(command), [expected], "{command}");
     }

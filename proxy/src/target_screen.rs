@@ -74,6 +74,9 @@ pub struct Checked {
     /// The kind of the last prompt the shell marked (OSC 133) since the last submit or
     /// Ctrl+C, if it marks its prompts.
     pub prompt_mark: Option<PromptKind>,
+    /// A submit went out and the shell's prompt has not come back since: a program it
+    /// started may be what reads this line, not the shell.
+    pub program_may_read: bool,
 }
 
 /// Shown to the approver in place of a line that a program other than the shell read with
@@ -467,6 +470,7 @@ impl TargetScreen {
         let mut checked = self.cross_check(line, certain && !raced, continuing);
         checked.fresh = self.fresh();
         checked.prompt_mark = self.prompt_mark;
+        checked.program_may_read = self.awaiting_prompt;
         checked.discard_answered = match (self.last_discard, self.last_output) {
             (Some(discard), Some(output)) => output >= discard,
             (discard, _) => discard.is_none(),
@@ -526,8 +530,13 @@ impl TargetScreen {
         if shows(&prompt, line, &displayed) {
             // A search prompt stands in for the shell's only while the search is on; a blank
             // line shows nothing of where the prompt ends (it may not have been drawn yet); a
-            // continuation prompt is not the reader's.
-            if search_prompt(&prompt).is_none() && !line.trim().is_empty() && !continuing {
+            // continuation prompt is not the reader's, nor what a program shows before the
+            // line it reads.
+            if search_prompt(&prompt).is_none()
+                && !line.trim().is_empty()
+                && !continuing
+                && !program_reading
+            {
                 self.learned_prompt = Some(prompt);
             }
             return Checked {
