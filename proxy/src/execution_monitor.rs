@@ -25,8 +25,8 @@
 //! new prompt), or the session's first switch-on. A full-screen program (alternate screen) is
 //! never watched: it redraws as it likes.
 
+use crate::paste_mode::PasteModeWatch;
 use crate::semantic_prompt::Mark;
-use crate::target_screen::PasteModeWatch;
 
 /// Why the session ended, for the operator, the approver and the log.
 pub const EDITOR_STOPPED: &str = "the target's line editor handed a line over to run although \

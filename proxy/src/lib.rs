@@ -16,6 +16,10 @@
 //!   checked against the line it displays before the approver is asked. Its
 //!   [`execution_monitor`] notices the target running what no approved submit started.
 //! - [`command_lines`]: the command a shell reads across lines, asked about as a whole.
+//! - [`paste_mode`]: the target's bracketed paste switch, which the gate, the screen and the
+//!   monitor follow.
+//! - [`semantic_prompt`]: OSC 133 marks from the target (used only to fail closed), none from
+//!   the operator.
 //! - [`shell_state`]: recognises commands that change how the shell reads later input, which
 //!   the approver is warned of.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
@@ -35,6 +39,7 @@ pub mod demo;
 pub mod execution_monitor;
 pub mod gate;
 pub mod log_text;
+pub mod paste_mode;
 pub mod semantic_prompt;
 pub mod server;
 pub mod shell_state;

@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::execution_monitor::ExecutionMonitor;
+use crate::paste_mode::PasteModeWatch;
 use crate::semantic_prompt::{Mark, MarkScanner, PromptKind};
 
 /// Screen rows given to the approver as context, ending with the cursor's row.
@@ -772,37 +773,6 @@ impl SharedScreen {
     }
 }
 
-/// Follows the target's `ESC [ ? 2004 h` / `ESC [ ? 2004 l` across chunk boundaries.
-#[derive(Default)]
-pub struct PasteModeWatch {
-    matched: usize,
-}
-
-impl PasteModeWatch {
-    const PREFIX: &'static [u8] = b"\x1b[?2004";
-
-    /// The last switch seen in `data`, if any.
-    pub fn feed(&mut self, data: &[u8]) -> Option<bool> {
-        let mut last = None;
-        for &byte in data {
-            if self.matched == Self::PREFIX.len() {
-                self.matched = 0;
-                match byte {
-                    b'h' => last = Some(true),
-                    b'l' => last = Some(false),
-                    _ => {}
-                }
-            }
-            if byte == Self::PREFIX[self.matched] {
-                self.matched += 1;
-            } else {
-                self.matched = usize::from(byte == 0x1b);
-            }
-        }
-        last
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -811,15 +781,6 @@ mod tests {
         let mut screen = TargetScreen::new(24, 80);
         screen.feed(output.as_bytes());
         screen
-    }
-
-    #[test]
-    fn paste_mode_switch_is_found_across_chunks() {
-        let mut watch = PasteModeWatch::default();
-        assert_eq!(watch.feed(b"$ \x1b[?20"), None);
-        assert_eq!(watch.feed(b"04h"), Some(true));
-        assert_eq!(watch.feed(b"\x1b\x1b[?2004l"), Some(false));
-        assert_eq!(watch.feed(b"\x1b[?2005h"), None);
     }
 
     #[test]

@@ -12,7 +12,8 @@ use russh::server::Msg;
 use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::{mpsc, watch};
 
-use crate::target_screen::{PasteModeWatch, SharedScreen};
+use crate::paste_mode::PasteModeWatch;
+use crate::target_screen::SharedScreen;
 
 /// Notices waiting for the operator: deny reasons, bells. A handful per decision at most; when
 /// full, the inbound pump waits for room.
