@@ -38,6 +38,8 @@ pub struct ChannelContext {
     pub request_ids: Arc<std::sync::atomic::AtomicU64>,
     /// How long a submitted line waits for the target to show it.
     pub echo_wait: std::time::Duration,
+    /// Becomes true when sshgate shuts down: the reason a pending request is cancelled then.
+    pub stopping: watch::Receiver<bool>,
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -175,7 +177,12 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
     // A request still pending will never be needed: tell the approver, not just drop it.
     if let Some((asked, _)) = bridge.decision.take() {
         let id = lock(&asked).clone();
-        bridge.context.approval.cancel(&id, "the channel closed");
+        let reason = if *bridge.context.stopping.borrow() {
+            crate::accept::SHUTTING_DOWN
+        } else {
+            "the channel closed"
+        };
+        bridge.context.approval.cancel(&id, reason);
     }
     // Closing the target ends the outbound pump, which then closes the operator's channel.
     let _ = bridge.target.close().await;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::accept::ConnectionLimits;
 use crate::credentials::{self, AuthorizedKeySet, CredentialError, TargetKeyPolicy};
 use crate::server::{ClientAuth, Settings};
 use crate::target::TargetSettings;
@@ -106,6 +107,18 @@ pub struct ProxyFlags {
     /// about as uncertain (raise it for a slow or distant target) [default: 1000].
     #[arg(long, value_name = "MILLISECONDS")]
     pub echo_wait: Option<u64>,
+    /// Connections served at once, logged in or not; more are closed at once [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Connections that have not logged in yet, as sshd's MaxStartups [default: 100].
+    #[arg(long, value_name = "N")]
+    pub max_unauthenticated: Option<usize>,
+    /// Seconds a connection may take to log in, as sshd's LoginGraceTime [default: 120].
+    #[arg(long, value_name = "SECONDS")]
+    pub login_grace_time: Option<u64>,
+    /// Close a session with no traffic either way for this many seconds [default: never].
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<u64>,
 }
 
 /// A checked configuration, ready to serve.
@@ -149,12 +162,17 @@ impl ProxyFlags {
                 || file.insecure_accept_any_target_key,
             approval_timeout: self.approval_timeout.or(file.approval_timeout),
             echo_wait: self.echo_wait.or(file.echo_wait),
+            max_connections: self.max_connections.or(file.max_connections),
+            max_unauthenticated: self.max_unauthenticated.or(file.max_unauthenticated),
+            login_grace_time: self.login_grace_time.or(file.login_grace_time),
+            idle_timeout: self.idle_timeout.or(file.idle_timeout),
         })
     }
 
     /// Check the settings and load every file they name.
     pub fn resolve(self) -> Result<ProxyConfig, ConfigError> {
         let flags = self.merged_with_file()?;
+        let limits = connection_limits(&flags)?;
         let target = flags.target.ok_or_else(|| {
             ConfigError::Invalid("--target is required: the SSH server behind the proxy".into())
         })?;
@@ -235,9 +253,29 @@ impl ProxyFlags {
                 echo_wait: flags
                     .echo_wait
                     .map_or(crate::target_screen::ECHO_WAIT, Duration::from_millis),
+                limits,
             },
         })
     }
+}
+
+/// The connection bounds the flags ask for; each must be at least 1.
+fn connection_limits(flags: &ProxyFlags) -> Result<ConnectionLimits, ConfigError> {
+    let at_least_one = |flag: &str, value: Option<u64>| match value {
+        Some(0) => Err(ConfigError::Invalid(format!("--{flag} must be at least 1"))),
+        _ => Ok(value),
+    };
+    let count = |value: Option<usize>| value.map(|n| n as u64);
+    let defaults = ConnectionLimits::default();
+    Ok(ConnectionLimits {
+        max_connections: at_least_one("max-connections", count(flags.max_connections))?
+            .map_or(defaults.max_connections, |n| n as usize),
+        max_unauthenticated: at_least_one("max-unauthenticated", count(flags.max_unauthenticated))?
+            .map_or(defaults.max_unauthenticated, |n| n as usize),
+        login_grace: at_least_one("login-grace-time", flags.login_grace_time)?
+            .map_or(defaults.login_grace, Duration::from_secs),
+        idle_timeout: at_least_one("idle-timeout", flags.idle_timeout)?.map(Duration::from_secs),
+    })
 }
 
 fn target_key_policy(
@@ -314,6 +352,23 @@ mod tests {
         assert_eq!(config.listen, DEFAULT_LISTEN);
         assert_eq!(config.approval_timeout, Duration::from_secs(60));
         assert_eq!(config.settings.echo_wait, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn connection_limits_come_from_flags_and_must_be_positive() {
+        let mut args = MINIMAL.to_vec();
+        args.extend(["--max-unauthenticated", "5", "--login-grace-time", "3"]);
+        let limits = flags(&args).resolve().unwrap().settings.limits;
+        assert_eq!(limits.max_unauthenticated, 5);
+        assert_eq!(limits.login_grace, Duration::from_secs(3));
+        assert_eq!(
+            limits.max_connections,
+            ConnectionLimits::default().max_connections
+        );
+        let mut zero = MINIMAL.to_vec();
+        zero.extend(["--idle-timeout", "0"]);
+        let error = flags(&zero).resolve().unwrap_err().to_string();
+        assert!(error.contains("--idle-timeout"), "{error}");
     }
 
     #[test]

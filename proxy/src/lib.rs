@@ -5,6 +5,8 @@
 //! approver decides. A denied command never reaches the target.
 //!
 //! Layout, from the operator inwards:
+//! - [`accept`]: the accept loop: connection bounds, the login grace time, accept errors
+//!   retried, and the shutdown.
 //! - [`server`]: the SSH server the operator connects to, its authentication, and one
 //!   [`bridge`] task per channel.
 //! - [`bridge`]: joins an operator channel to a target channel; exec and subsystem requests
@@ -29,6 +31,7 @@
 //! - [`config`]: flags and the TOML file.
 //! - [`log_text`]: outside text in log lines, quoted so that it cannot forge a line.
 
+pub mod accept;
 pub mod approval;
 pub mod bridge;
 pub mod command_lines;

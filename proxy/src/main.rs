@@ -7,10 +7,13 @@ use std::sync::Arc;
 use clap::Parser;
 use sshgate::approval::{ApprovalPath, WebSocketApprover};
 use sshgate::config::{Cli, CliCommand, ProxyConfig};
+use tokio::signal::unix::SignalKind;
 
 /// Exit status for usage and configuration errors, as documented.
 const EXIT_USAGE: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
+/// How long, at shutdown, the approver gets to receive what is still queued for it.
+const APPROVER_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -64,12 +67,28 @@ async fn serve(config: ProxyConfig) -> ExitCode {
     };
     println!("sshgate listening on {address}");
     let _ = std::io::stdout().flush();
-    let approver = WebSocketApprover::spawn(config.approver.clone());
+    let (approver, approver_task) = WebSocketApprover::spawn_joined(config.approver.clone());
     let approval = ApprovalPath::new(Arc::new(approver), config.approval_timeout);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let mut terminate = match tokio::signal::unix::signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => return fail(EXIT_FAILURE, format!("cannot watch for SIGTERM: {error}")),
     };
-    match sshgate::run(config.settings, listener, approval, shutdown).await {
+    // SIGTERM (a service manager) or SIGINT (Ctrl+C): stop accepting, tell the sessions, exit 0.
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    let served = sshgate::run(config.settings, listener, approval, shutdown).await;
+    // The cancels of requests pending at shutdown are still queued for the approver.
+    if tokio::time::timeout(APPROVER_FLUSH, approver_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the approver was not told everything before sshgate stopped");
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(EXIT_FAILURE, error),
     }

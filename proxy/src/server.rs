@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use russh::keys::PrivateKey;
-use russh::server::{Auth, Msg, PublicKeyOffer, Server as _, Session, VerifiedPublicKey};
+use russh::server::{Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 
+use crate::accept::{self, Admission, ConnectionLimits};
 use crate::approval::ApprovalPath;
 use crate::bridge::{self, ChannelContext};
 use crate::credentials::{fingerprint, AuthorizedKeySet};
@@ -39,6 +40,8 @@ pub struct Settings {
     pub target: TargetSettings,
     /// How long a submitted shell line waits for the target to show it.
     pub echo_wait: Duration,
+    /// Connections served at once and how long they may take to log in.
+    pub limits: ConnectionLimits,
 }
 
 impl Settings {
@@ -62,6 +65,7 @@ impl Settings {
                 )),
             },
             echo_wait: crate::target_screen::ECHO_WAIT,
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -72,18 +76,13 @@ struct Shared {
     approval: ApprovalPath,
 }
 
-#[derive(Clone)]
-struct ProxyServer {
-    shared: Arc<Shared>,
-}
-
-impl russh::server::Server for ProxyServer {
-    type Handler = ClientConnection;
-
-    fn new_client(&mut self, peer: Option<SocketAddr>) -> ClientConnection {
+impl Shared {
+    /// The handler for a connection from `peer`, admitted with `admission`.
+    fn connection(self: &Arc<Self>, peer: SocketAddr, admission: Admission) -> ClientConnection {
         ClientConnection {
-            shared: self.shared.clone(),
-            peer,
+            shared: self.clone(),
+            admission,
+            peer: Some(peer),
             session: random_id(),
             user: String::new(),
             password: None,
@@ -101,6 +100,8 @@ fn random_id() -> String {
 /// One operator connection.
 pub struct ClientConnection {
     shared: Arc<Shared>,
+    /// Its place among the connections served; given back when it ends.
+    admission: Admission,
     peer: Option<SocketAddr>,
     session: String,
     user: String,
@@ -145,6 +146,7 @@ impl ClientConnection {
             "operator authenticated"
         );
         self.user = user.to_string();
+        self.admission.authenticated();
         Auth::Accept
     }
 }
@@ -241,6 +243,7 @@ impl russh::server::Handler for ClientConnection {
             server: session.handle(),
             request_ids: self.request_ids.clone(),
             echo_wait: self.shared.settings.echo_wait,
+            stopping: self.admission.stopping(),
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));
@@ -378,25 +381,24 @@ pub async fn run(
         keys: vec![settings.host_key.clone()],
         auth_rejection_time: Duration::from_millis(200),
         auth_rejection_time_initial: Some(Duration::ZERO),
-        inactivity_timeout: None,
+        inactivity_timeout: settings.limits.idle_timeout,
         nodelay: true,
         ..Default::default()
     });
     let target = Arc::new(settings.target.clone());
-    let mut server = ProxyServer {
-        shared: Arc::new(Shared {
-            settings,
-            target,
-            approval,
-        }),
-    };
-    let running = server.run_on_socket(config, &listener);
-    let handle = running.handle();
-    tokio::select! {
-        result = running => result,
-        () = shutdown => {
-            handle.shutdown("sshgate is shutting down".into());
-            Ok(())
-        }
-    }
+    let limits = settings.limits.clone();
+    let shared = Arc::new(Shared {
+        settings,
+        target,
+        approval,
+    });
+    accept::serve(
+        listener,
+        config,
+        limits,
+        |peer, admission| shared.connection(peer, admission),
+        shutdown,
+    )
+    .await;
+    Ok(())
 }

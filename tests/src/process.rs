@@ -103,6 +103,31 @@ impl Server {
         }
     }
 
+    /// The process id, for tools that act on the process (`prlimit`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (at most `patience`) for the process to exit by itself; its exit status.
+    pub fn wait_for_exit(mut self, patience: Duration) -> Result<std::process::ExitStatus, String> {
+        let deadline = Instant::now() + patience;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) if Instant::now() < deadline => {
+                    // Woken by its output closing, or every few milliseconds.
+                    let output = self.output.bytes.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = self
+                        .output
+                        .grew
+                        .wait_timeout(output, Duration::from_millis(20));
+                }
+                Ok(None) => return Err(format!("still running after {patience:?}")),
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+    }
+
     /// The port of the address, for `ws://HOST:PORT` too.
     pub fn port(&self) -> u16 {
         let port = self.address.rsplit(':').next().unwrap_or_default();

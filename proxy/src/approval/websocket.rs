@@ -50,9 +50,15 @@ impl WebSocketApprover {
     /// Start the connection task for `url` (`ws://host:port[/path]`). Nothing connects until
     /// the first request.
     pub fn spawn(url: String) -> Self {
+        Self::spawn_joined(url).0
+    }
+
+    /// [`spawn`](Self::spawn), with the connection task: it ends once every handle on the
+    /// approver is dropped and what they queued (a cancel at shutdown) has been sent.
+    pub fn spawn_joined(url: String) -> (Self, tokio::task::JoinHandle<()>) {
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
-        tokio::spawn(ConnectionTask::new(url).run(receiver));
-        WebSocketApprover { commands }
+        let task = tokio::spawn(ConnectionTask::new(url).run(receiver));
+        (WebSocketApprover { commands }, task)
     }
 }
 

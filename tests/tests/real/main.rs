@@ -67,6 +67,7 @@ impl Front {
             // Host key checked against the target's known_hosts file, identity key, user.
             target: sshgate_tests::stack::real_target_settings(&target),
             echo_wait: sshgate::target_screen::ECHO_WAIT,
+            limits: sshgate::accept::ConnectionLimits::default(),
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
         Some(Front {

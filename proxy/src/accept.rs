@@ -1,0 +1,259 @@
+//! The accept loop: which connections are served, for how long before they authenticate, and
+//! how the server stops.
+//!
+//! russh's own loop ends the whole server on the first accept error, so a burst of connections
+//! under a low descriptor limit (`EMFILE`) would stop sshgate. Here an accept error is logged and
+//! retried after a back-off; a connection over [`ConnectionLimits`] is closed at once; one that
+//! has not authenticated within the login grace time is closed (as sshd's `MaxStartups` and
+//! `LoginGraceTime` do). On shutdown every session is told why and given a moment to end.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::server::{run_stream, Handler};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// What an operator's client is told when sshgate stops.
+pub const SHUTTING_DOWN: &str = "sshgate is shutting down";
+/// How long sessions get to end after they were told sshgate is stopping.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+/// The first and the longest pause after an accept error.
+const BACKOFF_FIRST: Duration = Duration::from_millis(10);
+const BACKOFF_MOST: Duration = Duration::from_secs(1);
+
+/// Bounds on the connections served at once, and on how long they may take to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once, logged in or not.
+    pub max_connections: usize,
+    /// Connections that have not authenticated yet (sshd's `MaxStartups`).
+    pub max_unauthenticated: usize,
+    /// How long a connection may take to authenticate (sshd's `LoginGraceTime`).
+    pub login_grace: Duration,
+    /// A session with no traffic either way for this long is closed.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 1000,
+            max_unauthenticated: 100,
+            login_grace: Duration::from_secs(120),
+            idle_timeout: None,
+        }
+    }
+}
+
+/// How many connections are open, and how many of them have not authenticated.
+#[derive(Debug, Default)]
+struct Counts {
+    open: AtomicUsize,
+    unauthenticated: AtomicUsize,
+}
+
+/// One admitted connection's place in the counts; its handler holds it, so it is given back
+/// when the connection ends.
+pub struct Admission {
+    counts: Arc<Counts>,
+    authenticated: watch::Sender<bool>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Admission {
+    /// The connection has authenticated: it no longer counts against the unauthenticated
+    /// bound, and its grace time stops.
+    pub fn authenticated(&self) {
+        if !self.authenticated.send_replace(true) {
+            self.counts.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Becomes true when sshgate starts shutting down.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.clone()
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if !*self.authenticated.borrow() {
+            self.counts.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.counts.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serve connections on `listener` until `shutdown` completes, each with the handler `handler`
+/// makes for it. Returns once every session has ended or the shutdown deadline has passed.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    config: Arc<russh::server::Config>,
+    limits: ConnectionLimits,
+    mut handler: F,
+    shutdown: impl std::future::Future<Output = ()>,
+) where
+    H: Handler<Error = russh::Error> + Send + 'static,
+    F: FnMut(SocketAddr, Admission) -> H,
+{
+    let counts = Arc::new(Counts::default());
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut backoff = BACKOFF_FIRST;
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+            // Finished connection tasks are reaped as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
+                backoff = BACKOFF_FIRST;
+                accepted
+            }
+            Err(error) => {
+                // Out of descriptors or memory, or a connection reset before it was taken:
+                // never a reason to stop serving the others.
+                tracing::warn!(%error, retry_in = ?backoff, "cannot accept a connection");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MOST);
+                continue;
+            }
+        };
+        let Some(admission) = admit(&counts, &limits, peer, &stopping) else {
+            continue;
+        };
+        let authenticated = admission.authenticated.subscribe();
+        let connection = handler(peer, admission);
+        connections.spawn(serve_connection(
+            stream,
+            peer,
+            config.clone(),
+            limits.login_grace,
+            connection,
+            authenticated,
+            stopping.clone(),
+        ));
+    }
+    drop(listener);
+    let open = connections.len();
+    tracing::info!(
+        open,
+        "shutting down: no new connections; telling the open ones"
+    );
+    let _ = stop.send(true);
+    let ended = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if ended.is_err() {
+        tracing::warn!(
+            left = connections.len(),
+            "sessions still open at the shutdown deadline: closed"
+        );
+    }
+}
+
+/// A place for a new connection from `peer`, or None (the connection is closed) when it would
+/// exceed `limits`.
+fn admit(
+    counts: &Arc<Counts>,
+    limits: &ConnectionLimits,
+    peer: SocketAddr,
+    stopping: &watch::Receiver<bool>,
+) -> Option<Admission> {
+    let open = counts.open.load(Ordering::Relaxed);
+    let unauthenticated = counts.unauthenticated.load(Ordering::Relaxed);
+    if open >= limits.max_connections || unauthenticated >= limits.max_unauthenticated {
+        tracing::warn!(
+            %peer,
+            open,
+            unauthenticated,
+            "connection refused: too many connections (--max-connections, --max-unauthenticated)"
+        );
+        return None;
+    }
+    counts.open.fetch_add(1, Ordering::Relaxed);
+    counts.unauthenticated.fetch_add(1, Ordering::Relaxed);
+    Some(Admission {
+        counts: counts.clone(),
+        authenticated: watch::channel(false).0,
+        stopping: stopping.clone(),
+    })
+}
+
+/// One connection, from the SSH identification to its end: closed when it has not
+/// authenticated within `grace`, told why and closed when sshgate stops.
+async fn serve_connection<H>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: Arc<russh::server::Config>,
+    grace: Duration,
+    handler: H,
+    mut authenticated: watch::Receiver<bool>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    H: Handler<Error = russh::Error> + Send + 'static,
+{
+    let deadline = tokio::time::Instant::now() + grace;
+    // The identification exchange: a client that never sends its own is dropped here.
+    let started = tokio::select! {
+        started = tokio::time::timeout_at(deadline, run_stream(config, stream, handler)) => started,
+        () = wait_for_stop(&mut stopping) => return,
+    };
+    let running = match started {
+        Ok(Ok(running)) => running,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "connection ended before its session began");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, ?grace, "connection closed: no SSH identification within the login grace time");
+            return;
+        }
+    };
+    // The session runs in a task of its own: it ends when told to, not when dropped.
+    let handle = running.handle();
+    tokio::pin!(running);
+    let grace_over = async {
+        let in_time = tokio::time::timeout_at(deadline, authenticated.wait_for(|done| *done))
+            .await
+            .is_ok();
+        if in_time {
+            // Authenticated (or the handler is gone): the grace time no longer applies.
+            std::future::pending::<()>().await;
+        }
+    };
+    let reason = tokio::select! {
+        result = &mut running => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended");
+            }
+            return;
+        }
+        () = grace_over => {
+            tracing::info!(%peer, ?grace, "connection closed: not authenticated within the login grace time");
+            "not authenticated within the login grace time"
+        }
+        () = wait_for_stop(&mut stopping) => SHUTTING_DOWN,
+    };
+    let _ = handle
+        .disconnect(
+            russh::Disconnect::ByApplication,
+            reason.into(),
+            String::new(),
+        )
+        .await;
+    let _ = running.await;
+}
+
+/// Resolves once sshgate is stopping.
+async fn wait_for_stop(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await.map(drop);
+}
