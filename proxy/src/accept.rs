@@ -32,8 +32,9 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Connections that have not authenticated yet (sshd's `MaxStartups`).
     pub max_unauthenticated: usize,
-    /// How long a connection may take to authenticate (sshd's `LoginGraceTime`).
-    pub login_grace: Duration,
+    /// How long a connection may take to authenticate (sshd's `LoginGraceTime`); None: for
+    /// ever.
+    pub login_grace: Option<Duration>,
     /// A session with no traffic either way for this long is closed.
     pub idle_timeout: Option<Duration>,
 }
@@ -43,7 +44,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             max_connections: 1000,
             max_unauthenticated: 100,
-            login_grace: Duration::from_secs(120),
+            login_grace: Some(Duration::from_secs(120)),
             idle_timeout: None,
         }
     }
@@ -194,17 +195,21 @@ async fn serve_connection<H>(
     stream: TcpStream,
     peer: SocketAddr,
     config: Arc<russh::server::Config>,
-    grace: Duration,
+    grace: Option<Duration>,
     handler: H,
     mut authenticated: watch::Receiver<bool>,
     mut stopping: watch::Receiver<bool>,
 ) where
     H: Handler<Error = russh::Error> + Send + 'static,
 {
-    let deadline = tokio::time::Instant::now() + grace;
+    // Keystrokes and echoes are small packets: no Nagle delay (russh's own loop sets this).
+    if let Err(error) = stream.set_nodelay(config.nodelay) {
+        tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+    }
+    let deadline = grace.map(|grace| tokio::time::Instant::now() + grace);
     // The identification exchange: a client that never sends its own is dropped here.
     let started = tokio::select! {
-        started = tokio::time::timeout_at(deadline, run_stream(config, stream, handler)) => started,
+        started = by(deadline, run_stream(config, stream, handler)) => started,
         () = wait_for_stop(&mut stopping) => return,
     };
     let running = match started {
@@ -222,7 +227,7 @@ async fn serve_connection<H>(
     let handle = running.handle();
     tokio::pin!(running);
     let grace_over = async {
-        let in_time = tokio::time::timeout_at(deadline, authenticated.wait_for(|done| *done))
+        let in_time = by(deadline, authenticated.wait_for(|done| *done))
             .await
             .is_ok();
         if in_time {
@@ -251,6 +256,18 @@ async fn serve_connection<H>(
         )
         .await;
     let _ = running.await;
+}
+
+/// `future`'s output, or Err once `deadline` has passed; with no deadline no timer is set
+/// (a paused test clock would jump to any timer, however far).
+async fn by<F: std::future::Future>(
+    deadline: Option<tokio::time::Instant>,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await,
+        None => Ok(future.await),
+    }
 }
 
 /// Resolves once sshgate is stopping.

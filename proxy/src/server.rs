@@ -65,7 +65,11 @@ impl Settings {
                 )),
             },
             echo_wait: crate::target_screen::ECHO_WAIT,
-            limits: ConnectionLimits::default(),
+            // No login grace time: tests replay on a paused clock, which would jump to it.
+            limits: ConnectionLimits {
+                login_grace: None,
+                ..ConnectionLimits::default()
+            },
         }
     }
 }

@@ -59,7 +59,7 @@ async fn read_until_closed(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
 #[tokio::test]
 async fn a_connection_that_never_logs_in_is_closed_after_the_grace_time() {
     let limits = ConnectionLimits {
-        login_grace: Duration::from_millis(300),
+        login_grace: Some(Duration::from_millis(300)),
         ..ConnectionLimits::default()
     };
     let (_target, proxy, _stop) = sshgate_with(limits).await;
