@@ -113,7 +113,8 @@ pub struct ProxyFlags {
     /// Connections that have not logged in yet, as sshd's MaxStartups [default: 100].
     #[arg(long, value_name = "N")]
     pub max_unauthenticated: Option<usize>,
-    /// Seconds a connection may take to log in, as sshd's LoginGraceTime [default: 120].
+    /// Seconds a connection may take to log in, as sshd's LoginGraceTime; 0 for no limit
+    /// [default: 120].
     #[arg(long, value_name = "SECONDS")]
     pub login_grace_time: Option<u64>,
     /// Close a session with no traffic either way for this many seconds [default: never].
@@ -142,21 +143,31 @@ impl ProxyFlags {
         })?;
         let file: ProxyFlags = toml::from_str(&text).map_err(|error| ConfigError::File {
             path: path.clone(),
-            message: error.message().to_string(),
+            message: match error.span() {
+                Some(span) => format!(
+                    "line {}: {}",
+                    text[..span.start].matches('\n').count() + 1,
+                    error.message()
+                ),
+                None => error.message().to_string(),
+            },
         })?;
+        // Paths in the file are relative to its folder, not to where sshgate was started.
+        let folder = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let beside = |file: Option<PathBuf>| file.map(|file| folder.join(file));
         Ok(ProxyFlags {
             config: Some(path),
             listen: self.listen.or(file.listen),
             target: self.target.or(file.target),
             approver: self.approver.or(file.approver),
-            host_key: self.host_key.or(file.host_key),
-            authorized_keys: self.authorized_keys.or(file.authorized_keys),
+            host_key: self.host_key.or(beside(file.host_key)),
+            authorized_keys: self.authorized_keys.or(beside(file.authorized_keys)),
             password_pass_through: self.password_pass_through || file.password_pass_through,
             insecure_accept_any_client: self.insecure_accept_any_client
                 || file.insecure_accept_any_client,
             target_user: self.target_user.or(file.target_user),
-            identity: self.identity.or(file.identity),
-            target_known_hosts: self.target_known_hosts.or(file.target_known_hosts),
+            identity: self.identity.or(beside(file.identity)),
+            target_known_hosts: self.target_known_hosts.or(beside(file.target_known_hosts)),
             target_fingerprint: self.target_fingerprint.or(file.target_fingerprint),
             insecure_accept_any_target_key: self.insecure_accept_any_target_key
                 || file.insecure_accept_any_target_key,
@@ -179,11 +190,7 @@ impl ProxyFlags {
         let approver = flags.approver.ok_or_else(|| {
             ConfigError::Invalid("--approver is required: the approver's ws:// URL".into())
         })?;
-        if !approver.starts_with("ws://") {
-            return Err(ConfigError::Invalid(format!(
-                "--approver {approver:?}: expected a ws://HOST:PORT URL"
-            )));
-        }
+        check_approver_url(&approver)?;
         let approval_timeout = match flags.approval_timeout {
             Some(0) => {
                 return Err(ConfigError::Invalid(
@@ -259,6 +266,37 @@ impl ProxyFlags {
     }
 }
 
+/// An approver URL sshgate can connect to: `ws://`, a host, and a port if any that is a number.
+fn check_approver_url(url: &str) -> Result<(), ConfigError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let invalid = |why: &str| {
+        ConfigError::Invalid(format!(
+            "--approver {url:?}: {why}; expected a ws://HOST:PORT URL"
+        ))
+    };
+    if !url.starts_with("ws://") {
+        return Err(invalid("not a ws:// URL"));
+    }
+    let request = url
+        .into_client_request()
+        .map_err(|error| invalid(&error.to_string()))?;
+    let Some(authority) = request.uri().authority() else {
+        return Err(invalid("no host"));
+    };
+    if authority.host().is_empty() {
+        return Err(invalid("no host"));
+    }
+    if authority
+        .as_str()
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_err())
+        && !authority.as_str().ends_with(']')
+    {
+        return Err(invalid("the port is not a number"));
+    }
+    Ok(())
+}
+
 /// The connection bounds the flags ask for; each must be at least 1.
 fn connection_limits(flags: &ProxyFlags) -> Result<ConnectionLimits, ConfigError> {
     let at_least_one = |flag: &str, value: Option<u64>| match value {
@@ -272,8 +310,11 @@ fn connection_limits(flags: &ProxyFlags) -> Result<ConnectionLimits, ConfigError
             .map_or(defaults.max_connections, |n| n as usize),
         max_unauthenticated: at_least_one("max-unauthenticated", count(flags.max_unauthenticated))?
             .map_or(defaults.max_unauthenticated, |n| n as usize),
-        login_grace: at_least_one("login-grace-time", flags.login_grace_time)?
-            .map_or(defaults.login_grace, Duration::from_secs),
+        login_grace: match flags.login_grace_time {
+            Some(0) => None,
+            Some(seconds) => Some(Duration::from_secs(seconds)),
+            None => defaults.login_grace,
+        },
         idle_timeout: at_least_one("idle-timeout", flags.idle_timeout)?.map(Duration::from_secs),
     })
 }
@@ -360,7 +401,7 @@ mod tests {
         args.extend(["--max-unauthenticated", "5", "--login-grace-time", "3"]);
         let limits = flags(&args).resolve().unwrap().settings.limits;
         assert_eq!(limits.max_unauthenticated, 5);
-        assert_eq!(limits.login_grace, Duration::from_secs(3));
+        assert_eq!(limits.login_grace, Some(Duration::from_secs(3)));
         assert_eq!(
             limits.max_connections,
             ConnectionLimits::default().max_connections
@@ -379,6 +420,23 @@ mod tests {
             (
                 &["--target", "h:22", "--approver", "http://x"],
                 "--approver",
+            ),
+            (&["--target", "h:22", "--approver", "ws://"], "--approver"),
+            (
+                &["--target", "h:22", "--approver", "ws://x:port"],
+                "--approver",
+            ),
+            (
+                &[
+                    "--target",
+                    "h:22",
+                    "--approver",
+                    "ws://x:1",
+                    "--insecure-accept-any-client",
+                    "--target-fingerprint",
+                    "SHA256:not base64!",
+                ],
+                "--target-fingerprint",
             ),
             (
                 &[
@@ -482,5 +540,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("targt"), "{error}");
+    }
+
+    #[test]
+    fn a_file_error_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sshgate.toml");
+        std::fs::write(&path, "target = \"h:22\"\n\napproval-timeout = \"soon\"\n").unwrap();
+        let error = flags(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn paths_in_a_file_are_relative_to_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::credentials::generate_host_key();
+        let line = key.public_key().to_openssh().unwrap();
+        std::fs::write(dir.path().join("operators"), format!("{line}\n")).unwrap();
+        let path = dir.path().join("sshgate.toml");
+        std::fs::write(
+            &path,
+            "target = \"h:22\"\napprover = \"ws://127.0.0.1:9\"\n\
+             insecure-accept-any-target-key = true\nauthorized-keys = \"operators\"\n",
+        )
+        .unwrap();
+        let config = flags(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert!(matches!(
+            config.settings.client_auth,
+            ClientAuth::AuthorizedKeys(keys) if keys.allows(key.public_key())
+        ));
     }
 }

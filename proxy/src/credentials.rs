@@ -141,9 +141,9 @@ pub enum TargetKeyPolicy {
 
 impl TargetKeyPolicy {
     pub fn fingerprint(text: &str) -> Result<Self, CredentialError> {
-        let valid = text
-            .strip_prefix("SHA256:")
-            .is_some_and(|rest| !rest.is_empty());
+        // `SHA256:` and the unpadded base64 of 32 bytes, as `ssh-keygen -lf` prints it.
+        let valid = text.starts_with("SHA256:")
+            && text.parse::<russh::keys::ssh_key::Fingerprint>().is_ok();
         if valid {
             Ok(TargetKeyPolicy::Fingerprint(text.to_string()))
         } else {

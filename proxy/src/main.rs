@@ -12,6 +12,8 @@ use tokio::signal::unix::SignalKind;
 /// Exit status for usage and configuration errors, as documented.
 const EXIT_USAGE: u8 = 2;
 const EXIT_FAILURE: u8 = 1;
+/// How long the start-up check of the approver waits for a connection.
+const APPROVER_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long, at shutdown, the approver gets to receive what is still queued for it.
 const APPROVER_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -51,6 +53,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// Say at start when the approver cannot be reached: every request is denied until it can.
+async fn warn_if_unreachable(url: String) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let Ok(request) = url.as_str().into_client_request() else {
+        return;
+    };
+    let host = request.uri().host().unwrap_or_default().to_string();
+    let port = request.uri().port_u16().unwrap_or(80);
+    let attempt = tokio::time::timeout(
+        APPROVER_PROBE,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    let problem = match attempt {
+        Ok(Ok(_)) => return,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {APPROVER_PROBE:?}"),
+    };
+    tracing::warn!(
+        approver = %sshgate::log_text::quoted(&url),
+        %problem,
+        "the approver cannot be reached now: every request is denied until it can"
+    );
+}
+
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     eprintln!("sshgate: {message}");
     ExitCode::from(code)
@@ -59,7 +86,7 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 async fn serve(config: ProxyConfig) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(listener) => listener,
-        Err(error) => return fail(EXIT_FAILURE, format!("--listen {}: {error}", config.listen)),
+        Err(error) => return fail(EXIT_USAGE, format!("--listen {}: {error}", config.listen)),
     };
     let address = match listener.local_addr() {
         Ok(address) => address,
@@ -68,6 +95,7 @@ async fn serve(config: ProxyConfig) -> ExitCode {
     println!("sshgate listening on {address}");
     let _ = std::io::stdout().flush();
     let (approver, approver_task) = WebSocketApprover::spawn_joined(config.approver.clone());
+    tokio::spawn(warn_if_unreachable(config.approver.clone()));
     let approval = ApprovalPath::new(Arc::new(approver), config.approval_timeout);
     let mut terminate = match tokio::signal::unix::signal(SignalKind::terminate()) {
         Ok(terminate) => terminate,

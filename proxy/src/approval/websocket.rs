@@ -129,7 +129,8 @@ impl ConnectionTask {
         }
         let attempt = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async(self.url.as_str()),
+            // No Nagle delay: a decision is a small frame that must not wait for an ACK.
+            tokio_tungstenite::connect_async_with_config(self.url.as_str(), None, true),
         )
         .await;
         let result = match attempt {
