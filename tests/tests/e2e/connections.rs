@@ -37,6 +37,24 @@ async fn sshgate_with(
     (target, proxy, StopOnDrop(Some(stop)))
 }
 
+/// The sshgate binary in front of `target`, asking `approver`, any operator let in.
+fn sshgate_process(target: &MockTarget, approver: &WsApprover) -> Server {
+    Server::start(
+        "sshgate",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--target",
+            &target.addr.to_string(),
+            "--approver",
+            &approver.url(),
+            "--insecure-accept-any-client",
+            "--target-fingerprint",
+            &fingerprint(target.host_key()),
+        ],
+    )
+}
+
 struct StopOnDrop(Option<tokio::sync::oneshot::Sender<()>>);
 
 impl Drop for StopOnDrop {
@@ -108,20 +126,7 @@ async fn an_exhausted_descriptor_limit_does_not_stop_the_server() {
     let approver = WsApprover::spawn(mock_approver::Config::with_behaviour(Behaviour::Rule))
         .await
         .unwrap();
-    let proxy = Server::start(
-        "sshgate",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--target",
-            &target.addr.to_string(),
-            "--approver",
-            &approver.url(),
-            "--insecure-accept-any-client",
-            "--target-fingerprint",
-            &fingerprint(target.host_key()),
-        ],
-    );
+    let proxy = sshgate_process(&target, &approver);
     // A few descriptors more than it holds now.
     let open = std::fs::read_dir(format!("/proc/{}/fd", proxy.pid()))
         .unwrap()
@@ -158,20 +163,7 @@ async fn sigterm_tells_the_sessions_cancels_pending_requests_and_exits_zero() {
     ))
     .await
     .unwrap();
-    let proxy = Server::start(
-        "sshgate",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--target",
-            &target.addr.to_string(),
-            "--approver",
-            &approver.url(),
-            "--insecure-accept-any-client",
-            "--target-fingerprint",
-            &fingerprint(target.host_key()),
-        ],
-    );
+    let proxy = sshgate_process(&target, &approver);
     let address = proxy.address.parse::<std::net::SocketAddr>().unwrap();
     let operator = Operator::connect(address, "alice", None).await.unwrap();
     let mut shell = operator.shell().await.unwrap();
