@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use russh::server::{run_stream, Handler};
+
+use crate::proxy_protocol::{self, Balancers};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -89,18 +91,32 @@ impl Drop for Admission {
     }
 }
 
-/// Serve connections on `listener` until `shutdown` completes, each with the handler `handler`
-/// makes for it. Returns once every session has ended or the shutdown deadline has passed.
+/// Where connections come from and how they are told apart.
+pub struct Listening {
+    pub listener: TcpListener,
+    /// Peers that put a PROXY header before the SSH stream (see [`proxy_protocol`]).
+    pub balancers: Balancers,
+}
+
+/// Serve connections on `listening` until `shutdown` completes, each with the handler
+/// `handler` makes for it from the operator's address. Returns once every session has ended
+/// or the shutdown deadline has passed.
 pub async fn serve<H, F>(
-    listener: TcpListener,
+    listening: Listening,
     config: Arc<russh::server::Config>,
     limits: ConnectionLimits,
-    mut handler: F,
+    handler: F,
     shutdown: impl std::future::Future<Output = ()>,
 ) where
     H: Handler<Error = russh::Error> + Send + 'static,
-    F: FnMut(SocketAddr, Admission) -> H,
+    F: Fn(SocketAddr, Admission) -> H + Send + Sync + 'static,
 {
+    let Listening {
+        listener,
+        balancers,
+    } = listening;
+    let balancers = Arc::new(balancers);
+    let handler = Arc::new(handler);
     let counts = Arc::new(Counts::default());
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -131,16 +147,17 @@ pub async fn serve<H, F>(
             continue;
         };
         let authenticated = admission.authenticated.subscribe();
-        let connection = handler(peer, admission);
-        connections.spawn(serve_connection(
-            stream,
+        let connection = Connection {
             peer,
-            config.clone(),
-            limits.login_grace,
-            connection,
+            from_balancer: balancers.contains(peer.ip()),
+            grace: limits.login_grace,
             authenticated,
-            stopping.clone(),
-        ));
+            stopping: stopping.clone(),
+        };
+        let handler = handler.clone();
+        connections.spawn(connection.serve(stream, config.clone(), move |client| {
+            handler(client, admission)
+        }));
     }
     drop(listener);
     let open = connections.len();
@@ -189,73 +206,113 @@ fn admit(
     })
 }
 
-/// One connection, from the SSH identification to its end: closed when it has not
-/// authenticated within `grace`, told why and closed when sshgate stops.
-async fn serve_connection<H>(
-    stream: TcpStream,
+/// One accepted connection, and what decides how long it is served.
+struct Connection {
+    /// The TCP peer: the operator, or the balancer in front of them.
     peer: SocketAddr,
-    config: Arc<russh::server::Config>,
+    /// The peer is a balancer, which starts with a PROXY header.
+    from_balancer: bool,
     grace: Option<Duration>,
-    handler: H,
-    mut authenticated: watch::Receiver<bool>,
-    mut stopping: watch::Receiver<bool>,
-) where
-    H: Handler<Error = russh::Error> + Send + 'static,
-{
-    // Keystrokes and echoes are small packets: no Nagle delay (russh's own loop sets this).
-    if let Err(error) = stream.set_nodelay(config.nodelay) {
-        tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
-    }
-    let deadline = grace.map(|grace| tokio::time::Instant::now() + grace);
-    // The identification exchange: a client that never sends its own is dropped here.
-    let started = tokio::select! {
-        started = by(deadline, run_stream(config, stream, handler)) => started,
-        () = wait_for_stop(&mut stopping) => return,
-    };
-    let running = match started {
-        Ok(Ok(running)) => running,
-        Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "connection ended before its session began");
-            return;
+    authenticated: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// From the PROXY header or the SSH identification to the connection's end: closed when
+    /// it has not authenticated within the grace time, told why and closed when sshgate stops.
+    /// `handler` makes the SSH handler for the operator's address.
+    async fn serve<H>(
+        mut self,
+        mut stream: TcpStream,
+        config: Arc<russh::server::Config>,
+        handler: impl FnOnce(SocketAddr) -> H,
+    ) where
+        H: Handler<Error = russh::Error> + Send + 'static,
+    {
+        let peer = self.peer;
+        // Keystrokes and echoes are small packets: no Nagle delay (russh's own loop sets this).
+        if let Err(error) = stream.set_nodelay(config.nodelay) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
         }
-        Err(_) => {
-            tracing::info!(%peer, ?grace, "connection closed: no SSH identification within the login grace time");
-            return;
-        }
-    };
-    // The session runs in a task of its own: it ends when told to, not when dropped.
-    let handle = running.handle();
-    tokio::pin!(running);
-    let grace_over = async {
-        let in_time = by(deadline, authenticated.wait_for(|done| *done))
-            .await
-            .is_ok();
-        if in_time {
-            // Authenticated (or the handler is gone): the grace time no longer applies.
-            std::future::pending::<()>().await;
-        }
-    };
-    let reason = tokio::select! {
-        result = &mut running => {
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "connection ended");
+        let deadline = self.grace.map(|grace| tokio::time::Instant::now() + grace);
+        let client = if self.from_balancer {
+            let header = proxy_protocol::read_client_address(&mut stream, peer);
+            let read = tokio::select! {
+                read = by(deadline, header) => read,
+                () = wait_for_stop(&mut self.stopping) => return,
+            };
+            match read {
+                Ok(Ok(client)) => {
+                    tracing::debug!(%peer, %client, "PROXY header: the operator's address");
+                    client
+                }
+                Ok(Err(proxy_protocol::HeaderError::Closed)) => {
+                    tracing::debug!(%peer, "a balancer's health check");
+                    return;
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%peer, %error, "connection from a balancer (--proxy-protocol-from) refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "connection closed: no PROXY header within the login grace time");
+                    return;
+                }
             }
-            return;
-        }
-        () = grace_over => {
-            tracing::info!(%peer, ?grace, "connection closed: not authenticated within the login grace time");
-            "not authenticated within the login grace time"
-        }
-        () = wait_for_stop(&mut stopping) => SHUTTING_DOWN,
-    };
-    let _ = handle
-        .disconnect(
-            russh::Disconnect::ByApplication,
-            reason.into(),
-            String::new(),
-        )
-        .await;
-    let _ = running.await;
+        } else {
+            peer
+        };
+        // The identification exchange: a client that never sends its own is dropped here.
+        let started = tokio::select! {
+            started = by(deadline, run_stream(config, stream, handler(client))) => started,
+            () = wait_for_stop(&mut self.stopping) => return,
+        };
+        let running = match started {
+            Ok(Ok(running)) => running,
+            Ok(Err(error)) => {
+                tracing::debug!(%client, %error, "connection ended before its session began");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%client, grace = ?self.grace, "connection closed: no SSH identification within the login grace time");
+                return;
+            }
+        };
+        // The session runs in a task of its own: it ends when told to, not when dropped.
+        let handle = running.handle();
+        tokio::pin!(running);
+        let authenticated = &mut self.authenticated;
+        let grace_over = async {
+            let in_time = by(deadline, authenticated.wait_for(|done| *done))
+                .await
+                .is_ok();
+            if in_time {
+                // Authenticated (or the handler is gone): the grace time no longer applies.
+                std::future::pending::<()>().await;
+            }
+        };
+        let reason = tokio::select! {
+            result = &mut running => {
+                if let Err(error) = result {
+                    tracing::debug!(%client, %error, "connection ended");
+                }
+                return;
+            }
+            () = grace_over => {
+                tracing::info!(%client, grace = ?self.grace, "connection closed: not authenticated within the login grace time");
+                "not authenticated within the login grace time"
+            }
+            () = wait_for_stop(&mut self.stopping) => SHUTTING_DOWN,
+        };
+        let _ = handle
+            .disconnect(
+                russh::Disconnect::ByApplication,
+                reason.into(),
+                String::new(),
+            )
+            .await;
+        let _ = running.await;
+    }
 }
 
 /// `future`'s output, or Err once `deadline` has passed; with no deadline no timer is set

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::accept::ConnectionLimits;
 use crate::credentials::{self, AuthorizedKeySet, CredentialError, TargetKeyPolicy};
+use crate::proxy_protocol::Balancers;
 use crate::server::{ClientAuth, Settings};
 use crate::target::TargetSettings;
 
@@ -120,6 +121,12 @@ pub struct ProxyFlags {
     /// Close a session with no traffic either way for this many seconds [default: never].
     #[arg(long, value_name = "SECONDS")]
     pub idle_timeout: Option<u64>,
+    /// A load balancer (address or ADDRESS/BITS) whose connections start with a PROXY
+    /// protocol header (v1 or v2) naming the operator's address; a connection from it without
+    /// one is refused, and no other address may send one. Repeat for several.
+    #[arg(long, value_name = "ADDR[/BITS]")]
+    #[serde(default)]
+    pub proxy_protocol_from: Vec<String>,
 }
 
 /// A checked configuration, ready to serve.
@@ -177,6 +184,11 @@ impl ProxyFlags {
             max_unauthenticated: self.max_unauthenticated.or(file.max_unauthenticated),
             login_grace_time: self.login_grace_time.or(file.login_grace_time),
             idle_timeout: self.idle_timeout.or(file.idle_timeout),
+            proxy_protocol_from: if self.proxy_protocol_from.is_empty() {
+                file.proxy_protocol_from
+            } else {
+                self.proxy_protocol_from
+            },
         })
     }
 
@@ -184,6 +196,8 @@ impl ProxyFlags {
     pub fn resolve(self) -> Result<ProxyConfig, ConfigError> {
         let flags = self.merged_with_file()?;
         let limits = connection_limits(&flags)?;
+        let balancers = Balancers::parse(&flags.proxy_protocol_from)
+            .map_err(|why| ConfigError::Invalid(format!("--proxy-protocol-from {why}")))?;
         let target = flags.target.ok_or_else(|| {
             ConfigError::Invalid("--target is required: the SSH server behind the proxy".into())
         })?;
@@ -261,6 +275,7 @@ impl ProxyFlags {
                     .echo_wait
                     .map_or(crate::target_screen::ECHO_WAIT, Duration::from_millis),
                 limits,
+                balancers,
             },
         })
     }

@@ -6,7 +6,8 @@
 //!
 //! Layout, from the operator inwards:
 //! - [`accept`]: the accept loop: connection bounds, the login grace time, accept errors
-//!   retried, and the shutdown.
+//!   retried, and the shutdown. [`proxy_protocol`] reads the header a load balancer sends
+//!   before the SSH stream.
 //! - [`server`]: the SSH server the operator connects to, its authentication, and one
 //!   [`bridge`] task per channel.
 //! - [`bridge`]: joins an operator channel to a target channel; exec and subsystem requests
@@ -43,6 +44,7 @@ pub mod execution_monitor;
 pub mod gate;
 pub mod log_text;
 pub mod paste_mode;
+pub mod proxy_protocol;
 pub mod semantic_prompt;
 pub mod server;
 pub mod shell_state;

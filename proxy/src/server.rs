@@ -19,6 +19,7 @@ use crate::approval::ApprovalPath;
 use crate::bridge::{self, ChannelContext};
 use crate::credentials::{fingerprint, AuthorizedKeySet};
 use crate::log_text::quoted;
+use crate::proxy_protocol::Balancers;
 use crate::target::{TargetLink, TargetSettings};
 
 /// Who may connect to the proxy.
@@ -42,6 +43,8 @@ pub struct Settings {
     pub echo_wait: Duration,
     /// Connections served at once and how long they may take to log in.
     pub limits: ConnectionLimits,
+    /// Load balancers that send a PROXY header with the operator's address.
+    pub balancers: Balancers,
 }
 
 impl Settings {
@@ -70,6 +73,7 @@ impl Settings {
                 login_grace: None,
                 ..ConnectionLimits::default()
             },
+            balancers: Balancers::default(),
         }
     }
 }
@@ -391,16 +395,20 @@ pub async fn run(
     });
     let target = Arc::new(settings.target.clone());
     let limits = settings.limits.clone();
+    let listening = accept::Listening {
+        listener,
+        balancers: settings.balancers.clone(),
+    };
     let shared = Arc::new(Shared {
         settings,
         target,
         approval,
     });
     accept::serve(
-        listener,
+        listening,
         config,
         limits,
-        |peer, admission| shared.connection(peer, admission),
+        move |client, admission| shared.connection(client, admission),
         shutdown,
     )
     .await;

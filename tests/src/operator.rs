@@ -46,8 +46,22 @@ impl Operator {
         user: &str,
         key: Option<&PrivateKey>,
     ) -> Result<Operator, String> {
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|error| format!("connect to {address}: {error}"))?;
+        Operator::connect_stream(stream, user, key).await
+    }
+
+    /// Log in over `stream`, already connected (from an address of the test's choice), as
+    /// [`Operator::connect`] does.
+    pub async fn connect_stream(
+        stream: tokio::net::TcpStream,
+        user: &str,
+        key: Option<&PrivateKey>,
+    ) -> Result<Operator, String> {
+        let address = stream.peer_addr().map_err(|error| error.to_string())?;
         let config = Arc::new(client::Config::default());
-        let mut handle = client::connect(config, address, AnyHostKey)
+        let mut handle = client::connect_stream(config, stream, AnyHostKey)
             .await
             .map_err(|error| format!("connect to {address}: {error}"))?;
         let result = match key {

@@ -71,6 +71,31 @@ impl Server {
         }
     }
 
+    /// Start a program that is not ours (`haproxy`) and wait, at most `patience`, until what it
+    /// prints contains `ready`; `address` is where it serves.
+    pub fn start_program(
+        mut command: Command,
+        ready: &str,
+        address: String,
+        patience: Duration,
+    ) -> Result<Server, String> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("cannot start {command:?}: {error}"))?;
+        let output = Arc::new(Output::default());
+        keep(child.stdout.take().expect("piped stdout"), output.clone());
+        keep(child.stderr.take().expect("piped stderr"), output.clone());
+        let server = Server {
+            child,
+            address,
+            output,
+        };
+        server.wait_for_output(|text| text.contains(ready), patience)?;
+        Ok(server)
+    }
+
     /// What it printed so far after its readiness line (stdout and stderr).
     pub fn output(&self) -> String {
         let output = self.output.bytes.lock().unwrap_or_else(|e| e.into_inner());
