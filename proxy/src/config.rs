@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::accept::ConnectionLimits;
 use crate::credentials::{self, AuthorizedKeySet, CredentialError, TargetKeyPolicy};
@@ -53,13 +53,17 @@ pub enum CliCommand {
 }
 
 /// The proxy's settings, as flags and as keys of the `--config` file.
-#[derive(Debug, Default, clap::Args, Deserialize)]
+#[derive(Debug, Default, clap::Args, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ProxyFlags {
     /// A TOML file with any of these settings (flag names without the dashes).
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// Which settings came from the `--config` file, and from which line.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub from_file: Option<FileKeys>,
     /// Address for operators to connect to [default: 127.0.0.1:2222].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
@@ -148,22 +152,21 @@ impl ProxyFlags {
             path: path.clone(),
             message: error.to_string(),
         })?;
+        let mut from_file = FileKeys::of(path.clone(), &text);
         let file: ProxyFlags = toml::from_str(&text).map_err(|error| ConfigError::File {
             path: path.clone(),
             message: match error.span() {
-                Some(span) => format!(
-                    "line {}: {}",
-                    text[..span.start].matches('\n').count() + 1,
-                    error.message()
-                ),
+                Some(span) => from_file.at(&text, span.start, error.message()),
                 None => error.message().to_string(),
             },
         })?;
+        from_file.overridden_by(&self);
         // Paths in the file are relative to its folder, not to where sshgate was started.
         let folder = path.parent().unwrap_or(Path::new("")).to_path_buf();
         let beside = |file: Option<PathBuf>| file.map(|file| folder.join(file));
         Ok(ProxyFlags {
             config: Some(path),
+            from_file: Some(from_file),
             listen: self.listen.or(file.listen),
             target: self.target.or(file.target),
             approver: self.approver.or(file.approver),
@@ -192,9 +195,35 @@ impl ProxyFlags {
         })
     }
 
-    /// Check the settings and load every file they name.
+    /// Check the settings and load every file they name. An error about a value the
+    /// `--config` file gave names the file, the key and its line.
     pub fn resolve(self) -> Result<ProxyConfig, ConfigError> {
-        let flags = self.merged_with_file()?;
+        let mut flags = self.merged_with_file()?;
+        let from_file = flags.from_file.take();
+        flags.checked().map_err(|error| match from_file {
+            Some(from_file) => from_file.locate(error),
+            None => error,
+        })
+    }
+
+    /// The settings the command line gave itself: set values, true switches, lists with items.
+    fn keys_given(&self) -> Vec<String> {
+        let Ok(toml::Value::Table(table)) = toml::Value::try_from(self) else {
+            return Vec::new();
+        };
+        table
+            .into_iter()
+            .filter(|(_, value)| match value {
+                toml::Value::Boolean(on) => *on,
+                toml::Value::Array(items) => !items.is_empty(),
+                _ => true,
+            })
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    fn checked(self) -> Result<ProxyConfig, ConfigError> {
+        let flags = self;
         let limits = connection_limits(&flags)?;
         let balancers = Balancers::parse(&flags.proxy_protocol_from)
             .map_err(|why| ConfigError::Invalid(format!("--proxy-protocol-from {why}")))?;
@@ -278,6 +307,70 @@ impl ProxyFlags {
                 balancers,
             },
         })
+    }
+}
+
+/// The top-level keys of a `--config` file that are in effect, each with its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileKeys {
+    path: PathBuf,
+    lines: Vec<(String, usize)>,
+}
+
+impl FileKeys {
+    fn of(path: PathBuf, text: &str) -> FileKeys {
+        let lines = text
+            .lines()
+            .enumerate()
+            .filter_map(|(index, line)| {
+                let (key, _) = line.split_once('=')?;
+                let key = key.trim();
+                let bare = !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                bare.then(|| (key.to_string(), index + 1))
+            })
+            .collect();
+        FileKeys { path, lines }
+    }
+
+    /// Forget the keys the command line gave too: its values win.
+    fn overridden_by(&mut self, command_line: &ProxyFlags) {
+        let given = command_line.keys_given();
+        self.lines.retain(|(key, _)| !given.contains(key));
+    }
+
+    /// `message` about the byte at `offset` of the file's `text`: its line, and its key.
+    fn at(&self, text: &str, offset: usize, message: &str) -> String {
+        let line = text[..offset].matches('\n').count() + 1;
+        match self.lines.iter().find(|(_, at)| *at == line) {
+            Some((key, _)) => format!("line {line}, key {key}: {message}"),
+            None => format!("line {line}: {message}"),
+        }
+    }
+
+    /// `error`, pointed at the file when it names a flag (`--key ...`) whose value the file
+    /// gave.
+    fn locate(&self, error: ConfigError) -> ConfigError {
+        let message = error.to_string();
+        let Some(flag) = message.strip_prefix("--") else {
+            return error;
+        };
+        let key: String = flag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        match self.lines.iter().find(|(name, _)| *name == key) {
+            Some((_, line)) => ConfigError::File {
+                path: self.path.clone(),
+                message: format!(
+                    "line {line}, key {key}: {}",
+                    &flag[key.len()..].trim_start()
+                ),
+            },
+            None => error,
+        }
     }
 }
 
@@ -566,7 +659,35 @@ mod tests {
             .resolve()
             .unwrap_err()
             .to_string();
-        assert!(error.contains("line 3"), "{error}");
+        assert!(error.contains("line 3, key approval-timeout"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_value_from_the_file_names_its_key_and_line_and_from_a_flag_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sshgate.toml");
+        std::fs::write(
+            &path,
+            "target = \"h:22\"\n# the approver\napprover = \"http://a:1\"\n\
+             insecure-accept-any-client = true\ninsecure-accept-any-target-key = true\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let error = flags(&["--config", config])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "--config {config}: line 3, key approver: \"http://a:1\""
+            )),
+            "{error}"
+        );
+        let error = flags(&["--config", config, "--approver", "ws://a:b"])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("--approver \"ws://a:b\""), "{error}");
     }
 
     #[test]
