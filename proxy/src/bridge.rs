@@ -22,6 +22,7 @@ use crate::approval::ApprovalPath;
 use crate::command_lines::{self, CommandLines};
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
+use crate::recording::{RecordingSettings, SharedRecording, Terminal};
 use crate::shell_state;
 use crate::target::TargetLink;
 use crate::target_screen::{Checked, SharedScreen, HIDDEN};
@@ -40,6 +41,8 @@ pub struct ChannelContext {
     pub echo_wait: std::time::Duration,
     /// Becomes true when sshgate shuts down: the reason a pending request is cancelled then.
     pub stopping: watch::Receiver<bool>,
+    /// Where shell and exec channels are recorded; None: not recorded.
+    pub recording: Option<RecordingSettings>,
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -88,6 +91,11 @@ struct Bridge {
     /// Resolves when the target's answer to a deny has settled (the gate holds input until
     /// then), false when a Ctrl+C it sent was not answered.
     deny_wait: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
+    /// The operator's channel, which names its recording.
+    channel: russh::ChannelId,
+    /// The operator's terminal as the pty request gave it, for the recording's header.
+    terminal: Terminal,
+    recording: SharedRecording,
 }
 
 /// The only terminal modes of the operator's pty request passed to the target: line speeds
@@ -132,6 +140,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
     let (notices, notices_rx) = mpsc::channel(NOTICE_CAPACITY);
     let (paste_tx, bracketed_paste) = watch::channel(false);
     let screen = SharedScreen::new(24, 80, context.echo_wait);
+    let recording = SharedRecording::default();
     let outbound = tokio::spawn(
         OutboundPump {
             target: target_rx,
@@ -141,6 +150,7 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             notices: notices_rx,
             bracketed_paste: paste_tx,
             screen: screen.clone(),
+            recording: recording.clone(),
         }
         .run(),
     );
@@ -159,6 +169,9 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         state_changes: Arc::default(),
         command_lines: Arc::default(),
         deny_wait: None,
+        channel: client_id,
+        terminal: Terminal::default(),
+        recording,
     };
     loop {
         let result = tokio::select! {
@@ -376,6 +389,11 @@ impl Bridge {
                 ..
             } => {
                 self.pty = true;
+                self.terminal = Terminal {
+                    cols: col_width,
+                    rows: row_height,
+                    term: Some(term.clone()),
+                };
                 self.screen
                     .lock()
                     .resize(screen_size(row_height), screen_size(col_width));
@@ -416,6 +434,7 @@ impl Bridge {
                 self.screen
                     .lock()
                     .resize(screen_size(row_height), screen_size(col_width));
+                self.recording.resize(col_width, row_height);
                 self.target
                     .window_change(col_width, row_height, pix_width, pix_height)
                     .await
@@ -447,9 +466,17 @@ impl Bridge {
                 );
                 self.notices.send(refusal).await.map_err(drop)
             }
-            ChannelMsg::RequestShell { .. } => self.start_shell().await,
+            ChannelMsg::RequestShell { .. } => {
+                if !self.start_recording("shell").await? {
+                    return Ok(());
+                }
+                self.start_shell().await
+            }
             ChannelMsg::Exec { command, .. } => {
                 let text = String::from_utf8_lossy(&command).into_owned();
+                if !self.start_recording(&text).await? {
+                    return Ok(());
+                }
                 // Bytes that are not UTF-8 reach the target as they are, not as shown.
                 let certain = std::str::from_utf8(&command).is_ok();
                 let mut request = self.request(RequestKind::Exec, text, certain);
@@ -476,6 +503,7 @@ impl Bridge {
     async fn client_data(&mut self, data: &[u8]) -> Step {
         match &mut self.mode {
             Mode::Shell(gate) => {
+                self.recording.input(data);
                 if self.bracketed_paste.has_changed().unwrap_or(false) {
                     gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
                 }
@@ -499,6 +527,41 @@ impl Bridge {
                 Ok(())
             }
             Mode::Closed => Ok(()),
+        }
+    }
+
+    /// Start this channel's recording of `what` (a command, or "shell") when sshgate records.
+    /// A channel that should be recorded and cannot be is refused, not served unrecorded:
+    /// Ok(false).
+    async fn start_recording(&mut self, what: &str) -> Result<bool, ()> {
+        let Some(settings) = &self.context.recording else {
+            return Ok(true);
+        };
+        let name = format!("{}-{}.cast", self.context.session, self.channel);
+        let title = format!(
+            "{}@{}: {what}",
+            self.context.user,
+            self.context.target.address()
+        );
+        match self
+            .recording
+            .start(settings, &name, &self.terminal, &title)
+        {
+            Ok(path) => {
+                tracing::info!(
+                    session = %self.context.session,
+                    path = %quoted(path.display()),
+                    "recording"
+                );
+                Ok(true)
+            }
+            Err(why) => {
+                tracing::error!(session = %self.context.session, why = %quoted(&why), "channel refused");
+                self.mode = Mode::Closed;
+                let refusal = Notice::Refuse("sshgate: cannot record this session".into());
+                self.notices.send(refusal).await.map_err(drop)?;
+                Ok(false)
+            }
         }
     }
 

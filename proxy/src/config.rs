@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::accept::ConnectionLimits;
 use crate::credentials::{self, AuthorizedKeySet, CredentialError, TargetKeyPolicy};
 use crate::proxy_protocol::Balancers;
+use crate::recording::RecordingSettings;
 use crate::server::{ClientAuth, Settings};
 use crate::target::TargetSettings;
 
@@ -131,6 +132,16 @@ pub struct ProxyFlags {
     #[arg(long, value_name = "ADDR[/BITS]")]
     #[serde(default)]
     pub proxy_protocol_from: Vec<String>,
+    /// Record every shell and exec channel as an asciicast v2 file in this folder, named
+    /// SESSION-CHANNEL.cast (play with `asciinema play`); a channel that cannot be recorded
+    /// is refused.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Also record the operator's input, as far as the target echoed it (input typed with
+    /// echo off, such as a password, is never recorded).
+    #[arg(long, requires = "record")]
+    #[serde(default)]
+    pub record_input: bool,
 }
 
 /// A checked configuration, ready to serve.
@@ -187,6 +198,8 @@ impl ProxyFlags {
             max_unauthenticated: self.max_unauthenticated.or(file.max_unauthenticated),
             login_grace_time: self.login_grace_time.or(file.login_grace_time),
             idle_timeout: self.idle_timeout.or(file.idle_timeout),
+            record: self.record.or(beside(file.record)),
+            record_input: self.record_input || file.record_input,
             proxy_protocol_from: if self.proxy_protocol_from.is_empty() {
                 file.proxy_protocol_from
             } else {
@@ -227,6 +240,7 @@ impl ProxyFlags {
         let limits = connection_limits(&flags)?;
         let balancers = Balancers::parse(&flags.proxy_protocol_from)
             .map_err(|why| ConfigError::Invalid(format!("--proxy-protocol-from {why}")))?;
+        let recording = recording_settings(flags.record.as_deref(), flags.record_input)?;
         let target = flags.target.ok_or_else(|| {
             ConfigError::Invalid("--target is required: the SSH server behind the proxy".into())
         })?;
@@ -305,6 +319,7 @@ impl ProxyFlags {
                     .map_or(crate::target_screen::ECHO_WAIT, Duration::from_millis),
                 limits,
                 balancers,
+                recording,
             },
         })
     }
@@ -403,6 +418,27 @@ fn check_approver_url(url: &str) -> Result<(), ConfigError> {
         return Err(invalid("the port is not a number"));
     }
     Ok(())
+}
+
+/// Where recordings go: a folder that exists.
+fn recording_settings(
+    dir: Option<&Path>,
+    input: bool,
+) -> Result<Option<RecordingSettings>, ConfigError> {
+    match dir {
+        None if input => Err(ConfigError::Invalid(
+            "--record-input needs --record DIR".into(),
+        )),
+        None => Ok(None),
+        Some(dir) if !dir.is_dir() => Err(ConfigError::Invalid(format!(
+            "--record {}: not a folder",
+            dir.display()
+        ))),
+        Some(dir) => Ok(Some(RecordingSettings {
+            dir: dir.to_path_buf(),
+            input,
+        })),
+    }
 }
 
 /// The connection bounds the flags ask for; each must be at least 1.

@@ -12,7 +12,8 @@
 //!   [`bridge`] task per channel.
 //! - [`bridge`]: joins an operator channel to a target channel; exec and subsystem requests
 //!   wait there for their decision, shell input goes through the [`gate`]. Its twin,
-//!   [`to_operator`], carries the target's output back.
+//!   [`to_operator`], carries the target's output back; both feed the channel's
+//!   [`recording`].
 //! - [`gate`]: sans-IO; decides what of the typed input may pass, using the keystroke
 //!   reconstructor of the `sshgate-keystroke` crate to find submits and the line they run.
 //! - [`target_screen`]: the target's screen per shell channel; each submitted line is
@@ -45,6 +46,7 @@ pub mod gate;
 pub mod log_text;
 pub mod paste_mode;
 pub mod proxy_protocol;
+pub mod recording;
 pub mod semantic_prompt;
 pub mod server;
 pub mod shell_state;

@@ -20,6 +20,7 @@ use crate::bridge::{self, ChannelContext};
 use crate::credentials::{fingerprint, AuthorizedKeySet};
 use crate::log_text::quoted;
 use crate::proxy_protocol::Balancers;
+use crate::recording::RecordingSettings;
 use crate::target::{TargetLink, TargetSettings};
 
 /// Who may connect to the proxy.
@@ -45,6 +46,8 @@ pub struct Settings {
     pub limits: ConnectionLimits,
     /// Load balancers that send a PROXY header with the operator's address.
     pub balancers: Balancers,
+    /// Where shell and exec channels are recorded (asciicast); None: not recorded.
+    pub recording: Option<RecordingSettings>,
 }
 
 impl Settings {
@@ -74,6 +77,7 @@ impl Settings {
                 ..ConnectionLimits::default()
             },
             balancers: Balancers::default(),
+            recording: None,
         }
     }
 }
@@ -252,6 +256,7 @@ impl russh::server::Handler for ClientConnection {
             request_ids: self.request_ids.clone(),
             echo_wait: self.shared.settings.echo_wait,
             stopping: self.admission.stopping(),
+            recording: self.shared.settings.recording.clone(),
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));

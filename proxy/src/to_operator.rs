@@ -13,6 +13,7 @@ use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::{mpsc, watch};
 
 use crate::paste_mode::PasteModeWatch;
+use crate::recording::SharedRecording;
 use crate::target_screen::SharedScreen;
 
 /// Notices waiting for the operator: deny reasons, bells. A handful per decision at most; when
@@ -38,6 +39,8 @@ pub struct OutboundPump {
     pub bracketed_paste: watch::Sender<bool>,
     /// The target's screen, read by the inbound pump at each submit.
     pub screen: SharedScreen,
+    /// Everything the operator is shown is recorded there (when sshgate records).
+    pub recording: SharedRecording,
 }
 
 impl OutboundPump {
@@ -55,17 +58,22 @@ impl OutboundPump {
                         }
                         self.screen.feed(data);
                     }
+                    if let ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } = &message {
+                        self.recording.output(data);
+                    }
                     if self.forward(message).await.is_err() {
                         break;
                     }
                 }
                 notice = self.notices.recv(), if inbound_open => match notice {
                     Some(Notice::Show(bytes)) => {
+                        self.recording.output(&bytes);
                         if self.client.data(&bytes[..]).await.is_err() {
                             break;
                         }
                     }
                     Some(Notice::Refuse(message)) => {
+                        self.recording.output(format!("{message}\r\n").as_bytes());
                         refuse(&self.client, &message).await;
                         return;
                     }

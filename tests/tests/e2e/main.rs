@@ -9,3 +9,4 @@ mod gating;
 mod hardening;
 mod logs;
 mod openssh;
+mod recording;

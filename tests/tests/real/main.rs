@@ -69,6 +69,7 @@ impl Front {
             echo_wait: sshgate::target_screen::ECHO_WAIT,
             limits: sshgate::accept::ConnectionLimits::default(),
             balancers: Default::default(),
+            recording: None,
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
         Some(Front {

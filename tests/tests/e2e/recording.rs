@@ -1,0 +1,150 @@
+//! Recordings (`--record`): one asciicast v2 file per channel that asciinema itself reads,
+//! holding what the operator saw and, with input recording on, the keys the target echoed,
+//! never a secret typed with echo off.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mock_approver::Behaviour;
+use mock_target::MockTarget;
+use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
+use sshgate::credentials::generate_host_key;
+use sshgate::recording::RecordingSettings;
+use sshgate::Settings;
+use sshgate_tests::operator::Operator;
+use sshgate_tests::skip::skip;
+
+const SECRET: &str = "s3cret-passphrase";
+
+/// A shell session through sshgate recording into `dir`, with input: a command approved, a
+/// secret typed at a `read -s` prompt key by key and another pasted with its Enter, a window
+/// change, a command denied. Returns the recording's path.
+async fn record_a_session(dir: &Path) -> PathBuf {
+    let target = MockTarget::spawn().await.expect("mock target starts");
+    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
+        Behaviour::Rule,
+    ));
+    let approval = ApprovalPath::new(
+        Arc::new(ChannelApprover::new(approver.sender)),
+        Duration::from_secs(60),
+    );
+    let settings = Settings {
+        recording: Some(RecordingSettings {
+            dir: dir.to_path_buf(),
+            input: true,
+        }),
+        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
+    };
+    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+    let operator = Operator::connect(proxy, "alice", None).await.unwrap();
+    let mut shell = operator.shell().await.unwrap();
+    shell.expect("$ ").await.unwrap();
+    for key in "echo recorded-output".bytes() {
+        shell.send(&[key]).await.unwrap();
+    }
+    shell.expect("echo recorded-output").await.unwrap();
+    shell.send(b"\r").await.unwrap();
+    shell.expect("recorded-output:ok").await.unwrap();
+    for (n, typed) in [SECRET, &format!("{SECRET}\r")].iter().enumerate() {
+        let mark = shell.mark();
+        shell.send(b"read -s\r").await.unwrap();
+        shell.expect_after(mark, "Password: ").await.unwrap();
+        if n == 0 {
+            for key in typed.bytes() {
+                shell.send(&[key]).await.unwrap();
+            }
+            shell.send(b"\r").await.unwrap();
+        } else {
+            shell.send(typed.as_bytes()).await.unwrap();
+        }
+        let mark = shell.mark();
+        shell.expect_after(mark, "$ ").await.unwrap();
+    }
+    shell.channel.window_change(100, 30, 0, 0).await.unwrap();
+    shell.send(b"echo DENY-this\r").await.unwrap();
+    shell.expect("denied").await.unwrap();
+    drop(shell);
+    drop(operator);
+    let recordings: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    assert!(target
+        .events
+        .executed_lines()
+        .contains(&"echo recorded-output".to_string()));
+    recordings[0].clone()
+}
+
+/// Each event of a recording: (kind, data), after checking the header.
+fn events(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["version"], 2);
+    assert_eq!(
+        (header["width"].as_u64(), header["height"].as_u64()),
+        (Some(80), Some(24))
+    );
+    let mut last = 0.0;
+    lines
+        .map(|line| {
+            let (at, kind, data): (f64, String, String) = serde_json::from_str(line).unwrap();
+            assert!(at >= last, "events out of order at {line}");
+            last = at;
+            (kind, data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_recording_holds_what_the_operator_saw_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_a_session(dir.path()).await;
+    let events = events(&path);
+    let joined = |kind: &str| -> String {
+        events
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, data)| data.as_str())
+            .collect()
+    };
+    let output = joined("o");
+    assert!(output.contains("recorded-output:ok"), "{output}");
+    assert!(
+        output.contains("denied"),
+        "the denial the operator saw: {output}"
+    );
+    assert!(joined("i").contains("echo recorded-output"), "{events:?}");
+    assert!(events.contains(&("r".to_string(), "100x30".to_string())));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains(SECRET), "a secret in the recording:\n{text}");
+    // Not even in part: the secret's first characters were typed one by one.
+    assert!(!joined("i").contains("s3c"), "{events:?}");
+}
+
+#[tokio::test]
+async fn asciinema_reads_the_recording() {
+    if Command::new("asciinema").arg("--version").output().is_err() {
+        skip("asciinema is not installed (Debian package asciinema, or pip install asciinema)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = record_a_session(dir.path()).await;
+    // asciinema reads its keyboard from /dev/tty: `script` gives it a terminal.
+    let played = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("asciinema cat '{}'", path.display()))
+        .arg("/dev/null")
+        .env("LANG", "C.UTF-8")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&played.stdout);
+    assert!(played.status.success(), "asciinema cat failed: {stdout}");
+    assert!(stdout.contains("recorded-output:ok"), "{stdout}");
+    assert!(!stdout.contains(SECRET), "{stdout}");
+}
