@@ -190,6 +190,12 @@ impl RealTarget {
         })
     }
 
+    /// sshd's process id, for a benchmark that reads its CPU time (its sessions' included
+    /// once it has reaped them).
+    pub fn sshd_pid(&self) -> u32 {
+        self.sshd.id()
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
