@@ -202,22 +202,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn hashed_names_match_only_their_host() {
-        // As `ssh-keygen -H` writes it: |1| base64(salt) | base64(HMAC-SHA1(salt, name)).
-        let engine = base64::engine::general_purpose::STANDARD;
-        let salt = [7u8; 20];
-        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(&salt).unwrap();
-        mac.update(b"[127.0.0.1]:2200");
-        let hash = mac.finalize().into_bytes();
-        let (key, text) = key();
-        let known = format!(
-            "|1|{}|{} {text}\n",
-            engine.encode(salt),
-            engine.encode(hash)
-        );
-        assert_eq!(check(&known, "127.0.0.1", 2200, &key), Verdict::Trusted);
-        assert_eq!(check(&known, "127.0.0.1", 2201, &key), Verdict::NotListed);
-        assert_eq!(check(&known, "127.0.0.2", 2200, &key), Verdict::NotListed);
+    /// Written by `ssh-keygen -H` from `[127.0.0.1]:2200 ssh-ed25519 AAAA...`.
+    const HASHED: &str = "|1|By7ayZgJ2Q0vNUK0KIIVFdGIoLA=|wSZdf1EF805EBqs7+GNQx+4B7ig= \
+        ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJiVcvyKqmBeWpT9imPN5AbB/3BPxT93+6wDukl0EG5n\n";
+
+    #[rstest]
+    #[case("127.0.0.1", 2200, Verdict::Trusted)]
+    #[case("127.0.0.1", 2201, Verdict::NotListed)]
+    #[case("127.0.0.2", 2200, Verdict::NotListed)]
+    fn hashed_names_match_only_their_host(
+        #[case] host: &str,
+        #[case] port: u16,
+        #[case] verdict: Verdict,
+    ) {
+        let key_text = HASHED.split(' ').skip(1).collect::<Vec<_>>().join(" ");
+        let key = PublicKey::from_openssh(key_text.trim()).unwrap();
+        assert_eq!(check(HASHED, host, port, &key), verdict);
     }
 }

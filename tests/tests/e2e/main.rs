@@ -6,5 +6,6 @@ mod failures;
 mod faithful;
 mod gating;
 mod hardening;
+mod keys;
 mod logs;
 mod openssh;
