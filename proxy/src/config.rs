@@ -551,6 +551,28 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_command_and_its_time_out_come_from_the_file_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sshgate.toml");
+        std::fs::write(
+            &path,
+            "target = \"h:22\"\napprover = \"ws://127.0.0.1:9\"\n\
+             insecure-accept-any-target-key = true\n\
+             authorized-keys-command = \"/bin/keys %x\"\n\
+             authorized-keys-command-timeout = 3\n",
+        )
+        .unwrap();
+        let error = flags(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("--authorized-keys-command") && error.contains("%x"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn password_pass_through_cannot_be_combined_with_an_identity() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("id");

@@ -131,19 +131,32 @@ impl ClientConnection {
         )
     }
 
-    /// The options `key` logs in with, or why not (each line listing it that refused it).
-    async fn key_options(
-        &self,
-        user: &str,
-        key: &russh::keys::PublicKey,
-    ) -> Result<KeyOptions, Vec<String>> {
-        match &self.shared.settings.client_auth {
+    /// The options `key` logs in with; None when no line lets it in. A key listed only on
+    /// lines whose from= or expiry-time= refuse it is logged with their reasons, whether it is
+    /// offered or used.
+    async fn key_options(&self, user: &str, key: &russh::keys::PublicKey) -> Option<KeyOptions> {
+        let keys = match &self.shared.settings.client_auth {
             ClientAuth::InsecureAcceptAny => {
-                Ok(KeyOptions::unrestricted("--insecure-accept-any-client"))
+                return Some(KeyOptions::unrestricted("--insecure-accept-any-client"))
             }
-            ClientAuth::AuthorizedKeys(keys) => {
-                let client = self.peer.map(|peer| peer.ip());
-                keys.authorize(user, key, client).await
+            ClientAuth::AuthorizedKeys(keys) => keys,
+        };
+        match keys
+            .authorize(user, key, self.peer.map(|peer| peer.ip()))
+            .await
+        {
+            Ok(options) => Some(options),
+            Err(refusals) => {
+                if !refusals.is_empty() {
+                    tracing::warn!(
+                        user = %quoted(user),
+                        key = %fingerprint(key),
+                        peer = ?self.peer,
+                        refusals = %quoted(refusals.join("; ")),
+                        "key refused by the options of the lines listing it"
+                    );
+                }
+                None
             }
         }
     }
@@ -213,10 +226,9 @@ impl russh::server::Handler for ClientConnection {
         user: &str,
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        // Why a key is refused is logged once, when it is used (below), not when offered.
         match self.key_options(user, offer.public_key).await {
-            Ok(_) => Ok(Auth::Accept),
-            Err(_) => Ok(Auth::reject()),
+            Some(_) => Ok(Auth::Accept),
+            None => Ok(Auth::reject()),
         }
     }
 
@@ -226,7 +238,7 @@ impl russh::server::Handler for ClientConnection {
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         match self.key_options(user, key.public_key).await {
-            Ok(options) => {
+            Some(options) => {
                 let method = format!(
                     "publickey {} ({})",
                     fingerprint(key.public_key),
@@ -235,12 +247,10 @@ impl russh::server::Handler for ClientConnection {
                 self.key_options = Arc::new(options);
                 Ok(self.authenticated(user, &method))
             }
-            Err(refusals) => {
+            None => {
                 tracing::warn!(
                     user = %quoted(user),
                     key = %fingerprint(key.public_key),
-                    peer = ?self.peer,
-                    refusals = %quoted(refusals.join("; ")),
                     "key not authorized"
                 );
                 Ok(Auth::reject())

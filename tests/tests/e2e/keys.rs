@@ -227,6 +227,101 @@ async fn keys_added_while_running_log_in_and_removed_ones_no_longer_do() {
     assert!(proxy.login(&second).await.is_ok());
 }
 
+/// The sshgate binary in front of a mock target, the mock approver's rule deciding, with
+/// `client_auth` flags.
+struct Binary {
+    proxy: Server,
+    address: SocketAddr,
+    _target: MockTarget,
+    _approver: WsApprover,
+}
+
+impl Binary {
+    async fn start(client_auth: &[&str]) -> Binary {
+        let target = MockTarget::spawn().await.expect("mock target starts");
+        let approver = WsApprover::spawn(mock_approver::Config::with_behaviour(Behaviour::Rule))
+            .await
+            .unwrap();
+        let (target_address, approver_url) = (target.addr.to_string(), approver.url());
+        let target_key = fingerprint(target.host_key());
+        let mut args = vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--target",
+            &target_address,
+            "--approver",
+            &approver_url,
+            "--target-fingerprint",
+            &target_key,
+        ];
+        args.extend(client_auth);
+        let proxy = Server::start("sshgate", &args);
+        let address = proxy.address.parse().unwrap();
+        Binary {
+            proxy,
+            address,
+            _target: target,
+            _approver: approver,
+        }
+    }
+}
+
+#[tokio::test]
+async fn environment_and_unknown_options_refuse_their_line_loudly_and_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (environment, unknown, plain, expired) = (
+        generate_host_key(),
+        generate_host_key(),
+        generate_host_key(),
+        generate_host_key(),
+    );
+    let file = dir.path().join("authorized_keys");
+    std::fs::write(
+        &file,
+        line(r#"environment="LD_PRELOAD=/tmp/x.so""#, &environment)
+            + &line("frobnicate", &unknown)
+            + &line("", &plain)
+            + &line(r#"expiry-time="20000101""#, &expired),
+    )
+    .unwrap();
+    let binary = Binary::start(&["--authorized-keys", file.to_str().unwrap()]).await;
+    assert!(
+        Operator::connect(binary.address, "alice", Some(&environment))
+            .await
+            .is_err()
+    );
+    assert!(Operator::connect(binary.address, "alice", Some(&unknown))
+        .await
+        .is_err());
+    assert!(Operator::connect(binary.address, "alice", Some(&plain))
+        .await
+        .is_ok());
+    let output = binary.proxy.output();
+    let refusal = |number: usize, reason: &str| {
+        output.lines().any(|record| {
+            record.contains("authorized_keys line refused")
+                && record.contains(&format!("line={number}"))
+                && record.contains(file.to_str().unwrap())
+                && record.contains(reason)
+        })
+    };
+    assert!(refusal(1, "environment= is refused"), "{output}");
+    assert!(refusal(2, "frobnicate"), "{output}");
+    // A key whose line is good but whose expiry-time has passed: refused, and the log says
+    // which line refused it.
+    assert!(Operator::connect(binary.address, "alice", Some(&expired))
+        .await
+        .is_err());
+    let output = binary
+        .proxy
+        .wait_for_output(|output| output.contains("key refused by the options"), WAIT)
+        .unwrap();
+    assert!(
+        output.contains("line 4: the key's expiry-time has passed"),
+        "{output}"
+    );
+}
+
 fn write_script(dir: &Path, body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join("keys-for");
@@ -250,27 +345,9 @@ async fn authorized_keys_command_gives_keys_for_the_user_and_fingerprint_it_is_a
             key = listed.public_key().to_openssh().unwrap(),
         ),
     );
-    let target = MockTarget::spawn().await.expect("mock target starts");
-    let approver = WsApprover::spawn(mock_approver::Config::with_behaviour(Behaviour::Rule))
-        .await
-        .unwrap();
     let command = format!("'{}' %u %f %t", script.display());
-    let proxy = Server::start(
-        "sshgate",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--target",
-            &target.addr.to_string(),
-            "--approver",
-            &approver.url(),
-            "--authorized-keys-command",
-            &command,
-            "--target-fingerprint",
-            &fingerprint(target.host_key()),
-        ],
-    );
-    let address: SocketAddr = proxy.address.parse().unwrap();
+    let binary = Binary::start(&["--authorized-keys-command", &command]).await;
+    let address = binary.address;
     let operator = Operator::connect(address, "alice", Some(&listed))
         .await
         .expect("the command lists alice's key");
