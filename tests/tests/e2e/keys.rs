@@ -370,3 +370,44 @@ async fn authorized_keys_command_gives_keys_for_the_user_and_fingerprint_it_is_a
         "{asked}"
     );
 }
+
+/// The target's key against known_hosts lines: patterns, negation and revocation decide.
+#[rstest::rstest]
+#[case::wildcard_and_port("[127.0.0.*]:{port},!other {key}", None)]
+#[case::negated("*,![127.0.0.1]:{port} {key}", Some("is not in"))]
+#[case::other_port("[127.0.0.1]:1 {key}", Some("is not in"))]
+#[case::revoked_elsewhere(
+    "[127.0.0.1]:{port} {key}\n@revoked nowhere.example {key}",
+    Some("revoked")
+)]
+#[tokio::test]
+async fn the_targets_key_is_checked_as_openssh_reads_known_hosts(
+    #[case] known_hosts: &str,
+    #[case] refusal: Option<&str>,
+) {
+    let target = MockTarget::spawn().await.expect("mock target starts");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("known_hosts");
+    let text = known_hosts
+        .replace("{port}", &target.addr.port().to_string())
+        .replace("{key}", &target.host_key().to_openssh().unwrap());
+    std::fs::write(&file, text + "\n").unwrap();
+    let approver = InProcessApprover::spawn(mock_approver::Config::with_behaviour(Behaviour::Rule));
+    let approval = ApprovalPath::new(
+        Arc::new(ChannelApprover::new(approver.sender)),
+        Duration::from_secs(60),
+    );
+    let mut settings =
+        Settings::for_local_target(generate_host_key(), target.addr, target.host_key());
+    settings.target.key_policy = sshgate::credentials::TargetKeyPolicy::KnownHosts(file);
+    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+    let operator = Operator::connect(proxy, "alice", None).await.unwrap();
+    let outcome = operator.exec("echo hi").await.unwrap();
+    match refusal {
+        None => assert_eq!(outcome.stdout, "echo hi:ok\r\n", "{outcome:?}"),
+        Some(reason) => {
+            assert!(outcome.stderr.contains(reason), "{outcome:?}");
+            assert!(target.events.exec_commands().is_empty());
+        }
+    }
+}
