@@ -137,10 +137,11 @@ fn is_key_type(field: &str) -> bool {
 /// The line's first field, which ends at whitespace outside double quotes, and the rest.
 fn split_first_field(line: &str) -> Result<(&str, &str), String> {
     let mut quoted = false;
-    let mut chars = line.char_indices();
+    let mut chars = line.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
         match c {
-            '\\' if quoted => {
+            // `\"` is never a quote, inside quotes or out (as sshd skips it).
+            '\\' if matches!(chars.peek(), Some((_, '"'))) => {
                 chars.next();
             }
             '"' => quoted = !quoted,
@@ -359,6 +360,26 @@ mod tests {
         assert_eq!(options.command.as_deref(), Some(r#"echo "a, b" c"#));
         assert_eq!(options.from.as_deref(), Some("10.0.0.0/8,127.0.0.1"));
         assert!(!options.pty);
+    }
+
+    proptest::proptest! {
+        /// Any printable value without a backslash, quoted with its `"` escaped, reads back
+        /// as itself: spaces, commas and quotes included.
+        #[test]
+        fn quoted_values_read_back(value in "[ -\\[\\]-~]{0,40}") {
+            let (_, text) = key_text();
+            let escaped = value.replace('"', "\\\"");
+            let options = one(&format!("command=\"{escaped}\",no-pty {text}")).unwrap();
+            proptest::prop_assert_eq!(options.command.as_deref(), Some(value.as_str()));
+            proptest::prop_assert!(!options.pty);
+        }
+    }
+
+    #[test]
+    fn a_backslash_before_a_quote_escapes_it_and_others_stay() {
+        let (_, text) = key_text();
+        let options = one(&format!(r#"command="a\b \"c\"" {text}"#)).unwrap();
+        assert_eq!(options.command.as_deref(), Some(r#"a\b "c""#));
     }
 
     #[rstest]

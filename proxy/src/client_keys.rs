@@ -29,7 +29,7 @@ pub struct ClientKeys {
 #[derive(Debug)]
 enum KeySource {
     /// Keys given in code (tests, embedding), with no options.
-    Fixed(Vec<AuthorizedKey>),
+    Fixed(Arc<Vec<AuthorizedKey>>),
     File(WatchedFile),
     Command(KeysCommand),
 }
@@ -45,7 +45,7 @@ impl ClientKeys {
             })
             .collect();
         ClientKeys {
-            sources: vec![KeySource::Fixed(keys)],
+            sources: vec![KeySource::Fixed(Arc::new(keys))],
         }
     }
 
@@ -71,7 +71,7 @@ impl ClientKeys {
         let mut refusals = Vec::new();
         for source in &self.sources {
             let keys = match source {
-                KeySource::Fixed(keys) => Arc::new(keys.clone()),
+                KeySource::Fixed(keys) => keys.clone(),
                 KeySource::File(file) => file.current(),
                 KeySource::Command(command) => Arc::new(command.keys(user, key).await),
             };
@@ -149,7 +149,8 @@ impl WatchedFile {
     }
 
     /// The keys as the file holds them now. A stat per attempt is cheap next to the
-    /// handshake, and catches every change without a watcher thread or its delays.
+    /// handshake, and catches every change without a watcher thread or its delays; like sshd,
+    /// it reads a local file in the connection's task (a small file, read only on a change).
     fn current(&self) -> Arc<Vec<AuthorizedKey>> {
         let mut loaded = self
             .loaded
