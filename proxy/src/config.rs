@@ -513,12 +513,16 @@ mod tests {
         let base = ["--target", "h:22", "--approver", "ws://x:1"];
         let cases: &[(&[&str], &str)] = &[
             (
-                &["--authorized-keys-command", "/bin/keys %h"],
-                "--authorized-keys-command \"/bin/keys %h\": unknown token %h",
+                &["--authorized-keys-command", "/bin/sh %h"],
+                "--authorized-keys-command \"/bin/sh %h\": unknown token %h",
             ),
             (
                 &["--authorized-keys-command", "'/bin/keys"],
                 "--authorized-keys-command",
+            ),
+            (
+                &["--authorized-keys-command", "/nonexistent/keys %u"],
+                "--authorized-keys-command \"/nonexistent/keys %u\": \"/nonexistent/keys\" is not",
             ),
             (
                 &[
@@ -531,7 +535,7 @@ mod tests {
             (
                 &[
                     "--authorized-keys-command",
-                    "/bin/keys %u",
+                    "/bin/sh %u",
                     "--insecure-accept-any-client",
                 ],
                 "exclude each other",
@@ -545,7 +549,7 @@ mod tests {
             assert!(error.contains(expected), "{args:?}: {error}");
         }
         let mut argv = base.to_vec();
-        argv.extend(["--authorized-keys-command", "/bin/keys %u %f"]);
+        argv.extend(["--authorized-keys-command", "/bin/sh %u %f"]);
         argv.push("--insecure-accept-any-target-key");
         assert!(flags(&argv).resolve().is_ok());
     }
@@ -558,7 +562,7 @@ mod tests {
             &path,
             "target = \"h:22\"\napprover = \"ws://127.0.0.1:9\"\n\
              insecure-accept-any-target-key = true\n\
-             authorized-keys-command = \"/bin/keys %x\"\n\
+             authorized-keys-command = \"/bin/sh %x\"\n\
              authorized-keys-command-timeout = 3\n",
         )
         .unwrap();

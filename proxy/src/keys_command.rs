@@ -5,6 +5,7 @@
 //! add arguments), with nothing on its stdin, and within its time-out; a failure, a non-zero
 //! exit or a time-out gives no key and is logged. Its output is read as authorized_keys lines.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -38,6 +39,13 @@ impl KeysCommand {
         }
         for argument in &template {
             expand(argument, &Expansions::default())?;
+        }
+        // A mistyped program would refuse every key at every login; say so at start.
+        if !runnable(&template[0]) {
+            return Err(format!(
+                "{:?} is not an executable file (nor one found in PATH)",
+                template[0]
+            ));
         }
         Ok(KeysCommand { template, timeout })
     }
@@ -100,6 +108,23 @@ impl KeysCommand {
     }
 }
 
+/// Whether `program` names an executable file, directly or through PATH (as the spawn
+/// will look it up).
+fn runnable(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        std::fs::metadata(path)
+            .map(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|folder| executable(&folder.join(program)))
+    })
+}
+
 #[derive(Default)]
 struct Expansions<'a> {
     user: &'a str,
@@ -137,12 +162,15 @@ mod tests {
     use rstest::rstest;
 
     #[rstest]
-    #[case("x %u", None)]
-    #[case("x '%u %f' %k%t %%", None)]
+    #[case("true %u", None)]
+    #[case("/bin/sh '%u %f' %k%t %%", None)]
     #[case("", Some("no program"))]
-    #[case("x %h", Some("unknown token %h"))]
-    #[case("x 100%", Some("lone %"))]
-    #[case("x 'open", Some("quote"))]
+    #[case("true %h", Some("unknown token %h"))]
+    #[case("true 100%", Some("lone %"))]
+    #[case("true 'open", Some("quote"))]
+    #[case("/nonexistent/keys %u", Some("not an executable file"))]
+    #[case("sshgate-no-such-program %u", Some("not an executable file"))]
+    #[case("/etc/passwd %u", Some("not an executable file"))]
     fn templates(#[case] template: &str, #[case] error: Option<&str>) {
         match (KeysCommand::new(template, DEFAULT_TIMEOUT), error) {
             (Ok(_), None) => {}
