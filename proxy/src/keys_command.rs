@@ -17,6 +17,9 @@ use crate::log_text::quoted;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Output beyond this is refused: authorized_keys lines for one user are a few KiB at most.
+const OUTPUT_LIMIT: usize = 1024 * 1024;
+
 /// The name its keys are logged under, with the output's line number.
 const SOURCE: &str = "authorized-keys-command";
 
@@ -65,25 +68,10 @@ impl KeysCommand {
             .iter()
             .map(|argument| expand(argument, &expansions).unwrap_or_default())
             .collect();
-        let output = tokio::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .output();
-        let problem = match tokio::time::timeout(self.timeout, output).await {
+        let problem = match tokio::time::timeout(self.timeout, run(&argv)).await {
             Err(_) => format!("no answer within {:?}: killed", self.timeout),
-            Ok(Err(error)) => format!("cannot run it: {error}"),
-            Ok(Ok(output)) if !output.status.success() => format!(
-                "{}; stderr: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim_end()
-            ),
-            Ok(Ok(output)) => match String::from_utf8(output.stdout) {
-                Ok(text) => return self.parsed(&text),
-                Err(_) => "its output is not UTF-8 text".into(),
-            },
+            Ok(Ok(text)) => return self.parsed(&text),
+            Ok(Err(problem)) => problem,
         };
         tracing::warn!(
             program = %quoted(&argv[0]),
@@ -105,6 +93,63 @@ impl KeysCommand {
             );
         }
         parsed.keys
+    }
+}
+
+/// What `argv` prints on stdout, when it exits 0 having printed UTF-8 text of at most
+/// [`OUTPUT_LIMIT`] bytes; it is killed when dropped (a time-out).
+async fn run(argv: &[String]) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let mut child = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| format!("cannot run it: {error}"))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err("its output cannot be read".into());
+    };
+    let limit = OUTPUT_LIMIT as u64;
+    // Its stderr is read on the side, so that a full stderr pipe cannot stall it, and only
+    // waited for when it failed.
+    let errors = tokio::spawn(async move {
+        let mut errors = Vec::new();
+        let _ = stderr.take(limit).read_to_end(&mut errors).await;
+        errors
+    });
+    let _stop_reading = AbortOnDrop(errors.abort_handle());
+    let mut output = Vec::new();
+    // One byte over the limit tells a long output from one of exactly the limit.
+    stdout
+        .take(limit + 1)
+        .read_to_end(&mut output)
+        .await
+        .map_err(|error| format!("cannot read its output: {error}"))?;
+    if output.len() > OUTPUT_LIMIT {
+        return Err(format!("it printed more than {} KiB", OUTPUT_LIMIT / 1024));
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|error| format!("cannot wait for it: {error}"))?;
+    if !status.success() {
+        let errors = errors.await.unwrap_or_default();
+        return Err(format!(
+            "{status}; stderr: {}",
+            String::from_utf8_lossy(&errors).trim_end()
+        ));
+    }
+    String::from_utf8(output).map_err(|_| "its output is not UTF-8 text".into())
+}
+
+/// Stops a side task when the run ends, however it ends.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -217,6 +262,29 @@ mod tests {
         assert_eq!(keys[0].options.origin, "authorized-keys-command line 1");
         // The script exits 1 for another user: no key.
         assert!(command.keys("bob", &key).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn output_over_the_limit_gives_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::credentials::generate_host_key().public_key().clone();
+        let line = key.to_openssh().unwrap();
+        // The key, then comment lines past the limit.
+        let body = format!(
+            "echo '{line}'; i=0; while [ $i -lt 20000 ]; do echo '# {}'; i=$((i+1)); done",
+            "x".repeat(60)
+        );
+        let long = script(dir.path(), &body);
+        let error = run(std::slice::from_ref(&long)).await.unwrap_err();
+        assert!(error.contains("more than 1024 KiB"), "{error}");
+        let command = KeysCommand::new(&long, DEFAULT_TIMEOUT).unwrap();
+        assert!(command.keys("alice", &key).await.is_empty());
+        let fits = script(
+            dir.path(),
+            &format!("echo '{line}'; echo '# {}'", "x".repeat(60)),
+        );
+        let command = KeysCommand::new(&fits, DEFAULT_TIMEOUT).unwrap();
+        assert_eq!(command.keys("alice", &key).await.len(), 1);
     }
 
     #[tokio::test]
