@@ -19,6 +19,7 @@ use sshgate_wire::{Alert, ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
+use crate::authorized_keys::KeyOptions;
 use crate::command_lines::{self, CommandLines};
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
@@ -39,6 +40,8 @@ pub struct ChannelContext {
     pub request_ids: Arc<std::sync::atomic::AtomicU64>,
     /// How long a submitted line waits for the target to show it.
     pub echo_wait: std::time::Duration,
+    /// What the options of the operator's key allow this channel (PTY, forced command).
+    pub key_options: Arc<KeyOptions>,
     /// Becomes true when sshgate shuts down: the reason a pending request is cancelled then.
     pub stopping: watch::Receiver<bool>,
     /// Where shell and exec channels are recorded; None: not recorded.
@@ -388,6 +391,10 @@ impl Bridge {
                 terminal_modes,
                 ..
             } => {
+                if !self.context.key_options.pty {
+                    // The handler refused it (no-pty): the target never hears of it.
+                    return Ok(());
+                }
                 self.pty = true;
                 self.terminal = Terminal {
                     cols: col_width,
@@ -455,6 +462,22 @@ impl Bridge {
                 if !matches!(self.mode, Mode::Opening) =>
             {
                 tracing::warn!("second shell/exec/subsystem request on a channel ignored");
+                Ok(())
+            }
+            // A key's command= runs instead of whatever the operator asked for, as in sshd.
+            ChannelMsg::RequestShell { .. } if self.context.key_options.command.is_some() => {
+                self.ask_forced(None, "a shell".into());
+                Ok(())
+            }
+            ChannelMsg::Exec { command, .. } if self.context.key_options.command.is_some() => {
+                let text = String::from_utf8_lossy(&command).into_owned();
+                self.ask_forced(Some(&text), format!("the command {text:?}"));
+                Ok(())
+            }
+            ChannelMsg::RequestSubsystem { name, .. }
+                if self.context.key_options.command.is_some() =>
+            {
+                self.ask_forced(Some(&name), format!("the subsystem {name:?}"));
                 Ok(())
             }
             ChannelMsg::RequestShell { .. } if !self.pty => {
@@ -600,6 +623,36 @@ impl Bridge {
         let id = request.id.clone();
         let approval = self.context.approval.clone();
         self.decision = Some((Arc::new(id.into()), Box::pin(ask(approval, request))));
+    }
+
+    /// Ask about the forced command of the operator's key instead of `asked_for`; approved, it
+    /// runs on the target as an exec, with the operator's command (`original`) in
+    /// `SSH_ORIGINAL_COMMAND` as sshd sets it. The variable is set by the command line, not
+    /// by an env request, which a target's sshd refuses unless its AcceptEnv lists it; so the
+    /// target's login shell must read POSIX `export NAME='value';` (sh, bash, zsh, dash, ksh).
+    fn ask_forced(&mut self, original: Option<&str>, asked_for: String) {
+        let options = &self.context.key_options;
+        let forced = options.command.clone().unwrap_or_default();
+        let mut request = self.request(RequestKind::Exec, forced.clone(), true);
+        let handed_over = match original {
+            Some(_) => ", which the forced command gets in SSH_ORIGINAL_COMMAND",
+            None => "",
+        };
+        request.warnings.push(format!(
+            "command= of the operator's key ({}) runs this instead of what the operator \
+             asked for: {asked_for}{handed_over}",
+            options.origin
+        ));
+        request.warnings.extend(shell_state::warnings(&forced));
+        let sent = match original {
+            Some(original) => format!(
+                "export SSH_ORIGINAL_COMMAND={}; {forced}",
+                shell_words::quote(original)
+            ),
+            None => forced,
+        };
+        self.ask(request);
+        self.mode = Mode::Awaiting(Held::Exec(sent.into_bytes()));
     }
 
     /// Ask about a submitted shell line once it is checked against the target's screen,

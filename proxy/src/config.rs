@@ -13,7 +13,9 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 
 use crate::accept::ConnectionLimits;
-use crate::credentials::{self, AuthorizedKeySet, CredentialError, TargetKeyPolicy};
+use crate::client_keys::ClientKeys;
+use crate::credentials::{self, CredentialError, TargetKeyPolicy};
+use crate::keys_command::{self, KeysCommand};
 use crate::proxy_protocol::Balancers;
 use crate::recording::RecordingSettings;
 use crate::server::{ClientAuth, Settings};
@@ -78,9 +80,20 @@ pub struct ProxyFlags {
     /// Without it a new key is made at every start.
     #[arg(long, value_name = "FILE")]
     pub host_key: Option<PathBuf>,
-    /// OpenSSH authorized_keys file listing the operators' keys.
+    /// OpenSSH authorized_keys file listing the operators' keys, read as sshd reads it
+    /// (options restrict, pty, no-pty, from=, expiry-time=, command= and the no-*-forwarding
+    /// ones; a line with any other option lets nobody in) and read again when it changes.
     #[arg(long, value_name = "FILE")]
     pub authorized_keys: Option<PathBuf>,
+    /// A program that prints authorized_keys lines for a login attempt, as sshd's
+    /// AuthorizedKeysCommand; run without a shell, with the tokens %u (user), %f (key
+    /// fingerprint), %k (base64 key), %t (key type) and %% expanded in each argument.
+    #[arg(long, value_name = "'PROGRAM ARG...'")]
+    pub authorized_keys_command: Option<String>,
+    /// Seconds --authorized-keys-command may take; then it is killed and gives no key
+    /// [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub authorized_keys_command_timeout: Option<u64>,
     /// Also let operators log in with a password, checked by logging in to the target with it
     /// (used for the target too, unless --identity is given).
     #[arg(long)]
@@ -183,6 +196,12 @@ impl ProxyFlags {
             approver: self.approver.or(file.approver),
             host_key: self.host_key.or(beside(file.host_key)),
             authorized_keys: self.authorized_keys.or(beside(file.authorized_keys)),
+            authorized_keys_command: self
+                .authorized_keys_command
+                .or(file.authorized_keys_command),
+            authorized_keys_command_timeout: self
+                .authorized_keys_command_timeout
+                .or(file.authorized_keys_command_timeout),
             password_pass_through: self.password_pass_through || file.password_pass_through,
             insecure_accept_any_client: self.insecure_accept_any_client
                 || file.insecure_accept_any_client,
@@ -241,10 +260,10 @@ impl ProxyFlags {
         let balancers = Balancers::parse(&flags.proxy_protocol_from)
             .map_err(|why| ConfigError::Invalid(format!("--proxy-protocol-from {why}")))?;
         let recording = recording_settings(flags.record.as_deref(), flags.record_input)?;
-        let target = flags.target.ok_or_else(|| {
+        let target = flags.target.clone().ok_or_else(|| {
             ConfigError::Invalid("--target is required: the SSH server behind the proxy".into())
         })?;
-        let approver = flags.approver.ok_or_else(|| {
+        let approver = flags.approver.clone().ok_or_else(|| {
             ConfigError::Invalid("--approver is required: the approver's ws:// URL".into())
         })?;
         check_approver_url(&approver)?;
@@ -257,21 +276,7 @@ impl ProxyFlags {
             Some(seconds) => Duration::from_secs(seconds),
             None => Duration::from_secs(DEFAULT_APPROVAL_TIMEOUT_SECS),
         };
-        let client_auth = match (&flags.authorized_keys, flags.insecure_accept_any_client) {
-            (Some(_), true) => {
-                return Err(ConfigError::Invalid(
-                    "--authorized-keys and --insecure-accept-any-client exclude each other".into(),
-                ))
-            }
-            (Some(path), false) => ClientAuth::AuthorizedKeys(AuthorizedKeySet::read(path)?),
-            (None, true) => ClientAuth::InsecureAcceptAny,
-            (None, false) => {
-                return Err(ConfigError::Invalid(
-                    "--authorized-keys is required (or --insecure-accept-any-client for tests)"
-                        .into(),
-                ))
-            }
-        };
+        let client_auth = client_auth(&flags)?;
         let key_policy = target_key_policy(
             flags.target_known_hosts.as_deref(),
             flags.target_fingerprint.as_deref(),
@@ -463,6 +468,55 @@ fn connection_limits(flags: &ProxyFlags) -> Result<ConnectionLimits, ConfigError
     })
 }
 
+/// Who may log in: the authorized_keys file, the keys command (both when both are given), or
+/// anyone under the insecure flag.
+fn client_auth(flags: &ProxyFlags) -> Result<ClientAuth, ConfigError> {
+    let file = flags.authorized_keys.as_deref();
+    let command = flags.authorized_keys_command.as_deref();
+    if flags.authorized_keys_command_timeout.is_some() && command.is_none() {
+        return Err(ConfigError::Invalid(
+            "--authorized-keys-command-timeout needs --authorized-keys-command".into(),
+        ));
+    }
+    if flags.insecure_accept_any_client {
+        if file.is_some() || command.is_some() {
+            return Err(ConfigError::Invalid(
+                "--authorized-keys (or --authorized-keys-command) and \
+                 --insecure-accept-any-client exclude each other"
+                    .into(),
+            ));
+        }
+        return Ok(ClientAuth::InsecureAcceptAny);
+    }
+    if file.is_none() && command.is_none() {
+        return Err(ConfigError::Invalid(
+            "--authorized-keys or --authorized-keys-command is required \
+             (or --insecure-accept-any-client for tests)"
+                .into(),
+        ));
+    }
+    let mut keys = ClientKeys::default();
+    if let Some(path) = file {
+        keys = keys.with_file(path)?;
+    }
+    if let Some(template) = command {
+        let timeout = match flags.authorized_keys_command_timeout {
+            Some(0) => {
+                return Err(ConfigError::Invalid(
+                    "--authorized-keys-command-timeout must be at least 1 second".into(),
+                ))
+            }
+            Some(seconds) => Duration::from_secs(seconds),
+            None => keys_command::DEFAULT_TIMEOUT,
+        };
+        let command = KeysCommand::new(template, timeout).map_err(|message| {
+            ConfigError::Invalid(format!("--authorized-keys-command {template:?}: {message}"))
+        })?;
+        keys = keys.with_command(command);
+    }
+    Ok(ClientAuth::AuthorizedKeys(Arc::new(keys)))
+}
+
 fn target_key_policy(
     known_hosts: Option<&Path>,
     fingerprint: Option<&str>,
@@ -470,23 +524,9 @@ fn target_key_policy(
 ) -> Result<TargetKeyPolicy, ConfigError> {
     match (known_hosts, fingerprint, insecure) {
         (Some(path), None, false) => {
-            let text = std::fs::read_to_string(path).map_err(|error| {
+            std::fs::read_to_string(path).map_err(|error| {
                 ConfigError::Invalid(format!("--target-known-hosts {}: {error}", path.display()))
             })?;
-            // The known_hosts reader sshgate uses does not understand markers: a `@revoked`
-            // line would be skipped, not obeyed.
-            if let Some((number, _)) = text
-                .lines()
-                .enumerate()
-                .find(|(_, line)| line.trim_start().starts_with('@'))
-            {
-                return Err(ConfigError::Invalid(format!(
-                    "--target-known-hosts {}: line {}: markers such as @revoked and \
-                     @cert-authority are not supported",
-                    path.display(),
-                    number + 1
-                )));
-            }
             Ok(TargetKeyPolicy::KnownHosts(path.to_path_buf()))
         }
         (None, Some(text), false) => Ok(TargetKeyPolicy::fingerprint(text)?),
@@ -521,14 +561,6 @@ mod tests {
         "ws://127.0.0.1:1",
         "--insecure-accept-any-client",
         "--insecure-accept-any-target-key",
-    ];
-
-    const BASE_WITHOUT_TARGET_KEY: &[&str] = &[
-        "--target",
-        "127.0.0.1:22",
-        "--approver",
-        "ws://127.0.0.1:1",
-        "--insecure-accept-any-client",
     ];
 
     #[test]
@@ -621,6 +653,74 @@ mod tests {
     }
 
     #[test]
+    fn keys_command_flags_are_checked_at_start() {
+        let base = ["--target", "h:22", "--approver", "ws://x:1"];
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--authorized-keys-command", "/bin/sh %h"],
+                "--authorized-keys-command \"/bin/sh %h\": unknown token %h",
+            ),
+            (
+                &["--authorized-keys-command", "'/bin/keys"],
+                "--authorized-keys-command",
+            ),
+            (
+                &["--authorized-keys-command", "/nonexistent/keys %u"],
+                "--authorized-keys-command \"/nonexistent/keys %u\": \"/nonexistent/keys\" is not",
+            ),
+            (
+                &[
+                    "--authorized-keys-command-timeout",
+                    "3",
+                    "--insecure-accept-any-client",
+                ],
+                "--authorized-keys-command-timeout needs",
+            ),
+            (
+                &[
+                    "--authorized-keys-command",
+                    "/bin/sh %u",
+                    "--insecure-accept-any-client",
+                ],
+                "exclude each other",
+            ),
+        ];
+        for (args, expected) in cases {
+            let mut argv = base.to_vec();
+            argv.extend(args.iter());
+            argv.push("--insecure-accept-any-target-key");
+            let error = flags(&argv).resolve().unwrap_err().to_string();
+            assert!(error.contains(expected), "{args:?}: {error}");
+        }
+        let mut argv = base.to_vec();
+        argv.extend(["--authorized-keys-command", "/bin/sh %u %f"]);
+        argv.push("--insecure-accept-any-target-key");
+        assert!(flags(&argv).resolve().is_ok());
+    }
+
+    #[test]
+    fn the_keys_command_and_its_time_out_come_from_the_file_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sshgate.toml");
+        std::fs::write(
+            &path,
+            "target = \"h:22\"\napprover = \"ws://127.0.0.1:9\"\n\
+             insecure-accept-any-target-key = true\n\
+             authorized-keys-command = \"/bin/sh %x\"\n\
+             authorized-keys-command-timeout = 3\n",
+        )
+        .unwrap();
+        let error = flags(&["--config", path.to_str().unwrap()])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("line 4, key authorized-keys-command") && error.contains("%x"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn password_pass_through_cannot_be_combined_with_an_identity() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("id");
@@ -633,20 +733,6 @@ mod tests {
         ]);
         let error = flags(&args).resolve().unwrap_err().to_string();
         assert!(error.contains("--password-pass-through"), "{error}");
-    }
-
-    #[test]
-    fn known_hosts_markers_are_refused_not_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("known_hosts");
-        std::fs::write(&path, "@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB\n").unwrap();
-        let mut args = BASE_WITHOUT_TARGET_KEY.to_vec();
-        args.extend(["--target-known-hosts", path.to_str().unwrap()]);
-        let error = flags(&args).resolve().unwrap_err().to_string();
-        assert!(
-            error.contains("line 1") && error.contains("@revoked"),
-            "{error}"
-        );
     }
 
     #[test]
@@ -726,8 +812,8 @@ mod tests {
         assert!(error.starts_with("--approver \"ws://a:b\""), "{error}");
     }
 
-    #[test]
-    fn paths_in_a_file_are_relative_to_its_folder() {
+    #[tokio::test]
+    async fn paths_in_a_file_are_relative_to_its_folder() {
         let dir = tempfile::tempdir().unwrap();
         let key = crate::credentials::generate_host_key();
         let line = key.public_key().to_openssh().unwrap();
@@ -742,9 +828,9 @@ mod tests {
         let config = flags(&["--config", path.to_str().unwrap()])
             .resolve()
             .unwrap();
-        assert!(matches!(
-            config.settings.client_auth,
-            ClientAuth::AuthorizedKeys(keys) if keys.allows(key.public_key())
-        ));
+        let ClientAuth::AuthorizedKeys(keys) = config.settings.client_auth else {
+            panic!("expected authorized keys");
+        };
+        assert!(keys.authorize("u", key.public_key(), None).await.is_ok());
     }
 }

@@ -1,15 +1,16 @@
-//! Keys and trust: the proxy's host key, the operators' authorized keys, the identity the
-//! proxy presents to the target, and how the target's host key is verified.
+//! Keys and trust: the proxy's host key, the identity the proxy presents to the target, and
+//! how the target's host key is verified (the operators' keys are in
+//! [`client_keys`](crate::client_keys)).
 //!
-//! Invariant: nothing here trusts by default. An authorized_keys option the proxy cannot
-//! honour is an error, not a silently ignored line; the target's key is checked against a
+//! Invariant: nothing here trusts by default: the target's key is checked against a
 //! known_hosts file or a pinned fingerprint unless the operator asked for the insecure mode.
 
 use std::path::{Path, PathBuf};
 
-use russh::keys::ssh_key::{AuthorizedKeys, LineEnding};
+use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, HashAlg, PrivateKey, PublicKey};
 
+use crate::known_hosts::{self, Verdict};
 use crate::log_text::quoted;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,76 +61,6 @@ pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
-/// Options that restrict what sshgate never allows anyway, so honouring them costs nothing.
-const HONOURED_OPTIONS: &[&str] = &[
-    "no-port-forwarding",
-    "no-agent-forwarding",
-    "no-X11-forwarding",
-    "no-user-rc",
-];
-
-/// The public keys allowed to log in to the proxy.
-#[derive(Debug, Clone, Default)]
-pub struct AuthorizedKeySet {
-    keys: Vec<PublicKey>,
-}
-
-impl AuthorizedKeySet {
-    pub fn new(keys: Vec<PublicKey>) -> Self {
-        AuthorizedKeySet { keys }
-    }
-
-    /// Read an OpenSSH authorized_keys file; an option other than the restrictions sshgate
-    /// enforces anyway (`from=`, `command=`, `restrict`, ...) is refused with its line number.
-    pub fn read(path: &Path) -> Result<Self, CredentialError> {
-        let text = std::fs::read_to_string(path).map_err(|error| file_error(path, error))?;
-        let mut keys = Vec::new();
-        let lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'));
-        for (index, line) in lines {
-            let entry = AuthorizedKeys::new(line)
-                .next()
-                .transpose()
-                .map_err(|error| file_error(path, format!("line {}: {error}", index + 1)))?;
-            let Some(entry) = entry else { continue };
-            for option in entry.config_opts().iter() {
-                let name = option.split('=').next().unwrap_or(option);
-                if !HONOURED_OPTIONS
-                    .iter()
-                    .any(|honoured| honoured.eq_ignore_ascii_case(name))
-                {
-                    return Err(file_error(
-                        path,
-                        format!(
-                            "line {}: option `{option}` is not supported by sshgate; \
-                             remove it or the key",
-                            index + 1
-                        ),
-                    ));
-                }
-            }
-            keys.push(entry.public_key().clone());
-        }
-        Ok(AuthorizedKeySet { keys })
-    }
-
-    pub fn allows(&self, key: &PublicKey) -> bool {
-        self.keys
-            .iter()
-            .any(|allowed| allowed.key_data() == key.key_data())
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-}
-
 /// How the target's host key is checked.
 #[derive(Debug, Clone)]
 pub enum TargetKeyPolicy {
@@ -166,16 +97,23 @@ impl TargetKeyPolicy {
                 }
             }
             TargetKeyPolicy::KnownHosts(path) => {
-                match russh::keys::check_known_hosts_path(host, port, key, path) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(format!(
-                        "target {host}:{port} is not in {} (its key is {})",
-                        path.display(),
-                        fingerprint(key)
+                // Read at every connection, so an edit takes effect without a restart.
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    format!("cannot read known hosts {}: {error}", path.display())
+                })?;
+                let (path, key_fingerprint) = (path.display(), fingerprint(key));
+                match known_hosts::check(&text, host, port, key) {
+                    Verdict::Trusted => Ok(()),
+                    Verdict::Revoked(line) => Err(format!(
+                        "target {host}:{port} offered the key {key_fingerprint}, revoked in \
+                         {path} line {line}"
                     )),
-                    Err(error) => Err(format!(
-                        "target {host}:{port} failed the check against {}: {error}",
-                        path.display()
+                    Verdict::KeyChanged => Err(format!(
+                        "target {host}:{port} offered the key {key_fingerprint}, not the one \
+                         {path} lists for it"
+                    )),
+                    Verdict::NotListed => Err(format!(
+                        "target {host}:{port} is not in {path} (its key is {key_fingerprint})"
                     )),
                 }
             }
@@ -188,7 +126,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn authorized_keys_file(lines: &str) -> tempfile::NamedTempFile {
+    fn known_hosts_file(lines: &str) -> tempfile::NamedTempFile {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(lines.as_bytes()).unwrap();
         file
@@ -196,37 +134,6 @@ mod tests {
 
     fn public_line(key: &PrivateKey) -> String {
         key.public_key().to_openssh().unwrap() + " operator@example"
-    }
-
-    #[test]
-    fn authorized_keys_allow_listed_keys_only() {
-        let listed = generate_host_key();
-        let other = generate_host_key();
-        let file = authorized_keys_file(&format!("# comment\n\n{}\n", public_line(&listed)));
-        let set = AuthorizedKeySet::read(file.path()).unwrap();
-        assert!(set.allows(listed.public_key()));
-        assert!(!set.allows(other.public_key()));
-    }
-
-    #[test]
-    fn authorized_keys_refuse_options_they_cannot_honour() {
-        let key = generate_host_key();
-        let file = authorized_keys_file(&format!("from=\"10.0.0.1\" {}\n", public_line(&key)));
-        let error = AuthorizedKeySet::read(file.path()).unwrap_err().to_string();
-        assert!(error.contains("line 1"), "{error}");
-        assert!(error.contains("from="), "{error}");
-    }
-
-    #[test]
-    fn authorized_keys_honour_restrictions_sshgate_enforces_anyway() {
-        let key = generate_host_key();
-        let file = authorized_keys_file(&format!(
-            "no-port-forwarding,no-agent-forwarding {}\n",
-            public_line(&key)
-        ));
-        assert!(AuthorizedKeySet::read(file.path())
-            .unwrap()
-            .allows(key.public_key()));
     }
 
     #[test]
@@ -252,7 +159,7 @@ mod tests {
     fn known_hosts_accepts_only_the_listed_host_and_key() {
         let key = generate_host_key();
         let other = generate_host_key();
-        let file = authorized_keys_file(&format!("[127.0.0.1]:2200 {}\n", public_line(&key)));
+        let file = known_hosts_file(&format!("[127.0.0.1]:2200 {}\n", public_line(&key)));
         let policy = TargetKeyPolicy::KnownHosts(file.path().to_path_buf());
         assert!(policy.verify("127.0.0.1", 2200, key.public_key()).is_ok());
         assert!(policy

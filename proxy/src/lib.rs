@@ -29,13 +29,19 @@
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
 //!   fail-closed time-out.
 //! - [`target`]: the SSH client connection to the target and its host-key check.
-//! - [`credentials`]: host key, authorized_keys, identity and known_hosts handling.
+//! - [`client_keys`]: the operators' keys, from an authorized_keys file read again when it
+//!   changes and from a keys command; [`authorized_keys`] parses the format and its options
+//!   as sshd does, [`keys_command`] runs the command.
+//! - [`credentials`]: host key, identity and the target's host-key policy, checked against
+//!   [`known_hosts`] files; [`host_patterns`] holds OpenSSH's wildcard and address patterns.
 //! - [`config`]: flags and the TOML file.
 //! - [`log_text`]: outside text in log lines, quoted so that it cannot forge a line.
 
 pub mod accept;
 pub mod approval;
+pub mod authorized_keys;
 pub mod bridge;
+pub mod client_keys;
 pub mod command_lines;
 pub mod config;
 pub mod credentials;
@@ -43,6 +49,9 @@ pub mod credentials;
 pub mod demo;
 pub mod execution_monitor;
 pub mod gate;
+pub mod host_patterns;
+pub mod keys_command;
+pub mod known_hosts;
 pub mod log_text;
 pub mod paste_mode;
 pub mod proxy_protocol;

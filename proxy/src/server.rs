@@ -16,8 +16,10 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 
 use crate::accept::{self, Admission, ConnectionLimits};
 use crate::approval::ApprovalPath;
+use crate::authorized_keys::KeyOptions;
 use crate::bridge::{self, ChannelContext};
-use crate::credentials::{fingerprint, AuthorizedKeySet};
+use crate::client_keys::ClientKeys;
+use crate::credentials::fingerprint;
 use crate::log_text::quoted;
 use crate::proxy_protocol::Balancers;
 use crate::recording::RecordingSettings;
@@ -26,7 +28,8 @@ use crate::target::{TargetLink, TargetSettings};
 /// Who may connect to the proxy.
 #[derive(Debug, Clone)]
 pub enum ClientAuth {
-    AuthorizedKeys(AuthorizedKeySet),
+    /// Keys from an authorized_keys file and/or a keys command, with their options.
+    AuthorizedKeys(Arc<ClientKeys>),
     /// Any client, any method: for tests and demos only, and logged as such.
     InsecureAcceptAny,
 }
@@ -98,6 +101,7 @@ impl Shared {
             session: random_id(),
             user: String::new(),
             password: None,
+            key_options: Arc::new(KeyOptions::unrestricted("no key")),
             target: None,
             request_ids: Arc::new(AtomicU64::new(1)),
             started: HashSet::new(),
@@ -119,6 +123,8 @@ pub struct ClientConnection {
     user: String,
     /// The password the operator logged in with, passed through to the target.
     password: Option<String>,
+    /// What the options of the key the operator logged in with allow (all, without a key).
+    key_options: Arc<KeyOptions>,
     target: Option<Arc<TargetLink>>,
     request_ids: Arc<AtomicU64>,
     /// Channels that already had their shell, exec or subsystem: there is one per channel.
@@ -133,10 +139,33 @@ impl ClientConnection {
         )
     }
 
-    fn key_allowed(&self, key: &russh::keys::PublicKey) -> bool {
-        match &self.shared.settings.client_auth {
-            ClientAuth::InsecureAcceptAny => true,
-            ClientAuth::AuthorizedKeys(keys) => keys.allows(key),
+    /// The options `key` logs in with; None when no line lets it in. A key listed only on
+    /// lines whose from= or expiry-time= refuse it is logged with their reasons, whether it is
+    /// offered or used.
+    async fn key_options(&self, user: &str, key: &russh::keys::PublicKey) -> Option<KeyOptions> {
+        let keys = match &self.shared.settings.client_auth {
+            ClientAuth::InsecureAcceptAny => {
+                return Some(KeyOptions::unrestricted("--insecure-accept-any-client"))
+            }
+            ClientAuth::AuthorizedKeys(keys) => keys,
+        };
+        match keys
+            .authorize(user, key, self.peer.map(|peer| peer.ip()))
+            .await
+        {
+            Ok(options) => Some(options),
+            Err(refusals) => {
+                if !refusals.is_empty() {
+                    tracing::warn!(
+                        user = %quoted(user),
+                        key = %fingerprint(key),
+                        peer = ?self.peer,
+                        refusals = %quoted(refusals.join("; ")),
+                        "key refused by the options of the lines listing it"
+                    );
+                }
+                None
+            }
         }
     }
 
@@ -202,13 +231,12 @@ impl russh::server::Handler for ClientConnection {
 
     async fn auth_publickey_offered(
         &mut self,
-        _user: &str,
+        user: &str,
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.key_allowed(offer.public_key) {
-            Ok(Auth::Accept)
-        } else {
-            Ok(Auth::reject())
+        match self.key_options(user, offer.public_key).await {
+            Some(_) => Ok(Auth::Accept),
+            None => Ok(Auth::reject()),
         }
     }
 
@@ -217,16 +245,24 @@ impl russh::server::Handler for ClientConnection {
         user: &str,
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.key_allowed(key.public_key) {
-            let method = format!("publickey {}", fingerprint(key.public_key));
-            Ok(self.authenticated(user, &method))
-        } else {
-            tracing::warn!(
-                user = %quoted(user),
-                key = %fingerprint(key.public_key),
-                "key not authorized"
-            );
-            Ok(Auth::reject())
+        match self.key_options(user, key.public_key).await {
+            Some(options) => {
+                let method = format!(
+                    "publickey {} ({})",
+                    fingerprint(key.public_key),
+                    options.origin
+                );
+                self.key_options = Arc::new(options);
+                Ok(self.authenticated(user, &method))
+            }
+            None => {
+                tracing::warn!(
+                    user = %quoted(user),
+                    key = %fingerprint(key.public_key),
+                    "key not authorized"
+                );
+                Ok(Auth::reject())
+            }
         }
     }
 
@@ -255,6 +291,7 @@ impl russh::server::Handler for ClientConnection {
             server: session.handle(),
             request_ids: self.request_ids.clone(),
             echo_wait: self.shared.settings.echo_wait,
+            key_options: self.key_options.clone(),
             stopping: self.admission.stopping(),
             recording: self.shared.settings.recording.clone(),
         };
@@ -276,6 +313,14 @@ impl russh::server::Handler for ClientConnection {
         _modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if !self.key_options.pty {
+            tracing::info!(
+                session = %self.session,
+                key = %quoted(&self.key_options.origin),
+                "PTY refused: no-pty or restrict"
+            );
+            return session.channel_failure(channel);
+        }
         session.channel_success(channel)
     }
 

@@ -7,6 +7,7 @@ mod failures;
 mod faithful;
 mod gating;
 mod hardening;
+mod keys;
 mod logs;
 mod openssh;
 mod recording;

@@ -11,6 +11,7 @@
 
 mod corpus;
 mod differential;
+mod keys;
 mod screen;
 mod secrets;
 mod shell;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use mock_approver::ApproverEvent;
 use real_target::{Record, TargetOptions};
 use russh::keys::ssh_key::LineEnding;
-use sshgate::credentials::{generate_host_key, AuthorizedKeySet};
+use sshgate::client_keys::ClientKeys;
+use sshgate::credentials::generate_host_key;
 use sshgate::ClientAuth;
 use sshgate_tests::operator::WAIT;
 use sshgate_tests::skip::skip;
@@ -177,9 +178,10 @@ async fn tmux_operator_edits_pastes_and_is_denied() {
     operator_key
         .write_openssh_file(dir.path().join("operator_key"), LineEnding::LF)
         .unwrap();
-    let client_auth = ClientAuth::AuthorizedKeys(AuthorizedKeySet::new(vec![operator_key
-        .public_key()
-        .clone()]));
+    let client_auth =
+        ClientAuth::AuthorizedKeys(std::sync::Arc::new(ClientKeys::fixed(vec![operator_key
+            .public_key()
+            .clone()])));
     let Some(front) = Front::start(TargetOptions::default(), client_auth).await else {
         return;
     };
