@@ -168,7 +168,10 @@ impl Paths {
         };
         if path == Path3::Jump {
             // The jump hop reads the same config file (ssh passes -F on to it).
-            command.args(["-J", &format!("{user}@127.0.0.1:{}", self.jump.addr().port())]);
+            command.args([
+                "-J",
+                &format!("{user}@127.0.0.1:{}", self.jump.addr().port()),
+            ]);
         }
         command.args(["-p", &port.to_string()]);
         command.args(options);
@@ -326,7 +329,11 @@ fn rounds(
 }
 
 fn report(title: &str, mib: u64, results: &[(Path3, f64, Option<f64>)], baseline: Path3) {
-    let base = results.iter().find(|(path, ..)| *path == baseline).unwrap().1;
+    let base = results
+        .iter()
+        .find(|(path, ..)| *path == baseline)
+        .unwrap()
+        .1;
     println!("\n{title} ({mib} MiB, median wall time)");
     for (path, seconds, cpu) in results {
         let rate = mib as f64 / seconds;
@@ -402,18 +409,36 @@ fn main() {
     );
     let download = format!("head -c {bytes} /dev/zero");
     let results = rounds(&all, options.rounds, |path| {
-        transfer(&paths, path, paths.ssh(path, &[], Some(&download)), 0, bytes)
+        transfer(
+            &paths,
+            path,
+            paths.ssh(path, &[], Some(&download)),
+            0,
+            bytes,
+        )
     });
     report("exec download", options.mib, &results, Path3::Jump);
     let results = rounds(&all, options.rounds, |path| {
-        transfer(&paths, path, paths.ssh(path, &[], Some("cat > /dev/null")), bytes, 0)
+        transfer(
+            &paths,
+            path,
+            paths.ssh(path, &[], Some("cat > /dev/null")),
+            bytes,
+            0,
+        )
     });
     report("exec upload", options.mib, &results, Path3::Jump);
     // A quarter of the bulk size: a terminal's output is slower to relay.
     let pty_mib = (options.mib / 4).max(1);
     let pty = format!("head -c {} /dev/zero | tr '\\0' a", pty_mib * MIB);
     let results = rounds(&[Path3::Direct, Path3::Sshgate], options.rounds, |path| {
-        transfer(&paths, path, paths.ssh(path, &["-tt"], Some(&pty)), 0, pty_mib * MIB)
+        transfer(
+            &paths,
+            path,
+            paths.ssh(path, &["-tt"], Some(&pty)),
+            0,
+            pty_mib * MIB,
+        )
     });
     report("PTY output", pty_mib, &results, Path3::Direct);
     let (before, after) = memory_per_session(&paths, options.sessions);
