@@ -78,6 +78,32 @@ impl Operator {
         Ok(Operator { handle })
     }
 
+    /// Connect as `user` and offer `keys` one after another on the same connection, each with
+    /// its signature, until one is accepted; whether each offered key was accepted.
+    pub async fn connect_trying_keys(
+        address: std::net::SocketAddr,
+        user: &str,
+        keys: &[PrivateKey],
+    ) -> Result<(Operator, Vec<bool>), String> {
+        let config = Arc::new(client::Config::default());
+        let mut handle = client::connect(config, address, AnyHostKey)
+            .await
+            .map_err(|error| format!("connect to {address}: {error}"))?;
+        let mut accepted = Vec::new();
+        for key in keys {
+            let key = PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None);
+            let result = handle
+                .authenticate_publickey(user, key)
+                .await
+                .map_err(|error| format!("authenticate, after {accepted:?}: {error}"))?;
+            accepted.push(result.success());
+            if result.success() {
+                return Ok((Operator { handle }, accepted));
+            }
+        }
+        Err(format!("every key refused: {accepted:?}"))
+    }
+
     pub async fn channel(&self) -> Result<Channel<Msg>, String> {
         self.handle
             .channel_open_session()

@@ -9,8 +9,9 @@ use mock_approver::{ApproverEvent, Behaviour, WsApprover};
 use mock_target::MockTarget;
 use sshgate::accept::ConnectionLimits;
 use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
+use sshgate::client_keys::ClientKeys;
 use sshgate::credentials::{fingerprint, generate_host_key};
-use sshgate::Settings;
+use sshgate::{ClientAuth, Settings};
 use sshgate_tests::operator::{Operator, WAIT};
 use sshgate_tests::process::Server;
 use tokio::io::AsyncReadExt;
@@ -198,4 +199,35 @@ async fn sigterm_tells_the_sessions_cancels_pending_requests_and_exits_zero() {
         .events
         .executed_lines()
         .contains(&"echo pending".to_string()));
+}
+
+#[tokio::test]
+async fn a_wrong_key_then_the_right_one_on_one_connection_logs_in() {
+    let right = generate_host_key();
+    let wrong = generate_host_key();
+    let target = MockTarget::spawn().await.expect("mock target starts");
+    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
+        Behaviour::Rule,
+    ));
+    let approval = ApprovalPath::new(
+        Arc::new(ChannelApprover::new(approver.sender)),
+        Duration::from_secs(60),
+    );
+    let settings = Settings {
+        client_auth: ClientAuth::AuthorizedKeys(Arc::new(ClientKeys::fixed(vec![right
+            .public_key()
+            .clone()]))),
+        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
+    };
+    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+    let (operator, accepted) = tokio::time::timeout(
+        WAIT,
+        Operator::connect_trying_keys(proxy, "alice", &[wrong.clone(), wrong, right]),
+    )
+    .await
+    .expect("every attempt answered")
+    .unwrap();
+    assert_eq!(accepted, [false, false, true]);
+    let outcome = operator.exec("echo in").await.unwrap();
+    assert_eq!(outcome.stdout, "echo in:ok\r\n");
 }
