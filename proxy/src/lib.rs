@@ -28,11 +28,14 @@
 //!   fail-closed time-out.
 //! - [`target`]: the SSH client connection to the target and its host-key check.
 //! - [`credentials`]: host key, authorized_keys, identity and known_hosts handling.
+//! - [`audit`]: the audit log (`--audit`): one hash-chained JSON line per login, session,
+//!   request, decision, cancel, alert and exit status, and its verification.
 //! - [`config`]: flags and the TOML file.
 //! - [`log_text`]: outside text in log lines, quoted so that it cannot forge a line.
 
 pub mod accept;
 pub mod approval;
+pub mod audit;
 pub mod bridge;
 pub mod command_lines;
 pub mod config;
