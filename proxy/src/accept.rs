@@ -17,6 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::log_text::quoted;
+
 /// What an operator's client is told when sshgate stops.
 pub const SHUTTING_DOWN: &str = "sshgate is shutting down";
 /// How long sessions get to end after they were told sshgate is stopping.
@@ -215,7 +217,7 @@ async fn serve_connection<H>(
     let running = match started {
         Ok(Ok(running)) => running,
         Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "connection ended before its session began");
+            tracing::debug!(%peer, error = %quoted(&error), "connection ended before its session began");
             return;
         }
         Err(_) => {
@@ -238,7 +240,7 @@ async fn serve_connection<H>(
     let reason = tokio::select! {
         result = &mut running => {
             if let Err(error) = result {
-                tracing::debug!(%peer, %error, "connection ended");
+                tracing::debug!(%peer, error = %quoted(&error), "connection ended");
             }
             return;
         }

@@ -19,6 +19,8 @@ use sshgate_wire::{Alert, ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
+use crate::audit::record::{Record, SessionStart};
+use crate::audit::AuditLog;
 use crate::command_lines::{self, CommandLines};
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
@@ -40,6 +42,8 @@ pub struct ChannelContext {
     pub echo_wait: std::time::Duration,
     /// Becomes true when sshgate shuts down: the reason a pending request is cancelled then.
     pub stopping: watch::Receiver<bool>,
+    /// Where the channel's start, end and exit status are recorded.
+    pub audit: AuditLog,
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -116,8 +120,24 @@ fn passes_environment(name: &str, value: &str) -> bool {
     name == "TERM" || name == "COLORTERM" || (locale && utf8)
 }
 
-/// Serve one operator channel until either side closes it.
+/// Serve one operator channel until either side closes it, recording its start and end.
 pub async fn run(context: ChannelContext, client: Channel<Msg>) {
+    let audit = context.audit.clone();
+    let (session, channel) = (context.session.clone(), client.id().number());
+    let start = SessionStart {
+        session: session.clone(),
+        channel,
+        user: context.user.clone(),
+        client: context.client.clone(),
+        target: context.target.address().to_string(),
+        recording: None,
+    };
+    audit.record(Record::SessionStart(start)).await;
+    serve(context, client).await;
+    audit.record(Record::SessionEnd { session, channel }).await;
+}
+
+async fn serve(context: ChannelContext, client: Channel<Msg>) {
     let client_id = client.id();
     let (mut client_rx, client_tx) = client.split();
     let target = match context.target.open_session().await {
@@ -141,6 +161,8 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             notices: notices_rx,
             bracketed_paste: paste_tx,
             screen: screen.clone(),
+            audit: context.audit.clone(),
+            session: context.session.clone(),
         }
         .run(),
     );
@@ -182,7 +204,8 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         } else {
             "the channel closed"
         };
-        bridge.context.approval.cancel(&id, reason);
+        let session = &bridge.context.session;
+        bridge.context.approval.cancel(session, &id, reason).await;
     }
     // Closing the target ends the outbound pump, which then closes the operator's channel.
     let _ = bridge.target.close().await;
@@ -558,13 +581,11 @@ impl Bridge {
                 .check_when_settled(&line, certain, answered, continuing)
                 .await;
             if checked.blind || leftovers.unknown(blank, &checked) {
-                tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
-                return Decision::deny(
-                    request.id,
-                    "sshgate cannot tell what this line is: it was typed before the target \
-                     answered the last command, or in a window under 20 columns or resized \
-                     while it was typed; type it again at the prompt",
-                );
+                request.command = checked.command;
+                let reason = "sshgate cannot tell what this line is: it was typed before the \
+                              target answered the last command, or in a window under 20 \
+                              columns or resized while it was typed; type it again at the prompt";
+                return approval.deny_unasked(&request, reason).await;
             }
             // A blank line ends some continued commands (after a backslash): never a no-op then.
             if blank && checked.certain && checked.fresh && !continuing {
@@ -705,16 +726,21 @@ impl Bridge {
             return Ok(());
         };
         tracing::warn!(session = %self.context.session, reason, "session ended");
-        self.context.approval.alert(Alert {
-            session: self.context.session.clone(),
-            user: self.context.user.clone(),
-            client: self.context.client.clone(),
-            target: self.context.target.address().to_string(),
-            reason: reason.to_string(),
-        });
+        self.context
+            .approval
+            .alert(Alert {
+                session: self.context.session.clone(),
+                user: self.context.user.clone(),
+                client: self.context.client.clone(),
+                target: self.context.target.address().to_string(),
+                reason: reason.to_string(),
+            })
+            .await;
         if let Some((asked, _)) = self.decision.take() {
             let id = lock(&asked).clone();
-            self.context.approval.cancel(&id, "the session ended");
+            let session = &self.context.session;
+            let reason = "the session ended";
+            self.context.approval.cancel(session, &id, reason).await;
         }
         self.mode = Mode::Closed;
         let notice = Notice::Refuse(format!("\r\n[sshgate] session ended: {reason}"));
@@ -763,10 +789,10 @@ impl Bridge {
                 GateAction::Cancel => {
                     if let Some((asked, _)) = self.decision.take() {
                         let id = lock(&asked).clone();
-                        tracing::info!(%id, "cancelled by Ctrl+C");
-                        self.context
-                            .approval
-                            .cancel(&id, "cancelled by the operator (Ctrl+C)");
+                        tracing::info!(id = %quoted(&id), "cancelled by Ctrl+C");
+                        let session = &self.context.session;
+                        let reason = "cancelled by the operator (Ctrl+C)";
+                        self.context.approval.cancel(session, &id, reason).await;
                     }
                 }
             }

@@ -49,6 +49,22 @@ pub enum CliCommand {
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: String,
     },
+    /// Work with an audit log written by --audit.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit log's hash chain: exit 0 and a summary when it is intact, exit 1 naming
+    /// the first line that was edited, removed, reordered or is not a record.
+    Verify {
+        /// The audit log.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// The proxy's settings, as flags and as keys of the `--config` file.
@@ -120,6 +136,11 @@ pub struct ProxyFlags {
     /// Close a session with no traffic either way for this many seconds [default: never].
     #[arg(long, value_name = "SECONDS")]
     pub idle_timeout: Option<u64>,
+    /// Append an audit record (JSON, one per line, hash-chained) for every login, session,
+    /// request, decision, cancel, alert and exit status to this file; check it with
+    /// `sshgate audit verify FILE` (docs/audit.md).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 }
 
 /// A checked configuration, ready to serve.
@@ -128,6 +149,9 @@ pub struct ProxyConfig {
     pub listen: String,
     pub approver: String,
     pub approval_timeout: Duration,
+    /// The audit log's file, opened by the binary once its runtime runs (`settings.audit` is
+    /// off until then).
+    pub audit: Option<PathBuf>,
     pub settings: Settings,
 }
 
@@ -177,6 +201,7 @@ impl ProxyFlags {
             max_unauthenticated: self.max_unauthenticated.or(file.max_unauthenticated),
             login_grace_time: self.login_grace_time.or(file.login_grace_time),
             idle_timeout: self.idle_timeout.or(file.idle_timeout),
+            audit: self.audit.or(beside(file.audit)),
         })
     }
 
@@ -252,6 +277,7 @@ impl ProxyFlags {
             listen: flags.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
             approver,
             approval_timeout,
+            audit: flags.audit,
             settings: Settings {
                 host_key,
                 client_auth,
@@ -261,6 +287,7 @@ impl ProxyFlags {
                     .echo_wait
                     .map_or(crate::target_screen::ECHO_WAIT, Duration::from_millis),
                 limits,
+                audit: crate::audit::AuditLog::off(),
             },
         })
     }
@@ -564,12 +591,14 @@ mod tests {
         std::fs::write(
             &path,
             "target = \"h:22\"\napprover = \"ws://127.0.0.1:9\"\n\
-             insecure-accept-any-target-key = true\nauthorized-keys = \"operators\"\n",
+             insecure-accept-any-target-key = true\nauthorized-keys = \"operators\"\n\
+             audit = \"audit.jsonl\"\n",
         )
         .unwrap();
         let config = flags(&["--config", path.to_str().unwrap()])
             .resolve()
             .unwrap();
+        assert_eq!(config.audit, Some(dir.path().join("audit.jsonl")));
         assert!(matches!(
             config.settings.client_auth,
             ClientAuth::AuthorizedKeys(keys) if keys.allows(key.public_key())

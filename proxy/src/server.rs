@@ -16,6 +16,8 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 
 use crate::accept::{self, Admission, ConnectionLimits};
 use crate::approval::ApprovalPath;
+use crate::audit::record::{Login, LoginMethod, Record};
+use crate::audit::AuditLog;
 use crate::bridge::{self, ChannelContext};
 use crate::credentials::{fingerprint, AuthorizedKeySet};
 use crate::log_text::quoted;
@@ -42,6 +44,8 @@ pub struct Settings {
     pub echo_wait: Duration,
     /// Connections served at once and how long they may take to log in.
     pub limits: ConnectionLimits,
+    /// Where logins, sessions, requests and decisions are recorded (`--audit`).
+    pub audit: AuditLog,
 }
 
 impl Settings {
@@ -70,9 +74,14 @@ impl Settings {
                 login_grace: None,
                 ..ConnectionLimits::default()
             },
+            audit: AuditLog::off(),
         }
     }
 }
+
+/// The note of a login let in by `--insecure-accept-any-client`.
+const INSECURE: &str = "any client accepted (--insecure-accept-any-client)";
+const NOT_AUTHORIZED: &str = "key not in --authorized-keys";
 
 struct Shared {
     settings: Settings,
@@ -141,26 +150,91 @@ impl ClientConnection {
         }
     }
 
-    fn authenticated(&mut self, user: &str, method: &str) -> Auth {
+    /// The operator's address, `ip:port`.
+    fn client(&self) -> String {
+        self.peer.map(|peer| peer.to_string()).unwrap_or_default()
+    }
+
+    /// Accept the login of `user`, and record it; `note` says why when a test-only setting
+    /// let it in.
+    async fn authenticated(
+        &mut self,
+        user: &str,
+        method: LoginMethod,
+        key: Option<String>,
+        note: Option<&str>,
+    ) -> Auth {
         tracing::info!(
             session = %self.session,
             user = %quoted(user),
-            method = %quoted(method),
+            ?method,
+            key = key.as_deref().unwrap_or(""),
+            note = note.unwrap_or(""),
             peer = ?self.peer,
             "operator authenticated"
         );
+        self.record_login(user, method, key, true, note).await;
         self.user = user.to_string();
         self.admission.authenticated();
         Auth::Accept
+    }
+
+    /// Refuse a login of `user`, and record why.
+    async fn refused(
+        &self,
+        user: &str,
+        method: LoginMethod,
+        key: Option<String>,
+        why: &str,
+    ) -> Auth {
+        tracing::warn!(
+            session = %self.session,
+            user = %quoted(user),
+            ?method,
+            key = key.as_deref().unwrap_or(""),
+            why = %quoted(why),
+            peer = ?self.peer,
+            "login refused"
+        );
+        self.record_login(user, method, key, false, Some(why)).await;
+        Auth::reject()
+    }
+
+    async fn record_login(
+        &self,
+        user: &str,
+        method: LoginMethod,
+        key: Option<String>,
+        success: bool,
+        note: Option<&str>,
+    ) {
+        let login = Login {
+            session: self.session.clone(),
+            user: user.to_string(),
+            method,
+            key,
+            client: self.client(),
+            success,
+            note: note.map(str::to_string),
+        };
+        self.shared
+            .settings
+            .audit
+            .record(Record::Login(login))
+            .await;
     }
 }
 
 impl russh::server::Handler for ClientConnection {
     type Error = russh::Error;
 
+    // A refused `none` is not recorded: every client asks with it first, to learn the methods.
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
         if self.accept_any() {
-            return Ok(self.authenticated(user, "none (insecure-accept-any-client)"));
+            let note = Some(INSECURE);
+            return Ok(self
+                .authenticated(user, LoginMethod::None, None, note)
+                .await);
         }
         Ok(Auth::reject())
     }
@@ -168,10 +242,14 @@ impl russh::server::Handler for ClientConnection {
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         if self.accept_any() {
             self.password = Some(password.to_string());
-            return Ok(self.authenticated(user, "password (insecure-accept-any-client)"));
+            let note = Some(INSECURE);
+            return Ok(self
+                .authenticated(user, LoginMethod::Password, None, note)
+                .await);
         }
         if !self.shared.settings.password_pass_through {
-            return Ok(Auth::reject());
+            let why = "password logins are off (no --password-pass-through)";
+            return Ok(self.refused(user, LoginMethod::Password, None, why).await);
         }
         // The target is the judge of the password: log in there with it, and keep that
         // connection for this operator's channels.
@@ -179,28 +257,29 @@ impl russh::server::Handler for ClientConnection {
         match link.connect_now().await {
             Ok(()) => {
                 self.target = Some(Arc::new(link));
-                Ok(self.authenticated(user, "password (checked by the target)"))
+                let note = Some("checked by the target (--password-pass-through)");
+                Ok(self
+                    .authenticated(user, LoginMethod::Password, None, note)
+                    .await)
             }
             Err(refusal) => {
-                tracing::warn!(
-                    user = %quoted(user),
-                    refusal = %quoted(&refusal),
-                    "password pass-through refused"
-                );
-                Ok(Auth::reject())
+                let why = format!("the target refused it: {refusal}");
+                Ok(self.refused(user, LoginMethod::Password, None, &why).await)
             }
         }
     }
 
     async fn auth_publickey_offered(
         &mut self,
-        _user: &str,
+        user: &str,
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
         if self.key_allowed(offer.public_key) {
             Ok(Auth::Accept)
         } else {
-            Ok(Auth::reject())
+            let key = Some(fingerprint(offer.public_key));
+            let why = NOT_AUTHORIZED;
+            Ok(self.refused(user, LoginMethod::Publickey, key, why).await)
         }
     }
 
@@ -209,16 +288,20 @@ impl russh::server::Handler for ClientConnection {
         user: &str,
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.key_allowed(key.public_key) {
-            let method = format!("publickey {}", fingerprint(key.public_key));
-            Ok(self.authenticated(user, &method))
+        let (allowed, key) = (
+            self.key_allowed(key.public_key),
+            fingerprint(key.public_key),
+        );
+        if allowed {
+            let note = self.accept_any().then_some(INSECURE);
+            Ok(self
+                .authenticated(user, LoginMethod::Publickey, Some(key), note)
+                .await)
         } else {
-            tracing::warn!(
-                user = %quoted(user),
-                key = %fingerprint(key.public_key),
-                "key not authorized"
-            );
-            Ok(Auth::reject())
+            let why = NOT_AUTHORIZED;
+            Ok(self
+                .refused(user, LoginMethod::Publickey, Some(key), why)
+                .await)
         }
     }
 
@@ -241,13 +324,14 @@ impl russh::server::Handler for ClientConnection {
         let context = ChannelContext {
             session: self.session.clone(),
             user: self.user.clone(),
-            client: self.peer.map(|peer| peer.to_string()).unwrap_or_default(),
+            client: self.client(),
             approval: self.shared.approval.clone(),
             target,
             server: session.handle(),
             request_ids: self.request_ids.clone(),
             echo_wait: self.shared.settings.echo_wait,
             stopping: self.admission.stopping(),
+            audit: self.shared.settings.audit.clone(),
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));
@@ -391,6 +475,7 @@ pub async fn run(
     });
     let target = Arc::new(settings.target.clone());
     let limits = settings.limits.clone();
+    let approval = approval.audited(settings.audit.clone());
     let shared = Arc::new(Shared {
         settings,
         target,

@@ -68,6 +68,7 @@ impl Front {
             target: sshgate_tests::stack::real_target_settings(&target),
             echo_wait: sshgate::target_screen::ECHO_WAIT,
             limits: sshgate::accept::ConnectionLimits::default(),
+            audit: sshgate::audit::AuditLog::off(),
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
         Some(Front {
