@@ -111,6 +111,28 @@ async fn serve(mut config: ProxyConfig) -> ExitCode {
         Ok(address) => address,
         Err(error) => return fail(EXIT_FAILURE, error),
     };
+    // SIGTERM (a service manager) or SIGINT (Ctrl+C): stop accepting, tell the sessions, exit 0.
+    // Watched before the readiness line, so that a signal sent as soon as it is read is not
+    // taken by the default action (the process killed, no records drained).
+    let watch = |kind: SignalKind| tokio::signal::unix::signal(kind);
+    let (mut terminate, mut interrupt) = match (
+        watch(SignalKind::terminate()),
+        watch(SignalKind::interrupt()),
+    ) {
+        (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+        (Err(error), _) | (_, Err(error)) => {
+            return fail(
+                EXIT_FAILURE,
+                format!("cannot watch for SIGTERM and SIGINT: {error}"),
+            )
+        }
+    };
+    let shutdown = async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    };
     let audit_writer = match config.audit.as_deref().map(sshgate::audit::open) {
         None => None,
         Some(Ok((log, writer))) => {
@@ -124,17 +146,6 @@ async fn serve(mut config: ProxyConfig) -> ExitCode {
     let (approver, approver_task) = WebSocketApprover::spawn_joined(config.approver.clone());
     tokio::spawn(warn_if_unreachable(config.approver.clone()));
     let approval = ApprovalPath::new(Arc::new(approver), config.approval_timeout);
-    let mut terminate = match tokio::signal::unix::signal(SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(error) => return fail(EXIT_FAILURE, format!("cannot watch for SIGTERM: {error}")),
-    };
-    // SIGTERM (a service manager) or SIGINT (Ctrl+C): stop accepting, tell the sessions, exit 0.
-    let shutdown = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-    };
     let served = sshgate::run(config.settings, listener, approval, shutdown).await;
     // The cancels of requests pending at shutdown are still queued for the approver.
     if tokio::time::timeout(APPROVER_FLUSH, approver_task)
