@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use mock_approver::{Behaviour, WsApprover};
+use mock_approver::{ApproverEvent, Behaviour, WsApprover};
 use mock_target::MockTarget;
 use serde_json::Value;
 use sshgate::credentials::{fingerprint, generate_host_key};
-use sshgate_tests::operator::{Operator, WAIT};
+use sshgate_tests::operator::{AnyHostKey, Operator, Shell, WAIT};
 use sshgate_tests::process::{binary, Server};
 
 /// A user name and a command that try to end the line, clear the screen, start a CSI with the
@@ -327,4 +327,69 @@ async fn a_restart_continues_the_chain_and_a_damaged_end_stops_the_start() {
     let (code, said) = verify(&file);
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("line 4: cut short"), "{said}");
+}
+
+#[tokio::test]
+async fn passwords_and_input_read_with_echo_off_are_never_written() {
+    const PASSWORD: &str = "login-pw-7f3a";
+    const SECRET: &str = "typed-secret-91c2";
+    let (session, _key) = Session::new().await;
+    let proxy = Server::start(
+        "sshgate",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--target",
+            &session.target.addr.to_string(),
+            "--approver",
+            &session.approver.url(),
+            "--insecure-accept-any-client",
+            "--target-fingerprint",
+            &fingerprint(session.target.host_key()),
+            "--audit",
+            &session.audit().display().to_string(),
+        ],
+    );
+    let address: std::net::SocketAddr = proxy.address.parse().unwrap();
+    let config = std::sync::Arc::new(russh::client::Config::default());
+    let mut client = russh::client::connect(config, address, AnyHostKey)
+        .await
+        .unwrap();
+    let login = client.authenticate_password("bob", PASSWORD).await.unwrap();
+    assert!(login.success());
+    let channel = client.channel_open_session().await.unwrap();
+    let mut shell = Shell::start(channel, "xterm", 80, 24).await.unwrap();
+    shell.expect("$").await.unwrap();
+    shell.send(b"read -s p\r").await.unwrap();
+    shell.expect("Password: ").await.unwrap();
+    shell.send(format!("{SECRET}\r").as_bytes()).await.unwrap();
+    let hidden = session
+        .approver
+        .log
+        .wait_for(
+            |event| matches!(event, ApproverEvent::Request(r) if r.command.starts_with("(hidden")),
+            WAIT,
+        )
+        .await;
+    assert!(hidden.is_some(), "the secret line was never asked about");
+    drop(shell);
+    drop(client);
+    assert!(stop(proxy).await.success());
+
+    let text = std::fs::read_to_string(session.audit()).unwrap();
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    let all = records(&session.audit());
+    let login = find(&all, "login", &[("user", "bob".into())]);
+    assert_eq!(login.len(), 1, "{login:?}");
+    assert_eq!(login[0]["method"], "password");
+    assert_eq!(login[0]["success"], true);
+    let requests = find(&all, "request", &[("kind", "shell".into())]);
+    let commands: Vec<&str> = requests
+        .iter()
+        .map(|r| r["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert_eq!(commands[0], "read -s p");
+    assert!(commands[1].starts_with("(hidden:"), "{commands:?}");
 }
