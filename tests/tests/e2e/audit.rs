@@ -103,13 +103,15 @@ struct Session {
 }
 
 impl Session {
-    async fn new() -> (Session, russh::keys::PrivateKey) {
+    /// A scratch folder with an operator key in `authorized_keys`, the mock target, and the
+    /// mock approver answering as `behaviour` says.
+    async fn new(behaviour: Behaviour) -> (Session, russh::keys::PrivateKey) {
         let dir = tempfile::tempdir().unwrap();
         let key = generate_host_key();
         let authorized = key.public_key().to_openssh().unwrap() + "\n";
         std::fs::write(dir.path().join("authorized_keys"), authorized).unwrap();
         let target = MockTarget::spawn().await.expect("mock target starts");
-        let approver = WsApprover::spawn(mock_approver::Config::with_behaviour(Behaviour::Rule))
+        let approver = WsApprover::spawn(mock_approver::Config::with_behaviour(behaviour))
             .await
             .unwrap();
         let session = Session {
@@ -131,7 +133,7 @@ impl Session {
 
 #[tokio::test]
 async fn logins_sessions_requests_decisions_and_exits_are_recorded_and_verified() {
-    let (session, key) = Session::new().await;
+    let (session, key) = Session::new(Behaviour::Rule).await;
     let proxy = session.start();
     let address = proxy.address.parse().unwrap();
     let stranger = generate_host_key();
@@ -274,7 +276,7 @@ async fn logins_sessions_requests_decisions_and_exits_are_recorded_and_verified(
 
 #[tokio::test]
 async fn a_restart_continues_the_chain_and_a_damaged_end_stops_the_start() {
-    let (session, _key) = Session::new().await;
+    let (session, _key) = Session::new(Behaviour::Rule).await;
     assert!(stop(session.start()).await.success());
     assert!(stop(session.start()).await.success());
     let file = session.audit();
@@ -333,7 +335,7 @@ async fn a_restart_continues_the_chain_and_a_damaged_end_stops_the_start() {
 async fn passwords_and_input_read_with_echo_off_are_never_written() {
     const PASSWORD: &str = "login-pw-7f3a";
     const SECRET: &str = "typed-secret-91c2";
-    let (session, _key) = Session::new().await;
+    let (session, _key) = Session::new(Behaviour::Rule).await;
     let proxy = Server::start(
         "sshgate",
         &[
@@ -392,4 +394,48 @@ async fn passwords_and_input_read_with_echo_off_are_never_written() {
     assert_eq!(commands.len(), 2, "{commands:?}");
     assert_eq!(commands[0], "read -s p");
     assert!(commands[1].starts_with("(hidden:"), "{commands:?}");
+}
+
+#[tokio::test]
+async fn a_cancel_and_an_alert_are_recorded() {
+    // Slow enough that the Ctrl+C comes first; the binding is then approved after the delay.
+    let delay = std::time::Duration::from_secs(5);
+    let (session, key) = Session::new(Behaviour::Delay(delay)).await;
+    let proxy = session.start();
+    let address = proxy.address.parse().unwrap();
+    let operator = Operator::connect(address, "alice", Some(&key))
+        .await
+        .unwrap();
+    let mut shell = operator.shell().await.unwrap();
+    shell.expect("$").await.unwrap();
+    shell.send(b"echo pending\r").await.unwrap();
+    let log = &session.approver.log;
+    let asked = |event: &ApproverEvent| matches!(event, ApproverEvent::Request(_));
+    log.wait_for(asked, WAIT)
+        .await
+        .expect("the request is sent");
+    shell.send(b"\x03").await.unwrap();
+    let cancelled = |event: &ApproverEvent| matches!(event, ApproverEvent::Cancel { .. });
+    log.wait_for(cancelled, WAIT)
+        .await
+        .expect("the cancel is sent");
+    shell.send(b"bind -x ^T 'echo bound'\r").await.unwrap();
+    shell.expect("'echo bound':ok").await.unwrap();
+    shell.send(b"ab\x14").await.unwrap();
+    shell.expect("session ended").await.unwrap();
+    drop(shell);
+    drop(operator);
+    assert!(stop(proxy).await.success());
+
+    let all = records(&session.audit());
+    let pending = find(&all, "request", &[("command", "echo pending".into())]);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let cancel = find(&all, "cancel", &[("id", pending[0]["id"].clone())]);
+    assert_eq!(cancel.len(), 1, "{all:?}");
+    assert_eq!(cancel[0]["reason"], "cancelled by the operator (Ctrl+C)");
+    assert_eq!(cancel[0]["session"], pending[0]["session"]);
+    let alert = find(&all, "alert", &[("session", pending[0]["session"].clone())]);
+    assert_eq!(alert.len(), 1, "{all:?}");
+    assert!(alert[0]["reason"].as_str().unwrap().contains("key binding"));
+    assert_eq!(alert[0]["user"], "alice");
 }
