@@ -19,6 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::log_text::quoted;
+
 /// What an operator's client is told when sshgate stops.
 pub const SHUTTING_DOWN: &str = "sshgate is shutting down";
 /// How long sessions get to end after they were told sshgate is stopping.
@@ -270,7 +272,7 @@ impl Connection {
         let running = match started {
             Ok(Ok(running)) => running,
             Ok(Err(error)) => {
-                tracing::debug!(%client, %error, "connection ended before its session began");
+                tracing::debug!(%client, error = %quoted(&error), "connection ended before its session began");
                 return;
             }
             Err(_) => {
@@ -294,7 +296,7 @@ impl Connection {
         let reason = tokio::select! {
             result = &mut running => {
                 if let Err(error) = result {
-                    tracing::debug!(%client, %error, "connection ended");
+                    tracing::debug!(%client, error = %quoted(&error), "connection ended");
                 }
                 return;
             }

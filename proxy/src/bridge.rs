@@ -19,6 +19,8 @@ use sshgate_wire::{Alert, ApprovalRequest, Decision, RequestKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::approval::ApprovalPath;
+use crate::audit::record::{Record, SessionStart};
+use crate::audit::AuditLog;
 use crate::authorized_keys::KeyOptions;
 use crate::command_lines::{self, CommandLines};
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
@@ -46,6 +48,8 @@ pub struct ChannelContext {
     pub stopping: watch::Receiver<bool>,
     /// Where shell and exec channels are recorded; None: not recorded.
     pub recording: Option<RecordingSettings>,
+    /// Where the channel's start, end and exit status are recorded.
+    pub audit: AuditLog,
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -127,8 +131,23 @@ fn passes_environment(name: &str, value: &str) -> bool {
     name == "TERM" || name == "COLORTERM" || (locale && utf8)
 }
 
-/// Serve one operator channel until either side closes it.
+/// Serve one operator channel until either side closes it, recording its start and end.
 pub async fn run(context: ChannelContext, client: Channel<Msg>) {
+    let audit = context.audit.clone();
+    let (session, channel) = (context.session.clone(), client.id().number());
+    let start = SessionStart {
+        session: session.clone(),
+        channel,
+        user: context.user.clone(),
+        client: context.client.clone(),
+        target: context.target.address().to_string(),
+    };
+    audit.record(Record::SessionStart(start)).await;
+    serve(context, client).await;
+    audit.record(Record::SessionEnd { session, channel }).await;
+}
+
+async fn serve(context: ChannelContext, client: Channel<Msg>) {
     let client_id = client.id();
     let (mut client_rx, client_tx) = client.split();
     let target = match context.target.open_session().await {
@@ -154,6 +173,8 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             bracketed_paste: paste_tx,
             screen: screen.clone(),
             recording: recording.clone(),
+            audit: context.audit.clone(),
+            session: context.session.clone(),
         }
         .run(),
     );
@@ -198,7 +219,8 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
         } else {
             "the channel closed"
         };
-        bridge.context.approval.cancel(&id, reason);
+        let session = &bridge.context.session;
+        bridge.context.approval.cancel(session, &id, reason).await;
     }
     // Closing the target ends the outbound pump, which then closes the operator's channel.
     let _ = bridge.target.close().await;
@@ -553,14 +575,16 @@ impl Bridge {
         }
     }
 
-    /// Start this channel's recording of `what` (a command, or "shell") when sshgate records.
-    /// A channel that should be recorded and cannot be is refused, not served unrecorded:
+    /// Start this channel's recording of `what` (a command, or "shell") when sshgate records
+    /// and the channel has a terminal (the output of one without is data, not a screen). A
+    /// channel that should be recorded and cannot be is refused, not served unrecorded:
     /// Ok(false).
     async fn start_recording(&mut self, what: &str) -> Result<bool, ()> {
-        let Some(settings) = &self.context.recording else {
+        let Some(settings) = self.context.recording.as_ref().filter(|_| self.pty) else {
             return Ok(true);
         };
-        let name = format!("{}-{}.cast", self.context.session, self.channel);
+        let (session, channel) = (self.context.session.clone(), self.channel.number());
+        let file = format!("{session}-{channel}.cast");
         let title = format!(
             "{}@{}: {what}",
             self.context.user,
@@ -568,18 +592,20 @@ impl Bridge {
         );
         match self
             .recording
-            .start(settings, &name, &self.terminal, &title)
+            .start(settings, &file, &self.terminal, &title)
         {
             Ok(path) => {
-                tracing::info!(
-                    session = %self.context.session,
-                    path = %quoted(path.display()),
-                    "recording"
-                );
+                tracing::info!(%session, path = %quoted(path.display()), "recording");
+                let record = Record::Recording {
+                    session,
+                    channel,
+                    file,
+                };
+                self.context.audit.record(record).await;
                 Ok(true)
             }
             Err(why) => {
-                tracing::error!(session = %self.context.session, why = %quoted(&why), "channel refused");
+                tracing::error!(%session, why = %quoted(&why), "channel refused");
                 self.mode = Mode::Closed;
                 let refusal = Notice::Refuse("sshgate: cannot record this session".into());
                 self.notices.send(refusal).await.map_err(drop)?;
@@ -674,13 +700,11 @@ impl Bridge {
                 .check_when_settled(&line, certain, answered, continuing)
                 .await;
             if checked.blind || leftovers.unknown(blank, &checked) {
-                tracing::info!(id = %request.id, "line denied unasked: it cannot be read");
-                return Decision::deny(
-                    request.id,
-                    "sshgate cannot tell what this line is: it was typed before the target \
-                     answered the last command, or in a window under 20 columns or resized \
-                     while it was typed; type it again at the prompt",
-                );
+                request.command = checked.command;
+                let reason = "sshgate cannot tell what this line is: it was typed before the \
+                              target answered the last command, or in a window under 20 \
+                              columns or resized while it was typed; type it again at the prompt";
+                return approval.deny_unasked(&request, reason).await;
             }
             // A blank line ends some continued commands (after a backslash): never a no-op then.
             if blank && checked.certain && checked.fresh && !continuing {
@@ -821,16 +845,21 @@ impl Bridge {
             return Ok(());
         };
         tracing::warn!(session = %self.context.session, reason, "session ended");
-        self.context.approval.alert(Alert {
-            session: self.context.session.clone(),
-            user: self.context.user.clone(),
-            client: self.context.client.clone(),
-            target: self.context.target.address().to_string(),
-            reason: reason.to_string(),
-        });
+        self.context
+            .approval
+            .alert(Alert {
+                session: self.context.session.clone(),
+                user: self.context.user.clone(),
+                client: self.context.client.clone(),
+                target: self.context.target.address().to_string(),
+                reason: reason.to_string(),
+            })
+            .await;
         if let Some((asked, _)) = self.decision.take() {
             let id = lock(&asked).clone();
-            self.context.approval.cancel(&id, "the session ended");
+            let session = &self.context.session;
+            let reason = "the session ended";
+            self.context.approval.cancel(session, &id, reason).await;
         }
         self.mode = Mode::Closed;
         let notice = Notice::Refuse(format!("\r\n[sshgate] session ended: {reason}"));
@@ -879,10 +908,10 @@ impl Bridge {
                 GateAction::Cancel => {
                     if let Some((asked, _)) = self.decision.take() {
                         let id = lock(&asked).clone();
-                        tracing::info!(%id, "cancelled by Ctrl+C");
-                        self.context
-                            .approval
-                            .cancel(&id, "cancelled by the operator (Ctrl+C)");
+                        tracing::info!(id = %quoted(&id), "cancelled by Ctrl+C");
+                        let session = &self.context.session;
+                        let reason = "cancelled by the operator (Ctrl+C)";
+                        self.context.approval.cancel(session, &id, reason).await;
                     }
                 }
             }

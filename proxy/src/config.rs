@@ -53,6 +53,22 @@ pub enum CliCommand {
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: String,
     },
+    /// Work with an audit log written by --audit.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit log's hash chain: exit 0 and a summary when it is intact, exit 1 naming
+    /// the first line that was edited, removed, reordered or is not a record.
+    Verify {
+        /// The audit log.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// The proxy's settings, as flags and as keys of the `--config` file.
@@ -145,9 +161,9 @@ pub struct ProxyFlags {
     #[arg(long, value_name = "ADDR[/BITS]")]
     #[serde(default)]
     pub proxy_protocol_from: Vec<String>,
-    /// Record every shell and exec channel as an asciicast v2 file in this folder, named
-    /// SESSION-CHANNEL.cast (play with `asciinema play`); a channel that cannot be recorded
-    /// is refused.
+    /// Record every channel with a terminal (a shell, or an exec with -t) as an asciicast v2
+    /// file in this folder, named SESSION-CHANNEL.cast (play with `asciinema play`; the audit
+    /// log's `recording` record names it); a channel that cannot be recorded is refused.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
     /// Also record the operator's input, as far as the target echoed it (input typed with
@@ -155,6 +171,11 @@ pub struct ProxyFlags {
     #[arg(long, requires = "record")]
     #[serde(default)]
     pub record_input: bool,
+    /// Append an audit record (JSON, one per line, hash-chained) for every login, session,
+    /// request, decision, cancel, alert and exit status to this file; check it with
+    /// `sshgate audit verify FILE` (docs/audit.md).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 }
 
 /// A checked configuration, ready to serve.
@@ -163,6 +184,9 @@ pub struct ProxyConfig {
     pub listen: String,
     pub approver: String,
     pub approval_timeout: Duration,
+    /// The audit log's file, opened by the binary once its runtime runs (`settings.audit` is
+    /// off until then).
+    pub audit: Option<PathBuf>,
     pub settings: Settings,
 }
 
@@ -224,6 +248,7 @@ impl ProxyFlags {
             } else {
                 self.proxy_protocol_from
             },
+            audit: self.audit.or(beside(file.audit)),
         })
     }
 
@@ -314,6 +339,7 @@ impl ProxyFlags {
             listen: flags.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
             approver,
             approval_timeout,
+            audit: flags.audit,
             settings: Settings {
                 host_key,
                 client_auth,
@@ -325,6 +351,7 @@ impl ProxyFlags {
                 limits,
                 balancers,
                 recording,
+                audit: crate::audit::AuditLog::off(),
             },
         })
     }
@@ -822,12 +849,14 @@ mod tests {
         std::fs::write(
             &path,
             "target = \"h:22\"\napprover = \"ws://127.0.0.1:9\"\n\
-             insecure-accept-any-target-key = true\nauthorized-keys = \"operators\"\n",
+             insecure-accept-any-target-key = true\nauthorized-keys = \"operators\"\n\
+             audit = \"audit.jsonl\"\n",
         )
         .unwrap();
         let config = flags(&["--config", path.to_str().unwrap()])
             .resolve()
             .unwrap();
+        assert_eq!(config.audit, Some(dir.path().join("audit.jsonl")));
         let ClientAuth::AuthorizedKeys(keys) = config.settings.client_auth else {
             panic!("expected authorized keys");
         };

@@ -34,11 +34,14 @@
 //!   as sshd does, [`keys_command`] runs the command.
 //! - [`credentials`]: host key, identity and the target's host-key policy, checked against
 //!   [`known_hosts`] files; [`host_patterns`] holds OpenSSH's wildcard and address patterns.
+//! - [`audit`]: the audit log (`--audit`): one hash-chained JSON line per login, session,
+//!   request, decision, cancel, alert and exit status, and its verification.
 //! - [`config`]: flags and the TOML file.
 //! - [`log_text`]: outside text in log lines, quoted so that it cannot forge a line.
 
 pub mod accept;
 pub mod approval;
+pub mod audit;
 pub mod authorized_keys;
 pub mod bridge;
 pub mod client_keys;

@@ -20,6 +20,14 @@ pub fn quoted<T: fmt::Display>(value: T) -> Quoted<T> {
     Quoted(value)
 }
 
+/// Whether [`quoted`] writes `c` as an escape because it could end a line, move the cursor or
+/// hide text (the characters the module's invariant lists); a quote and a backslash, escaped
+/// only so that an escape cannot be faked, are not among them. The audit log's JSON escapes the
+/// same characters.
+pub fn moves_or_hides(c: char) -> bool {
+    !matches!(c, '"' | '\\' | '\'') && c.escape_debug().next() == Some('\\')
+}
+
 /// See [`quoted`].
 pub struct Quoted<T>(T);
 
@@ -82,6 +90,17 @@ mod tests {
         for c in moving.chars() {
             let shown = quoted(c).to_string();
             assert_eq!(shown, format!("\"\\u{{{:x}}}\"", c as u32));
+        }
+    }
+
+    #[test]
+    fn moves_or_hides_names_what_quoted_escapes() {
+        for c in (0..=0x10ffffu32).filter_map(char::from_u32) {
+            if matches!(c, '"' | '\\') {
+                continue;
+            }
+            let escaped = quoted(c).to_string() != format!("\"{c}\"");
+            assert_eq!(super::moves_or_hides(c), escaped, "{:#x}", c as u32);
         }
     }
 

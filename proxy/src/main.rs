@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sshgate::approval::{ApprovalPath, WebSocketApprover};
-use sshgate::config::{Cli, CliCommand, ProxyConfig};
+use sshgate::audit::verify::Verdict;
+use sshgate::config::{AuditCommand, Cli, CliCommand, ProxyConfig};
 use tokio::signal::unix::SignalKind;
 
 /// Exit status for usage and configuration errors, as documented.
@@ -16,6 +17,8 @@ const EXIT_FAILURE: u8 = 1;
 const APPROVER_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long, at shutdown, the approver gets to receive what is still queued for it.
 const APPROVER_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long, at shutdown, the channels still ending get to send their last audit records.
+const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -50,6 +53,22 @@ fn main() -> ExitCode {
             EXIT_USAGE,
             "this sshgate was built without the demo (cargo feature `demo`)",
         ),
+        Some(CliCommand::Audit {
+            command: AuditCommand::Verify { file },
+        }) => verify_audit(&file),
+    }
+}
+
+/// `sshgate audit verify FILE`: 0 and a summary when intact, 1 naming the first bad line, 2
+/// when the file cannot be read.
+fn verify_audit(file: &std::path::Path) -> ExitCode {
+    match sshgate::audit::verify::verify(file) {
+        Ok(verdict @ Verdict::Intact { .. }) => {
+            println!("{}: {verdict}", file.display());
+            ExitCode::SUCCESS
+        }
+        Ok(verdict) => fail(EXIT_FAILURE, format!("{}: {verdict}", file.display())),
+        Err(error) => fail(EXIT_USAGE, format!("{}: {error}", file.display())),
     }
 }
 
@@ -83,7 +102,7 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-async fn serve(config: ProxyConfig) -> ExitCode {
+async fn serve(mut config: ProxyConfig) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(listener) => listener,
         Err(error) => return fail(EXIT_USAGE, format!("--listen {}: {error}", config.listen)),
@@ -92,22 +111,41 @@ async fn serve(config: ProxyConfig) -> ExitCode {
         Ok(address) => address,
         Err(error) => return fail(EXIT_FAILURE, error),
     };
+    // SIGTERM (a service manager) or SIGINT (Ctrl+C): stop accepting, tell the sessions, exit 0.
+    // Watched before the readiness line, so that a signal sent as soon as it is read is not
+    // taken by the default action (the process killed, no records drained).
+    let watch = |kind: SignalKind| tokio::signal::unix::signal(kind);
+    let (mut terminate, mut interrupt) = match (
+        watch(SignalKind::terminate()),
+        watch(SignalKind::interrupt()),
+    ) {
+        (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+        (Err(error), _) | (_, Err(error)) => {
+            return fail(
+                EXIT_FAILURE,
+                format!("cannot watch for SIGTERM and SIGINT: {error}"),
+            )
+        }
+    };
+    let shutdown = async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    let audit_writer = match config.audit.as_deref().map(sshgate::audit::open) {
+        None => None,
+        Some(Ok((log, writer))) => {
+            config.settings.audit = log;
+            Some(writer)
+        }
+        Some(Err(error)) => return fail(EXIT_USAGE, error),
+    };
     println!("sshgate listening on {address}");
     let _ = std::io::stdout().flush();
     let (approver, approver_task) = WebSocketApprover::spawn_joined(config.approver.clone());
     tokio::spawn(warn_if_unreachable(config.approver.clone()));
     let approval = ApprovalPath::new(Arc::new(approver), config.approval_timeout);
-    let mut terminate = match tokio::signal::unix::signal(SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(error) => return fail(EXIT_FAILURE, format!("cannot watch for SIGTERM: {error}")),
-    };
-    // SIGTERM (a service manager) or SIGINT (Ctrl+C): stop accepting, tell the sessions, exit 0.
-    let shutdown = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-    };
     let served = sshgate::run(config.settings, listener, approval, shutdown).await;
     // The cancels of requests pending at shutdown are still queued for the approver.
     if tokio::time::timeout(APPROVER_FLUSH, approver_task)
@@ -115,6 +153,10 @@ async fn serve(config: ProxyConfig) -> ExitCode {
         .is_err()
     {
         tracing::warn!("the approver was not told everything before sshgate stopped");
+    }
+    // Every record sent so far reaches the file, then the closing record.
+    if let Some(writer) = audit_writer {
+        writer.close(AUDIT_FLUSH).await;
     }
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,8 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 
 use crate::accept::{self, Admission, ConnectionLimits};
 use crate::approval::ApprovalPath;
+use crate::audit::record::{Login, LoginMethod, Record};
+use crate::audit::AuditLog;
 use crate::authorized_keys::KeyOptions;
 use crate::bridge::{self, ChannelContext};
 use crate::client_keys::ClientKeys;
@@ -51,6 +53,8 @@ pub struct Settings {
     pub balancers: Balancers,
     /// Where shell and exec channels are recorded (asciicast); None: not recorded.
     pub recording: Option<RecordingSettings>,
+    /// Where logins, sessions, requests and decisions are recorded (`--audit`).
+    pub audit: AuditLog,
 }
 
 impl Settings {
@@ -81,9 +85,14 @@ impl Settings {
             },
             balancers: Balancers::default(),
             recording: None,
+            audit: AuditLog::off(),
         }
     }
 }
+
+/// The note of a login let in by `--insecure-accept-any-client`.
+const INSECURE: &str = "any client accepted (--insecure-accept-any-client)";
+const NOT_AUTHORIZED: &str = "key not in --authorized-keys";
 
 struct Shared {
     settings: Settings,
@@ -178,26 +187,91 @@ impl ClientConnection {
         }
     }
 
-    fn authenticated(&mut self, user: &str, method: &str) -> Auth {
+    /// The operator's address, `ip:port`.
+    fn client(&self) -> String {
+        self.peer.map(|peer| peer.to_string()).unwrap_or_default()
+    }
+
+    /// Accept the login of `user`, and record it; `note` says why when a test-only setting
+    /// let it in.
+    async fn authenticated(
+        &mut self,
+        user: &str,
+        method: LoginMethod,
+        key: Option<String>,
+        note: Option<&str>,
+    ) -> Auth {
         tracing::info!(
             session = %self.session,
             user = %quoted(user),
-            method = %quoted(method),
+            ?method,
+            key = key.as_deref().unwrap_or(""),
+            note = note.unwrap_or(""),
             peer = ?self.peer,
             "operator authenticated"
         );
+        self.record_login(user, method, key, true, note).await;
         self.user = user.to_string();
         self.admission.authenticated();
         Auth::Accept
+    }
+
+    /// Refuse a login of `user`, and record why.
+    async fn refused(
+        &self,
+        user: &str,
+        method: LoginMethod,
+        key: Option<String>,
+        why: &str,
+    ) -> Auth {
+        tracing::warn!(
+            session = %self.session,
+            user = %quoted(user),
+            ?method,
+            key = key.as_deref().unwrap_or(""),
+            why = %quoted(why),
+            peer = ?self.peer,
+            "login refused"
+        );
+        self.record_login(user, method, key, false, Some(why)).await;
+        Auth::reject()
+    }
+
+    async fn record_login(
+        &self,
+        user: &str,
+        method: LoginMethod,
+        key: Option<String>,
+        success: bool,
+        note: Option<&str>,
+    ) {
+        let login = Login {
+            session: self.session.clone(),
+            user: user.to_string(),
+            method,
+            key,
+            client: self.client(),
+            success,
+            note: note.map(str::to_string),
+        };
+        self.shared
+            .settings
+            .audit
+            .record(Record::Login(login))
+            .await;
     }
 }
 
 impl russh::server::Handler for ClientConnection {
     type Error = russh::Error;
 
+    // A refused `none` is not recorded: every client asks with it first, to learn the methods.
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
         if self.accept_any() {
-            return Ok(self.authenticated(user, "none (insecure-accept-any-client)"));
+            let note = Some(INSECURE);
+            return Ok(self
+                .authenticated(user, LoginMethod::None, None, note)
+                .await);
         }
         Ok(Auth::reject())
     }
@@ -205,10 +279,14 @@ impl russh::server::Handler for ClientConnection {
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         if self.accept_any() {
             self.password = Some(password.to_string());
-            return Ok(self.authenticated(user, "password (insecure-accept-any-client)"));
+            let note = Some(INSECURE);
+            return Ok(self
+                .authenticated(user, LoginMethod::Password, None, note)
+                .await);
         }
         if !self.shared.settings.password_pass_through {
-            return Ok(Auth::reject());
+            let why = "password logins are off (no --password-pass-through)";
+            return Ok(self.refused(user, LoginMethod::Password, None, why).await);
         }
         // The target is the judge of the password: log in there with it, and keep that
         // connection for this operator's channels.
@@ -216,15 +294,14 @@ impl russh::server::Handler for ClientConnection {
         match link.connect_now().await {
             Ok(()) => {
                 self.target = Some(Arc::new(link));
-                Ok(self.authenticated(user, "password (checked by the target)"))
+                let note = Some("checked by the target (--password-pass-through)");
+                Ok(self
+                    .authenticated(user, LoginMethod::Password, None, note)
+                    .await)
             }
             Err(refusal) => {
-                tracing::warn!(
-                    user = %quoted(user),
-                    refusal = %quoted(&refusal),
-                    "password pass-through refused"
-                );
-                Ok(Auth::reject())
+                let why = format!("the target refused it: {refusal}");
+                Ok(self.refused(user, LoginMethod::Password, None, &why).await)
             }
         }
     }
@@ -236,7 +313,11 @@ impl russh::server::Handler for ClientConnection {
     ) -> Result<Auth, Self::Error> {
         match self.key_options(user, offer.public_key).await {
             Some(_) => Ok(Auth::Accept),
-            None => Ok(Auth::reject()),
+            None => {
+                let key = Some(fingerprint(offer.public_key));
+                let why = NOT_AUTHORIZED;
+                Ok(self.refused(user, LoginMethod::Publickey, key, why).await)
+            }
         }
     }
 
@@ -245,23 +326,24 @@ impl russh::server::Handler for ClientConnection {
         user: &str,
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
+        let offered = fingerprint(key.public_key);
         match self.key_options(user, key.public_key).await {
             Some(options) => {
-                let method = format!(
-                    "publickey {} ({})",
-                    fingerprint(key.public_key),
-                    options.origin
-                );
+                // Which line let it in, or the test-only setting that did.
+                let note = match self.accept_any() {
+                    true => INSECURE.to_string(),
+                    false => format!("authorized by {}", options.origin),
+                };
                 self.key_options = Arc::new(options);
-                Ok(self.authenticated(user, &method))
+                Ok(self
+                    .authenticated(user, LoginMethod::Publickey, Some(offered), Some(&note))
+                    .await)
             }
             None => {
-                tracing::warn!(
-                    user = %quoted(user),
-                    key = %fingerprint(key.public_key),
-                    "key not authorized"
-                );
-                Ok(Auth::reject())
+                let why = NOT_AUTHORIZED;
+                Ok(self
+                    .refused(user, LoginMethod::Publickey, Some(offered), why)
+                    .await)
             }
         }
     }
@@ -285,7 +367,7 @@ impl russh::server::Handler for ClientConnection {
         let context = ChannelContext {
             session: self.session.clone(),
             user: self.user.clone(),
-            client: self.peer.map(|peer| peer.to_string()).unwrap_or_default(),
+            client: self.client(),
             approval: self.shared.approval.clone(),
             target,
             server: session.handle(),
@@ -294,6 +376,7 @@ impl russh::server::Handler for ClientConnection {
             key_options: self.key_options.clone(),
             stopping: self.admission.stopping(),
             recording: self.shared.settings.recording.clone(),
+            audit: self.shared.settings.audit.clone(),
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));
@@ -449,6 +532,7 @@ pub async fn run(
         listener,
         balancers: settings.balancers.clone(),
     };
+    let approval = approval.audited(settings.audit.clone());
     let shared = Arc::new(Shared {
         settings,
         target,

@@ -12,6 +12,8 @@ use russh::server::Msg;
 use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::{mpsc, watch};
 
+use crate::audit::record::{Exit, Record};
+use crate::audit::AuditLog;
 use crate::paste_mode::PasteModeWatch;
 use crate::recording::SharedRecording;
 use crate::target_screen::SharedScreen;
@@ -41,6 +43,9 @@ pub struct OutboundPump {
     pub screen: SharedScreen,
     /// Everything the operator is shown is recorded there (when sshgate records).
     pub recording: SharedRecording,
+    /// Where the target's exit status for the channel is recorded.
+    pub audit: AuditLog,
+    pub session: String,
 }
 
 impl OutboundPump {
@@ -94,6 +99,7 @@ impl OutboundPump {
                 .map_err(drop),
             ChannelMsg::Eof => self.client.eof().await.map_err(drop),
             ChannelMsg::ExitStatus { exit_status } => {
+                self.record_exit(Some(exit_status), None).await;
                 self.client.exit_status(exit_status).await.map_err(drop)
             }
             ChannelMsg::ExitSignal {
@@ -102,6 +108,8 @@ impl OutboundPump {
                 error_message,
                 lang_tag,
             } => {
+                self.record_exit(None, Some(signal_text(&signal_name)))
+                    .await;
                 self.server
                     .exit_signal_request(
                         self.client_id,
@@ -115,6 +123,24 @@ impl OutboundPump {
             ChannelMsg::Close => Err(()),
             _ => Ok(()),
         }
+    }
+
+    async fn record_exit(&self, status: Option<u32>, signal: Option<String>) {
+        let exit = Exit {
+            session: self.session.clone(),
+            channel: self.client_id.number(),
+            status,
+            signal,
+        };
+        self.audit.record(Record::Exit(exit)).await;
+    }
+}
+
+/// A signal's name as SSH sends it, without the `SIG` prefix (`TERM`).
+fn signal_text(signal: &russh::Sig) -> String {
+    match signal {
+        russh::Sig::Custom(name) => name.clone(),
+        known => format!("{known:?}"),
     }
 }
 

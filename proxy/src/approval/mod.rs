@@ -4,6 +4,8 @@
 //! [`ApprovalPath`] wraps one with the rules that make the proxy fail closed: a time-out, and
 //! every error (unreachable, disconnected, malformed answer) turned into a denial whose reason
 //! the operator can read. Nothing here ever returns an approval that an approver did not send.
+//! Every request, decision, cancel and alert that passes here is also written to the
+//! [`AuditLog`], before the approver hears of it.
 
 mod in_process;
 mod websocket;
@@ -18,6 +20,8 @@ use std::time::Duration;
 
 use sshgate_wire::{Alert, ApprovalRequest, Decision};
 
+use crate::audit::record::{DecidedBy, DecisionRecord, Record};
+use crate::audit::AuditLog;
 use crate::log_text::quoted;
 
 /// Why an approver gave no decision. Each of these denies the command.
@@ -50,53 +54,86 @@ pub trait Approver: Send + Sync {
 pub struct ApprovalPath {
     approver: Arc<dyn Approver>,
     timeout: Duration,
+    audit: AuditLog,
 }
 
 impl ApprovalPath {
     pub fn new(approver: Arc<dyn Approver>, timeout: Duration) -> Self {
-        ApprovalPath { approver, timeout }
+        ApprovalPath {
+            approver,
+            timeout,
+            audit: AuditLog::off(),
+        }
+    }
+
+    /// The same path, recording to `audit`.
+    pub fn audited(self, audit: AuditLog) -> Self {
+        ApprovalPath { audit, ..self }
     }
 
     /// Ask for a decision on `request`. Always resolves, and resolves to a denial unless the
     /// approver approved this very request in time.
     pub fn decide(&self, request: ApprovalRequest) -> impl Future<Output = Decision> + Send {
-        let id = request.id.clone();
-        let command = request.command.clone();
-        let timeout = self.timeout;
-        let answer = self.approver.request(request);
-        let approver = self.approver.clone();
+        let path = self.clone();
         async move {
-            let outcome = match tokio::time::timeout(timeout, answer).await {
+            let (id, session) = (request.id.clone(), request.session.clone());
+            let command = request.command.clone();
+            path.audit.record(Record::Request((&request).into())).await;
+            let answer = path.approver.request(request);
+            let outcome = match tokio::time::timeout(path.timeout, answer).await {
                 Ok(outcome) => outcome,
                 Err(_) => {
-                    approver.cancel(&id, "timed out");
-                    Err(ApprovalError::TimedOut(timeout))
+                    path.cancel(&session, &id, "timed out").await;
+                    Err(ApprovalError::TimedOut(path.timeout))
                 }
             };
-            let decision = match outcome {
-                Ok(decision) if decision.id == id => decision,
-                Ok(other) => Decision::deny(
-                    &id,
-                    format!("approver answered for another request ({})", other.id),
+            let (decision, by) = match outcome {
+                Ok(decision) if decision.id == id => (decision, DecidedBy::Approver),
+                Ok(other) => (
+                    Decision::deny(
+                        &id,
+                        format!("approver answered for another request ({})", other.id),
+                    ),
+                    DecidedBy::Sshgate,
                 ),
-                Err(error) => Decision::deny(&id, error.to_string()),
+                Err(error) => (Decision::deny(&id, error.to_string()), DecidedBy::Sshgate),
             };
             tracing::info!(
-                id = %id,
+                id = %quoted(&id),
                 command = %quoted(&command),
                 approve = decision.approve,
                 reason = %quoted(decision.reason.as_deref().unwrap_or("")),
                 "decision"
             );
+            let record = DecisionRecord::new(&session, &decision, by);
+            path.audit.record(Record::Decision(record)).await;
             decision
         }
     }
 
-    pub fn cancel(&self, id: &str, reason: &str) {
+    /// Deny `request` without asking: sshgate cannot tell what it would run.
+    pub async fn deny_unasked(&self, request: &ApprovalRequest, reason: &str) -> Decision {
+        tracing::info!(id = %quoted(&request.id), "line denied unasked: it cannot be read");
+        let decision = Decision::deny(&request.id, reason);
+        self.audit.record(Record::Request(request.into())).await;
+        let record = DecisionRecord::new(&request.session, &decision, DecidedBy::Sshgate);
+        self.audit.record(Record::Decision(record)).await;
+        decision
+    }
+
+    /// Tell the approver that request `id` of `session` needs no decision any more.
+    pub async fn cancel(&self, session: &str, id: &str, reason: &str) {
+        let record = Record::Cancel {
+            session: session.to_string(),
+            id: id.to_string(),
+            reason: reason.to_string(),
+        };
+        self.audit.record(record).await;
         self.approver.cancel(id, reason);
     }
 
-    pub fn alert(&self, alert: Alert) {
+    pub async fn alert(&self, alert: Alert) {
+        self.audit.record(Record::Alert(alert.clone())).await;
         self.approver.alert(alert);
     }
 }

@@ -117,7 +117,7 @@ impl ConnectionTask {
                     Command::Request { reply, .. } => {
                         let _ = reply.send(Err(error));
                     }
-                    _ => tracing::warn!(%error, "alert not delivered"),
+                    _ => tracing::warn!(error = %quoted(&error), "alert not delivered"),
                 },
             }
         }

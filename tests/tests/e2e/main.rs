@@ -1,6 +1,7 @@
 //! End-to-end tests: an operator client, a proxy, the mock target and an approver, all
 //! in-process on loopback, plus the real OpenSSH client and the built binaries.
 
+mod audit;
 mod balancer;
 mod connections;
 mod failures;

@@ -20,8 +20,8 @@ const SECRET: &str = "s3cret-passphrase";
 
 /// A shell session through sshgate recording into `dir`, with input: a command approved, a
 /// secret typed at a `read -s` prompt key by key and another pasted with its Enter, a window
-/// change, a command denied. Returns the recording's path.
-async fn record_a_session(dir: &Path) -> PathBuf {
+/// change, a command denied. Returns the recording's path and the audit log's records.
+async fn record_a_session(dir: &Path) -> (PathBuf, Vec<serde_json::Value>) {
     let target = MockTarget::spawn().await.expect("mock target starts");
     let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
         Behaviour::Rule,
@@ -30,14 +30,18 @@ async fn record_a_session(dir: &Path) -> PathBuf {
         Arc::new(ChannelApprover::new(approver.sender)),
         Duration::from_secs(60),
     );
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_path = audit_dir.path().join("audit.jsonl");
+    let (audit, audit_writer) = sshgate::audit::open(&audit_path).unwrap();
     let settings = Settings {
+        audit,
         recording: Some(RecordingSettings {
             dir: dir.to_path_buf(),
             input: true,
         }),
         ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
     };
-    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+    let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
     let operator = Operator::connect(proxy, "alice", None).await.unwrap();
     let mut shell = operator.shell().await.unwrap();
     shell.expect("$ ").await.unwrap();
@@ -67,6 +71,13 @@ async fn record_a_session(dir: &Path) -> PathBuf {
     shell.expect("denied").await.unwrap();
     drop(shell);
     drop(operator);
+    drop(stop);
+    audit_writer.close(Duration::from_secs(5)).await;
+    let audit = std::fs::read_to_string(&audit_path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     let recordings: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -76,7 +87,7 @@ async fn record_a_session(dir: &Path) -> PathBuf {
         .events
         .executed_lines()
         .contains(&"echo recorded-output".to_string()));
-    recordings[0].clone()
+    (recordings[0].clone(), audit)
 }
 
 /// Each event of a recording: (kind, data), after checking the header.
@@ -103,7 +114,14 @@ fn events(path: &Path) -> Vec<(String, String)> {
 #[tokio::test]
 async fn a_recording_holds_what_the_operator_saw_and_no_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let path = record_a_session(dir.path()).await;
+    let (path, audit) = record_a_session(dir.path()).await;
+    let named: Vec<_> = audit
+        .iter()
+        .filter(|record| record["type"] == "recording")
+        .map(|record| record["file"].as_str().unwrap_or_default())
+        .collect();
+    let file = path.file_name().unwrap().to_str().unwrap();
+    assert_eq!(named, [file], "the audit log names the recording");
     let events = events(&path);
     let joined = |kind: &str| -> String {
         events
@@ -133,7 +151,7 @@ async fn asciinema_reads_the_recording() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let path = record_a_session(dir.path()).await;
+    let (path, _) = record_a_session(dir.path()).await;
     // asciinema reads its keyboard from /dev/tty: `script` gives it a terminal.
     let played = Command::new("script")
         .args(["-q", "-e", "-c"])

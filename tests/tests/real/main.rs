@@ -71,6 +71,7 @@ impl Front {
             limits: sshgate::accept::ConnectionLimits::default(),
             balancers: Default::default(),
             recording: None,
+            audit: sshgate::audit::AuditLog::off(),
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
         Some(Front {
