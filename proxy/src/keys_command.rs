@@ -55,6 +55,13 @@ impl KeysCommand {
 
     /// The authorized_keys lines the program prints for `user` offering `key`.
     pub async fn keys(&self, user: &str, key: &PublicKey) -> Vec<AuthorizedKey> {
+        if !could_be_an_account(user) {
+            tracing::warn!(
+                user = %quoted(user),
+                "--authorized-keys-command not run: no account can have this user name"
+            );
+            return Vec::new();
+        }
         let openssh = key.to_openssh().unwrap_or_default();
         let algorithm = key.algorithm();
         let expansions = Expansions {
@@ -170,6 +177,19 @@ fn runnable(program: &str) -> bool {
     })
 }
 
+/// Whether `user` could name an account, as %u always does in sshd, which runs its
+/// AuthorizedKeysCommand only for an existing user. An operator's name is any text: a name
+/// with `/`, a leading `-`, `.` or `..`, or a character useradd would refuse, would reach the
+/// program as a path out of a keys directory (`cat /etc/keys/%u`) or as an option.
+fn could_be_an_account(user: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._@$+-".contains(c);
+    !user.is_empty()
+        && !user.starts_with('-')
+        && user != "."
+        && user != ".."
+        && user.chars().all(allowed)
+}
+
 #[derive(Default)]
 struct Expansions<'a> {
     user: &'a str,
@@ -262,6 +282,44 @@ mod tests {
         assert_eq!(keys[0].options.origin, "authorized-keys-command line 1");
         // The script exits 1 for another user: no key.
         assert!(command.keys("bob", &key).await.is_empty());
+    }
+
+    /// sshd expands %u only for an existing account (it runs no AuthorizedKeysCommand for an
+    /// unknown user), so the name is never a path or an option there. An operator's name is
+    /// any text: one that no account could have must not reach the program.
+    #[rstest]
+    #[case::climbs_out_of_the_keys_directory("../elsewhere")]
+    #[case::absolute_path("/tmp/elsewhere")]
+    #[case::an_option("-n")]
+    #[case::long_option("--all")]
+    #[case::dot_dot("..")]
+    #[case::empty("")]
+    #[case::newline("alice\nbob")]
+    #[tokio::test]
+    async fn a_user_name_no_account_can_have_never_reaches_the_program(#[case] user: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::credentials::generate_host_key().public_key().clone();
+        let line = key.to_openssh().unwrap();
+        let keys_dir = dir.path().join("keys");
+        std::fs::create_dir(&keys_dir).unwrap();
+        std::fs::write(keys_dir.join("alice"), format!("{line}\n")).unwrap();
+        // A file outside the keys directory that lists the key (anyone's writable file).
+        std::fs::write(dir.path().join("elsewhere"), format!("{line}\n")).unwrap();
+        let ran = dir.path().join("ran");
+        let lookup = script(
+            dir.path(),
+            &format!(
+                "echo \"$@\" >> '{}'; exec cat '{}'/\"$1\"",
+                ran.display(),
+                keys_dir.display()
+            ),
+        );
+        let command = KeysCommand::new(&format!("{lookup} %u"), DEFAULT_TIMEOUT).unwrap();
+        // The control: an account's name gets its keys.
+        assert_eq!(command.keys("alice", &key).await.len(), 1);
+        std::fs::remove_file(&ran).unwrap();
+        assert!(command.keys(user, &key).await.is_empty(), "{user:?}");
+        assert!(!ran.exists(), "the program ran for {user:?}");
     }
 
     #[tokio::test]
