@@ -7,8 +7,10 @@
 //! terminal modes, so an input event is written only once the target has echoed it: printable
 //! input waits for the next output, which must start with it (after control bytes and escape
 //! sequences); input that the next output does not start with, or that is still waiting when
-//! a line is submitted, is left out. Keys with nothing printable (Enter, arrows, Ctrl+C) are
-//! kept, in order. The record of input is therefore incomplete (type-ahead on a slow link,
+//! a line is submitted, is left out. So is printable input typed after a submit before any
+//! printable output: it goes to what the line runs, which may read it with echo off and print
+//! its prompt after it (`Password: ` is no echo of a password starting `Pas`). Keys with
+//! nothing printable (Enter, arrows, Ctrl+C) are kept, in order. The record of input is therefore incomplete (type-ahead on a slow link,
 //! keys a full-screen program does not echo), never a secret.
 
 use std::fs::File;
@@ -125,6 +127,10 @@ struct Recording {
     waiting: Vec<(f64, Vec<u8>)>,
     /// The time of the last event written.
     last: f64,
+    /// A line was submitted and no printable output has come since: keys typed now go to
+    /// what the line runs, which may read them with echo off and show its prompt only after
+    /// they were typed, so a prompt starting like them would pass for their echo.
+    typed_ahead: bool,
 }
 
 impl Recording {
@@ -143,6 +149,7 @@ impl Recording {
             partial: Vec::new(),
             waiting: Vec::new(),
             last: 0.0,
+            typed_ahead: false,
         };
         let header = Header {
             version: 2,
@@ -165,6 +172,9 @@ impl Recording {
 
     fn output(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.release_echoed(bytes)?;
+        if !printable(bytes).is_empty() {
+            self.typed_ahead = false;
+        }
         self.partial.extend_from_slice(bytes);
         let text = take_utf8(&mut self.partial);
         if text.is_empty() {
@@ -177,12 +187,18 @@ impl Recording {
         if !self.input || bytes.is_empty() {
             return Ok(());
         }
-        if submits(bytes) {
+        if self.typed_ahead && !printable(bytes).is_empty() {
+            // Possibly a secret typed ahead of its prompt: left out.
+            return Ok(());
+        }
+        let submit = submits(bytes);
+        if submit {
             // Typed before this submit and never echoed: possibly a secret.
             self.waiting
                 .retain(|(_, waiting)| printable(waiting).is_empty());
         }
         self.waiting.push((self.seconds(), bytes.to_vec()));
+        self.typed_ahead |= submit;
         self.release_unprintable()
     }
 
@@ -440,6 +456,33 @@ mod tests {
             .filter(|(kind, _)| kind == "i")
             .collect();
         assert_eq!(inputs, [event("i", "\r")]);
+    }
+
+    /// Keys typed ahead while a command awaits its approval reach the target after it started:
+    /// at a password prompt they are a secret, and the prompt comes after them. A password
+    /// that starts like the prompt ("Pas" of "Password: ") is no echo of it.
+    #[test]
+    fn a_secret_typed_ahead_of_its_prompt_is_not_recorded_when_the_prompt_starts_like_it() {
+        let (_dir, shared, path) = recording(true);
+        for key in b"su" {
+            shared.input(&[*key]);
+        }
+        shared.output(b"su");
+        shared.input(b"\r");
+        for key in b"Pasta-7" {
+            shared.input(&[*key]);
+        }
+        shared.output(b"\r\n");
+        shared.output(b"Password: ");
+        shared.input(b"\r");
+        shared.output(b"\r\n$ ");
+        let inputs: String = events(&path)
+            .1
+            .into_iter()
+            .filter(|(kind, _)| kind == "i")
+            .map(|(_, data)| data)
+            .collect();
+        assert_eq!(inputs, "su\r\r");
     }
 
     #[test]

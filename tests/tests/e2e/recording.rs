@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mock_approver::Behaviour;
-use mock_target::MockTarget;
+use mock_target::{MockTarget, TargetEvent};
 use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
 use sshgate::credentials::generate_host_key;
 use sshgate::recording::RecordingSettings;
 use sshgate::Settings;
 use sshgate_tests::operator::Operator;
 use sshgate_tests::skip::skip;
+use sshgate_wire::{Decision, InProcessMessage};
 
 const SECRET: &str = "s3cret-passphrase";
 
@@ -142,6 +143,81 @@ async fn a_recording_holds_what_the_operator_saw_and_no_secret() {
     assert!(!text.contains(SECRET), "a secret in the recording:\n{text}");
     // Not even in part: the secret's first characters were typed one by one.
     assert!(!joined("i").contains("s3c"), "{events:?}");
+}
+
+/// The operator types a password ahead while `read -s` awaits its approval, as one does who
+/// knows the prompt is coming: the keys reach the target after the command started, with
+/// echo off, and the prompt `Password: ` comes after them. A password starting like the prompt
+/// is no echo: none of it is recorded.
+#[tokio::test]
+async fn a_password_typed_ahead_while_its_command_awaits_approval_is_not_recorded() {
+    const TYPED_AHEAD: &str = "Pasta-7";
+    let dir = tempfile::tempdir().unwrap();
+    let target = MockTarget::spawn().await.expect("mock target starts");
+    let (sender, mut approvals) = tokio::sync::mpsc::channel(4);
+    let approval = ApprovalPath::new(
+        Arc::new(ChannelApprover::new(sender)),
+        Duration::from_secs(60),
+    );
+    let settings = Settings {
+        recording: Some(RecordingSettings {
+            dir: dir.path().to_path_buf(),
+            input: true,
+        }),
+        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
+    };
+    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+    let operator = Operator::connect(proxy, "alice", None).await.unwrap();
+    let mut shell = operator.shell().await.unwrap();
+    shell.expect("$ ").await.unwrap();
+    shell.send(b"read -s").await.unwrap();
+    shell.expect("read -s").await.unwrap();
+    shell.send(b"\r").await.unwrap();
+    let Some(InProcessMessage::Request { request, reply }) = approvals.recv().await else {
+        panic!("no approval request for read -s");
+    };
+    assert_eq!(request.command, "read -s");
+    for key in TYPED_AHEAD.bytes() {
+        shell.send(&[key]).await.unwrap();
+    }
+    // A window change passes while the request waits: once the target has it, sshgate has
+    // taken every key typed before it.
+    shell.channel.window_change(100, 30, 0, 0).await.unwrap();
+    target
+        .events
+        .wait_for(
+            |event| matches!(event, TargetEvent::WindowChange { cols: 100, .. }),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the window change reached the target");
+    reply.send(Decision::approve(&request.id)).unwrap();
+    shell.expect("Password: ").await.unwrap();
+    let mark = shell.mark();
+    shell.send(b"\r").await.unwrap();
+    if let Some(InProcessMessage::Request { request, reply }) = approvals.recv().await {
+        // The Enter that ends the hidden line is asked about too.
+        reply.send(Decision::approve(&request.id)).unwrap();
+    }
+    shell.expect_after(mark, "$ ").await.unwrap();
+    assert!(
+        !shell.text().contains(TYPED_AHEAD),
+        "the target echoed the keys"
+    );
+    drop(shell);
+    drop(operator);
+    let path = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let inputs: String = events(&path)
+        .into_iter()
+        .filter(|(kind, _)| kind == "i")
+        .map(|(_, data)| data)
+        .collect();
+    assert_eq!(inputs, "read -s\r\r");
 }
 
 #[tokio::test]
