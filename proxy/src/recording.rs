@@ -6,12 +6,13 @@
 //! Invariant: input typed with echo off is never recorded. sshgate cannot read the target's
 //! terminal modes, so an input event is written only once the target has echoed it: printable
 //! input waits for the next output, which must start with it (after control bytes and escape
-//! sequences); input that the next output does not start with, or that is still waiting when
-//! a line is submitted, is left out. So is printable input typed after a submit before any
-//! printable output: it goes to what the line runs, which may read it with echo off and print
-//! its prompt after it (`Password: ` is no echo of a password starting `Pas`). Keys with
-//! nothing printable (Enter, arrows, Ctrl+C) are kept, in order. The record of input is therefore incomplete (type-ahead on a slow link,
-//! keys a full-screen program does not echo), never a secret.
+//! sequences). Left out: input that the next output does not start with, and all typed after
+//! it; input still waiting when a line is submitted; printable input typed after a submit
+//! before any printable output, which goes to what the line runs, and that may read it with
+//! echo off and print its prompt after it (`Password: ` is no echo of a password starting
+//! `Pas`). Keys with nothing printable (Enter, arrows, Ctrl+C) are kept, in order. The record
+//! of input is therefore incomplete (type-ahead on a slow link, keys a full-screen program
+//! does not echo), never a secret.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -230,8 +231,12 @@ impl Recording {
                 // Typed ahead of its echo: it waits for the next output.
                 self.waiting.push((at, bytes));
                 break;
+            } else {
+                // Shown without this input: not echoed, and nor is what was typed after it
+                // (echo is off, or this output is not an echo), even where a later key
+                // happens to match the rest of it.
+                return Ok(());
             }
-            // Otherwise shown without this input: not echoed, left out.
         }
         self.waiting.extend(waiting);
         Ok(())
@@ -483,6 +488,26 @@ mod tests {
             .map(|(_, data)| data)
             .collect();
         assert_eq!(inputs, "su\r\r");
+    }
+
+    /// Output that arrives while a secret is typed with echo off (a background job's line)
+    /// echoes none of it, even where a later key happens to match it.
+    #[test]
+    fn keys_after_one_the_output_did_not_echo_are_not_recorded_either() {
+        let (_dir, shared, path) = recording(true);
+        shared.output(b"Password: ");
+        for key in b"sec" {
+            shared.input(&[*key]);
+        }
+        shared.output(b"ecstatic job done\r\n");
+        shared.input(b"\r");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let inputs: Vec<_> = events(&path)
+            .1
+            .into_iter()
+            .filter(|(kind, _)| kind == "i")
+            .collect();
+        assert_eq!(inputs, [event("i", "\r")], "{text}");
     }
 
     #[test]
