@@ -23,6 +23,7 @@ use crate::audit::record::{Record, SessionStart};
 use crate::audit::AuditLog;
 use crate::authorized_keys::KeyOptions;
 use crate::command_lines::{self, CommandLines};
+use crate::forced_command;
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
 use crate::recording::{RecordingSettings, SharedRecording, Terminal};
@@ -653,9 +654,7 @@ impl Bridge {
 
     /// Ask about the forced command of the operator's key instead of `asked_for`; approved, it
     /// runs on the target as an exec, with the operator's command (`original`) in
-    /// `SSH_ORIGINAL_COMMAND` as sshd sets it. The variable is set by the command line, not
-    /// by an env request, which a target's sshd refuses unless its AcceptEnv lists it; so the
-    /// target's login shell must read POSIX `export NAME='value';` (sh, bash, zsh, dash, ksh).
+    /// `SSH_ORIGINAL_COMMAND` as sshd sets it (see [`forced_command`]).
     fn ask_forced(&mut self, original: Option<&str>, asked_for: String) {
         let options = &self.context.key_options;
         let forced = options.command.clone().unwrap_or_default();
@@ -670,13 +669,7 @@ impl Bridge {
             options.origin
         ));
         request.warnings.extend(shell_state::warnings(&forced));
-        let sent = match original {
-            Some(original) => format!(
-                "export SSH_ORIGINAL_COMMAND={}; {forced}",
-                shell_words::quote(original)
-            ),
-            None => forced,
-        };
+        let sent = forced_command::command_line(original, &forced);
         self.ask(request);
         self.mode = Mode::Awaiting(Held::Exec(sent.into_bytes()));
     }

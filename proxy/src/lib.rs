@@ -20,6 +20,8 @@
 //!   checked against the line it displays before the approver is asked. Its
 //!   [`execution_monitor`] notices the target running what no approved submit started.
 //! - [`command_lines`]: the command a shell reads across lines, asked about as a whole.
+//! - [`forced_command`]: the command line for a key's `command=`, with the operator's
+//!   command in `SSH_ORIGINAL_COMMAND`.
 //! - [`paste_mode`]: the target's bracketed paste switch, which the gate, the screen and the
 //!   monitor follow.
 //! - [`semantic_prompt`]: OSC 133 marks from the target (used only to fail closed), none from
@@ -51,6 +53,7 @@ pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod execution_monitor;
+pub mod forced_command;
 pub mod gate;
 pub mod host_patterns;
 pub mod keys_command;
