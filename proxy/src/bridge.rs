@@ -489,19 +489,18 @@ impl Bridge {
             }
             // A key's command= runs instead of whatever the operator asked for, as in sshd.
             ChannelMsg::RequestShell { .. } if self.context.key_options.command.is_some() => {
-                self.ask_forced(None, "a shell".into());
-                Ok(())
+                self.ask_forced(None, "a shell".into()).await
             }
             ChannelMsg::Exec { command, .. } if self.context.key_options.command.is_some() => {
                 let text = String::from_utf8_lossy(&command).into_owned();
-                self.ask_forced(Some(&text), format!("the command {text:?}"));
-                Ok(())
+                self.ask_forced(Some(&text), format!("the command {text:?}"))
+                    .await
             }
             ChannelMsg::RequestSubsystem { name, .. }
                 if self.context.key_options.command.is_some() =>
             {
-                self.ask_forced(Some(&name), format!("the subsystem {name:?}"));
-                Ok(())
+                self.ask_forced(Some(&name), format!("the subsystem {name:?}"))
+                    .await
             }
             ChannelMsg::RequestShell { .. } if !self.pty => {
                 self.mode = Mode::Closed;
@@ -654,10 +653,14 @@ impl Bridge {
 
     /// Ask about the forced command of the operator's key instead of `asked_for`; approved, it
     /// runs on the target as an exec, with the operator's command (`original`) in
-    /// `SSH_ORIGINAL_COMMAND` as sshd sets it (see [`forced_command`]).
-    fn ask_forced(&mut self, original: Option<&str>, asked_for: String) {
+    /// `SSH_ORIGINAL_COMMAND` as sshd sets it (see [`forced_command`]). With a terminal it is
+    /// recorded like any exec, whatever the operator asked for.
+    async fn ask_forced(&mut self, original: Option<&str>, asked_for: String) -> Step {
+        let forced = self.context.key_options.command.clone().unwrap_or_default();
+        if !self.start_recording(&forced).await? {
+            return Ok(());
+        }
         let options = &self.context.key_options;
-        let forced = options.command.clone().unwrap_or_default();
         let mut request = self.request(RequestKind::Exec, forced.clone(), true);
         let handed_over = match original {
             Some(_) => ", which the forced command gets in SSH_ORIGINAL_COMMAND",
@@ -672,6 +675,7 @@ impl Bridge {
         let sent = forced_command::command_line(original, &forced);
         self.ask(request);
         self.mode = Mode::Awaiting(Held::Exec(sent.into_bytes()));
+        Ok(())
     }
 
     /// Ask about a submitted shell line once it is checked against the target's screen,

@@ -220,6 +220,62 @@ async fn a_password_typed_ahead_while_its_command_awaits_approval_is_not_recorde
     assert_eq!(inputs, "read -s\r\r");
 }
 
+/// A key's `command=` runs instead of what the operator asked for, as an exec with the PTY
+/// the operator asked for: that channel has a terminal and is recorded like any other, not
+/// left out of `--record`.
+#[tokio::test]
+async fn a_session_under_a_keys_forced_command_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records");
+    std::fs::create_dir(&records).unwrap();
+    let key = generate_host_key();
+    let keys_file = dir.path().join("authorized_keys");
+    std::fs::write(
+        &keys_file,
+        format!(
+            "command=\"uptime --pretty\" {}\n",
+            key.public_key().to_openssh().unwrap()
+        ),
+    )
+    .unwrap();
+    let keys = sshgate::client_keys::ClientKeys::default()
+        .with_file(&keys_file)
+        .unwrap();
+    let target = MockTarget::spawn().await.expect("mock target starts");
+    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
+        Behaviour::Rule,
+    ));
+    let approval = ApprovalPath::new(
+        Arc::new(ChannelApprover::new(approver.sender)),
+        Duration::from_secs(60),
+    );
+    let settings = Settings {
+        client_auth: sshgate::ClientAuth::AuthorizedKeys(Arc::new(keys)),
+        recording: Some(RecordingSettings {
+            dir: records.clone(),
+            input: true,
+        }),
+        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
+    };
+    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+    let operator = Operator::connect(proxy, "alice", Some(&key)).await.unwrap();
+    let mut shell = operator.shell().await.unwrap();
+    shell.expect("uptime --pretty:ok").await.unwrap();
+    drop(shell);
+    drop(operator);
+    let recordings: Vec<PathBuf> = std::fs::read_dir(&records)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let output: String = events(&recordings[0])
+        .into_iter()
+        .filter(|(kind, _)| kind == "o")
+        .map(|(_, data)| data)
+        .collect();
+    assert!(output.contains("uptime --pretty:ok"), "{output:?}");
+}
+
 #[tokio::test]
 async fn asciinema_reads_the_recording() {
     if Command::new("asciinema").arg("--version").output().is_err() {
