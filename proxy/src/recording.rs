@@ -16,6 +16,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -141,7 +142,13 @@ impl Recording {
         terminal: &Terminal,
         title: &str,
     ) -> std::io::Result<Recording> {
-        let file = File::options().write(true).create_new(true).open(path)?;
+        // Only sshgate's user reads it: the output of a session holds whatever the operator
+        // saw (files, keys, tokens), which other users of the bastion must not read.
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
         let mut recording = Recording {
             path: path.to_path_buf(),
             file: BufWriter::new(file),
@@ -508,6 +515,14 @@ mod tests {
             .filter(|(kind, _)| kind == "i")
             .collect();
         assert_eq!(inputs, [event("i", "\r")], "{text}");
+    }
+
+    #[test]
+    fn only_sshgates_user_can_read_a_recording() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, _shared, path) = recording(false);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 
     #[test]
