@@ -180,9 +180,10 @@ fn runnable(program: &str) -> bool {
 /// Whether `user` could name an account, as %u always does in sshd, which runs its
 /// AuthorizedKeysCommand only for an existing user. An operator's name is any text: a name
 /// with `/`, a leading `-`, `.` or `..`, or a character useradd would refuse, would reach the
-/// program as a path out of a keys directory (`cat /etc/keys/%u`) or as an option.
+/// program as a path out of a keys directory (`cat /etc/keys/%u`) or as an option; `$`
+/// would be expanded by a template that runs a shell (`sh -c 'grep %u ...'`).
 fn could_be_an_account(user: &str) -> bool {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "._@$+-".contains(c);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._@+-".contains(c);
     !user.is_empty()
         && !user.starts_with('-')
         && user != "."
@@ -295,6 +296,7 @@ mod tests {
     #[case::dot_dot("..")]
     #[case::empty("")]
     #[case::newline("alice\nbob")]
+    #[case::shell_variable("alice$HOME")]
     #[tokio::test]
     async fn a_user_name_no_account_can_have_never_reaches_the_program(#[case] user: &str) {
         let dir = tempfile::tempdir().unwrap();
