@@ -548,7 +548,6 @@ impl Bridge {
     async fn client_data(&mut self, data: &[u8]) -> Step {
         match &mut self.mode {
             Mode::Shell(gate) => {
-                self.recording.input(data);
                 if self.bracketed_paste.has_changed().unwrap_or(false) {
                     gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
                 }
@@ -686,6 +685,7 @@ impl Bridge {
         let (approval, screen) = (self.context.approval.clone(), self.screen.clone());
         let state_changes = self.state_changes.clone();
         let command_lines = self.command_lines.clone();
+        let recording = self.recording.clone();
         let continuing = lock(&self.command_lines).continuing();
         let asked_id: AskedId = Arc::new(id.clone().into());
         let asked = asked_id.clone();
@@ -714,6 +714,8 @@ impl Bridge {
             request.typed = checked.typed;
             request.context = checked.context;
             if request.command != HIDDEN {
+                // The line as the approver sees it, never a secret: see `recording`.
+                recording.submitted(&request.command);
                 let mut lines = lock(&command_lines);
                 if checked.program_may_read {
                     lines.maybe_read_by_program();

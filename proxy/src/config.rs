@@ -166,8 +166,8 @@ pub struct ProxyFlags {
     /// log's `recording` record names it); a channel that cannot be recorded is refused.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
-    /// Also record the operator's input, as far as the target echoed it (input typed with
-    /// echo off, such as a password, is never recorded).
+    /// Also record the operator's input: each shell line as the target's screen showed it
+    /// when submitted (a line typed with echo off, such as a password, is never recorded).
     #[arg(long, requires = "record")]
     #[serde(default)]
     pub record_input: bool,

@@ -4,15 +4,13 @@
 //! with `--record-input`, `[seconds, "i", text]` for input.
 //!
 //! Invariant: input typed with echo off is never recorded. sshgate cannot read the target's
-//! terminal modes, so an input event is written only once the target has echoed it: printable
-//! input waits for the next output, which must start with it (after control bytes and escape
-//! sequences). Left out: input that the next output does not start with, and all typed after
-//! it; input still waiting when a line is submitted; printable input typed after a submit
-//! before any printable output, which goes to what the line runs, and that may read it with
-//! echo off and print its prompt after it (`Password: ` is no echo of a password starting
-//! `Pas`). Keys with nothing printable (Enter, arrows, Ctrl+C) are kept, in order. The record
-//! of input is therefore incomplete (type-ahead on a slow link, keys a full-screen program
-//! does not echo), never a secret.
+//! terminal modes, and matching keys against the output that follows them (an echo?) leaks a
+//! secret that happens to start like a prompt or like unrelated output. So the recording's
+//! input is what the approver was shown: each shell line as the target's screen displayed it
+//! when it was submitted, with its Enter. A line the screen did not show (typed with echo
+//! off: the approver sees it as hidden) is not recorded, nor are single keys, edits, or what a
+//! full-screen program reads. Nothing in the input events is more than the audit log's
+//! requests already hold.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -90,9 +88,10 @@ impl SharedRecording {
         self.with(|recording| recording.output(bytes));
     }
 
-    /// What the operator typed (recorded only once echoed: see the module's invariant).
-    pub fn input(&self, bytes: &[u8]) {
-        self.with(|recording| recording.input(bytes));
+    /// A shell line the operator submitted, as the target's screen showed it (never a line
+    /// the screen did not show: see the module's invariant).
+    pub fn submitted(&self, line: &str) {
+        self.with(|recording| recording.submitted(line));
     }
 
     pub fn resize(&self, cols: u32, rows: u32) {
@@ -125,14 +124,6 @@ struct Recording {
     input: bool,
     /// The end of the last output when it stopped inside a UTF-8 character.
     partial: Vec<u8>,
-    /// Input not written yet, in order, each with when it was typed.
-    waiting: Vec<(f64, Vec<u8>)>,
-    /// The time of the last event written.
-    last: f64,
-    /// A line was submitted and no printable output has come since: keys typed now go to
-    /// what the line runs, which may read them with echo off and show its prompt only after
-    /// they were typed, so a prompt starting like them would pass for their echo.
-    typed_ahead: bool,
 }
 
 impl Recording {
@@ -155,9 +146,6 @@ impl Recording {
             started: Instant::now(),
             input,
             partial: Vec::new(),
-            waiting: Vec::new(),
-            last: 0.0,
-            typed_ahead: false,
         };
         let header = Header {
             version: 2,
@@ -179,10 +167,6 @@ impl Recording {
     }
 
     fn output(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.release_echoed(bytes)?;
-        if !printable(bytes).is_empty() {
-            self.typed_ahead = false;
-        }
         self.partial.extend_from_slice(bytes);
         let text = take_utf8(&mut self.partial);
         if text.is_empty() {
@@ -191,75 +175,16 @@ impl Recording {
         self.event("o", &text)
     }
 
-    fn input(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if !self.input || bytes.is_empty() {
+    fn submitted(&mut self, line: &str) -> std::io::Result<()> {
+        if !self.input {
             return Ok(());
         }
-        if self.typed_ahead && !printable(bytes).is_empty() {
-            // Possibly a secret typed ahead of its prompt: left out.
-            return Ok(());
-        }
-        let submit = submits(bytes);
-        if submit {
-            // Typed before this submit and never echoed: possibly a secret.
-            self.waiting
-                .retain(|(_, waiting)| printable(waiting).is_empty());
-        }
-        self.waiting.push((self.seconds(), bytes.to_vec()));
-        self.typed_ahead |= submit;
-        self.release_unprintable()
-    }
-
-    /// Write the waiting input up to the first that still waits for its echo.
-    fn release_unprintable(&mut self) -> std::io::Result<()> {
-        while let Some((_, bytes)) = self.waiting.first() {
-            if !printable(bytes).is_empty() {
-                break;
-            }
-            let (at, bytes) = self.waiting.remove(0);
-            self.timed_event(at, "i", &String::from_utf8_lossy(&bytes))?;
-        }
-        Ok(())
-    }
-
-    /// Write the waiting input that `output` echoes, and forget the input it does not.
-    fn release_echoed(&mut self, output: &[u8]) -> std::io::Result<()> {
-        if self.waiting.is_empty() {
-            return Ok(());
-        }
-        let mut shown = printable(output);
-        let mut waiting = std::mem::take(&mut self.waiting).into_iter();
-        for (at, bytes) in waiting.by_ref() {
-            let typed = printable(&bytes);
-            if let Some(rest) = shown.strip_prefix(typed.as_str()) {
-                shown = rest.to_string();
-                self.timed_event(at, "i", &String::from_utf8_lossy(&bytes))?;
-            } else if shown.is_empty() {
-                // Typed ahead of its echo: it waits for the next output.
-                self.waiting.push((at, bytes));
-                break;
-            } else {
-                // Shown without this input: not echoed, and nor is what was typed after it
-                // (echo is off, or this output is not an echo), even where a later key
-                // happens to match the rest of it.
-                return Ok(());
-            }
-        }
-        self.waiting.extend(waiting);
-        Ok(())
+        self.event("i", &format!("{line}\r"))
     }
 
     fn event(&mut self, kind: &str, data: &str) -> std::io::Result<()> {
         let at = self.seconds();
-        self.timed_event(at, kind, data)
-    }
-
-    /// An event at `at`, or at the last event's time if that is later: input written once
-    /// echoed may have been typed before the output written meanwhile, and players expect
-    /// times that never go back.
-    fn timed_event(&mut self, at: f64, kind: &str, data: &str) -> std::io::Result<()> {
-        self.last = self.last.max(at);
-        self.line(&(self.last, kind, data))
+        self.line(&(at, kind, data))
     }
 
     /// One JSON line, flushed: a crash loses no event already written.
@@ -268,51 +193,6 @@ impl Recording {
         self.file.write_all(b"\n")?;
         self.file.flush()
     }
-}
-
-/// The text of `bytes` that a terminal prints: without control bytes and escape sequences.
-fn printable(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut shown = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => skip_escape(&mut chars),
-            c if c.is_control() => {}
-            c => shown.push(c),
-        }
-    }
-    shown
-}
-
-/// Skip the rest of an escape sequence: CSI up to its final byte, OSC up to BEL or ST, or the
-/// one character after ESC.
-fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.next() {
-        Some('[') => {
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        }
-        Some(']') => {
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' || (c == '\u{1b}' && chars.peek() == Some(&'\\')) {
-                    chars.next_if_eq(&'\\');
-                    break;
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Whether typed `bytes` end a line (Enter, Ctrl+J, Ctrl+O).
-fn submits(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .any(|byte| matches!(byte, b'\r' | b'\n' | 0x0f))
 }
 
 /// The complete UTF-8 text at the start of `pending`, leaving an incomplete character's
@@ -423,98 +303,25 @@ mod tests {
     #[test]
     fn without_input_recording_no_input_is_written() {
         let (_dir, shared, path) = recording(false);
-        shared.input(b"ls");
+        shared.submitted("ls");
         shared.output(b"ls");
         assert_eq!(events(&path).1, [event("o", "ls")]);
     }
 
     #[test]
-    fn echoed_input_is_recorded_before_its_echo() {
+    fn a_submitted_line_is_recorded_with_its_enter_between_the_output() {
         let (_dir, shared, path) = recording(true);
-        shared.input(b"l");
-        shared.input(b"s");
-        shared.output(b"\x1b[32mls\x1b[0m");
-        shared.input(b"\r");
+        shared.output(b"$ ls");
+        shared.submitted("ls");
         shared.output(b"\r\nfile\r\n");
         assert_eq!(
             events(&path).1,
             [
-                event("i", "l"),
-                event("i", "s"),
-                event("o", "\u{1b}[32mls\u{1b}[0m"),
-                event("i", "\r"),
-                event("o", "\r\nfile\r\n"),
+                event("o", "$ ls"),
+                event("i", "ls\r"),
+                event("o", "\r\nfile\r\n")
             ]
         );
-    }
-
-    #[test]
-    fn input_typed_with_echo_off_is_never_recorded() {
-        let (_dir, shared, path) = recording(true);
-        shared.output(b"[sudo] password for alice: ");
-        for key in [b"s", b"3", b"c"] {
-            shared.input(key);
-        }
-        shared.input(b"\r");
-        // The reply starts with the password's first letter: still not an echo.
-        shared.output(b"\r\nsorry, try again.\r\n");
-        shared.input(b"hunter2\r");
-        shared.output(b"\r\nsudo: 2 incorrect password attempts\r\n");
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("s3c") && !text.contains("hunter2"), "{text}");
-        let inputs: Vec<_> = events(&path)
-            .1
-            .into_iter()
-            .filter(|(kind, _)| kind == "i")
-            .collect();
-        assert_eq!(inputs, [event("i", "\r")]);
-    }
-
-    /// Keys typed ahead while a command awaits its approval reach the target after it started:
-    /// at a password prompt they are a secret, and the prompt comes after them. A password
-    /// that starts like the prompt ("Pas" of "Password: ") is no echo of it.
-    #[test]
-    fn a_secret_typed_ahead_of_its_prompt_is_not_recorded_when_the_prompt_starts_like_it() {
-        let (_dir, shared, path) = recording(true);
-        for key in b"su" {
-            shared.input(&[*key]);
-        }
-        shared.output(b"su");
-        shared.input(b"\r");
-        for key in b"Pasta-7" {
-            shared.input(&[*key]);
-        }
-        shared.output(b"\r\n");
-        shared.output(b"Password: ");
-        shared.input(b"\r");
-        shared.output(b"\r\n$ ");
-        let inputs: String = events(&path)
-            .1
-            .into_iter()
-            .filter(|(kind, _)| kind == "i")
-            .map(|(_, data)| data)
-            .collect();
-        assert_eq!(inputs, "su\r\r");
-    }
-
-    /// Output that arrives while a secret is typed with echo off (a background job's line)
-    /// echoes none of it, even where a later key happens to match it.
-    #[test]
-    fn keys_after_one_the_output_did_not_echo_are_not_recorded_either() {
-        let (_dir, shared, path) = recording(true);
-        shared.output(b"Password: ");
-        for key in b"sec" {
-            shared.input(&[*key]);
-        }
-        shared.output(b"ecstatic job done\r\n");
-        shared.input(b"\r");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let inputs: Vec<_> = events(&path)
-            .1
-            .into_iter()
-            .filter(|(kind, _)| kind == "i")
-            .collect();
-        assert_eq!(inputs, [event("i", "\r")], "{text}");
     }
 
     #[test]
