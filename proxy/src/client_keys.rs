@@ -2,10 +2,10 @@
 //! whenever it changes, and a keys command, asked at every attempt (as sshd does both).
 //!
 //! Invariant: a key logs in only through a line that lists it and whose `from=` and
-//! `expiry-time=` allow this client now; the options of that line go with the session. A
-//! file that becomes unreadable or not text keeps the last set read from it (logged once per
-//! change), so a botched edit does not lock every operator out, and a key removed from a
-//! readable file stops working at the next attempt.
+//! `expiry-time=` allow this client now; the options of that line go with the session. Like
+//! sshd, it fails closed: a file that is removed or becomes unreadable lets nobody in (so that
+//! `rm authorized_keys` revokes every key at once), a line that is not UTF-8 text is refused,
+//! and a key removed from the file stops working at the next attempt.
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
@@ -161,30 +161,27 @@ impl WatchedFile {
         match stamp {
             Ok(stamp) if loaded.stamp.as_ref() == Some(&stamp) => {}
             Ok(stamp) => {
-                match read(&self.path) {
-                    Ok(keys) => {
-                        tracing::info!(%path, keys = keys.len(), "authorized keys reloaded");
-                        loaded.keys = Arc::new(keys);
-                    }
-                    Err(problem) => tracing::warn!(
+                let keys = read(&self.path).unwrap_or_else(|problem| {
+                    tracing::error!(
                         %path,
                         problem = %quoted(problem),
-                        kept = loaded.keys.len(),
-                        "authorized keys file changed but cannot be read: keeping the keys \
-                         read before"
-                    ),
-                }
+                        "authorized keys file cannot be read: no key from it logs in"
+                    );
+                    Vec::new()
+                });
+                tracing::info!(%path, keys = keys.len(), "authorized keys reloaded");
+                loaded.keys = Arc::new(keys);
                 loaded.stamp = Some(stamp);
             }
             Err(error) => {
-                if loaded.stamp.take().is_some() {
-                    tracing::warn!(
+                if loaded.stamp.take().is_some() || !loaded.keys.is_empty() {
+                    tracing::error!(
                         %path,
                         problem = %quoted(error),
-                        kept = loaded.keys.len(),
-                        "authorized keys file cannot be looked at: keeping the keys read before"
+                        "authorized keys file cannot be looked at: no key from it logs in"
                     );
                 }
+                loaded.keys = Arc::default();
             }
         }
         loaded.keys.clone()
@@ -194,8 +191,24 @@ impl WatchedFile {
 /// The keys of the file at `path`, each refused line logged with its number.
 fn read(path: &Path) -> Result<Vec<AuthorizedKey>, String> {
     let bytes = std::fs::read(path).map_err(|error| error.to_string())?;
-    let text = String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_string())?;
     let source = path.display().to_string();
+    // A line that is not UTF-8 is refused on its own (left blank, to keep the numbers of
+    // the others), not the file: a Latin-1 comment must not stop every key.
+    let text: String = bytes
+        .split_inclusive(|byte| *byte == b'\n')
+        .enumerate()
+        .map(|(index, line)| match std::str::from_utf8(line) {
+            Ok(line) => line,
+            Err(_) => {
+                tracing::warn!(
+                    path = %quoted(&source),
+                    line = index + 1,
+                    "authorized_keys line refused: not UTF-8 text"
+                );
+                "\n"
+            }
+        })
+        .collect();
     let parsed = authorized_keys::parse(&source, &text);
     for refused in &parsed.refused {
         tracing::warn!(
@@ -251,19 +264,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unreadable_or_broken_file_keeps_the_last_good_keys() {
+    async fn a_removed_or_unreadable_file_lets_nobody_in_and_a_line_not_utf8_only_itself_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("authorized_keys");
         let key = generate_host_key().public_key().clone();
         std::fs::write(&path, line(&key)).unwrap();
         let keys = ClientKeys::default().with_file(&path).unwrap();
-        std::fs::write(&path, b"\xff\xfe not text").unwrap();
         assert!(allowed(&keys, &key).await);
-        std::fs::remove_file(&path).unwrap();
+        // A Latin-1 comment next to the key: only that line is refused.
+        std::fs::write(
+            &path,
+            [b"# caf\xe9\n".as_slice(), line(&key).as_bytes()].concat(),
+        )
+        .unwrap();
         assert!(allowed(&keys, &key).await);
-        // Back, without the key: it no longer works.
-        std::fs::write(&path, "# nobody\n").unwrap();
+        // The key's own line broken: refused.
+        std::fs::write(
+            &path,
+            [line(&key).trim_end().as_bytes(), b" \xe9\n"].concat(),
+        )
+        .unwrap();
         assert!(!allowed(&keys, &key).await);
+        std::fs::write(&path, line(&key)).unwrap();
+        assert!(allowed(&keys, &key).await);
+        // Removed: an emergency revocation.
+        std::fs::remove_file(&path).unwrap();
+        assert!(!allowed(&keys, &key).await);
+        // Back, but a folder where the file was: unreadable.
+        std::fs::create_dir(&path).unwrap();
+        assert!(!allowed(&keys, &key).await);
+        std::fs::remove_dir(&path).unwrap();
+        std::fs::write(&path, line(&key)).unwrap();
+        assert!(allowed(&keys, &key).await);
     }
 
     #[tokio::test]
