@@ -672,7 +672,18 @@ impl Bridge {
         ));
         request.warnings.extend(shell_state::warnings(&forced));
         let sent = forced_command::command_line(original, &forced);
-        self.ask(request);
+        if original.is_some_and(|text| text.contains(['\n', '\r'])) {
+            // A login shell of the csh family reads each line of the command line as code, and
+            // which shell the target has is not known here: fail closed.
+            let reason = "under this key's command=, the command asked for cannot hold a line \
+                          break (a csh or tcsh login shell on the target would run its lines)";
+            let approval = self.context.approval.clone();
+            let id = request.id.clone();
+            let denied = async move { approval.deny_unasked(&request, reason).await };
+            self.decision = Some((Arc::new(id.into()), Box::pin(denied)));
+        } else {
+            self.ask(request);
+        }
         self.mode = Mode::Awaiting(Held::Exec(sent.into_bytes()));
         Ok(())
     }

@@ -203,6 +203,14 @@ async fn command_runs_the_forced_command_which_the_approver_is_asked_about() {
         Some("uptime --pretty")
     );
 
+    // A command holding a line break is denied unasked: under a csh login shell on the
+    // target, the lines after it would run as code.
+    let asked = proxy.approvals.requests().len();
+    let outcome = operator.exec("x\necho INJECTED #").await.unwrap();
+    assert!(outcome.stderr.contains("line break"), "{outcome:?}");
+    assert_eq!(proxy.approvals.requests().len(), asked, "not asked");
+    assert_eq!(proxy.target.events.exec_commands().len(), 2);
+
     // A denied forced command never reaches the target, whatever the operator asked for.
     let operator = proxy.login(&denied).await.unwrap();
     let outcome = operator.exec("harmless").await.unwrap();
