@@ -2,7 +2,7 @@
 //! - bulk exec, download (`head -c N /dev/zero`) and upload (`cat > /dev/null`): straight to
 //!   sshd, through an OpenSSH jump host (`ssh -J`, which also decrypts and re-encrypts once),
 //!   and through sshgate; with the CPU seconds per GiB the jump host's sshd and sshgate spent;
-//! - PTY output (`head -c N /dev/zero | tr '\0' a` under `ssh -tt`): straight and through
+//! - PTY output (lines of text, `yes ... | head -c N` under `ssh -tt`): straight and through
 //!   sshgate, which keeps a screen of it;
 //! - memory: sshgate's resident size per idle shell session.
 //!
@@ -11,10 +11,12 @@
 //!
 //!     cargo build --release --workspace
 //!     cargo bench -p sshgate-tests --bench throughput -- [--mib 1024] [--rounds 3] [--sessions 40]
+//!         [--only download|upload|pty|memory] [--sshgate PATH-OF-ANOTHER-BUILD]
 //!
 //! Needs OpenSSH's sshd and ssh (Debian's openssh-server and openssh-client).
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,16 @@ struct Options {
     mib: u64,
     rounds: usize,
     sessions: usize,
+    /// Only this measurement (download, upload, pty, memory), to profile one at a time.
+    only: Option<String>,
+    /// Another sshgate binary to measure (an older build, for a before-and-after figure).
+    sshgate: Option<String>,
+}
+
+impl Options {
+    fn runs(&self, measurement: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only == measurement)
+    }
 }
 
 fn options() -> Options {
@@ -36,6 +48,8 @@ fn options() -> Options {
         mib: 1024,
         rounds: 3,
         sessions: 40,
+        only: None,
+        sshgate: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -48,9 +62,14 @@ fn options() -> Options {
             "--mib" => options.mib = value("--mib") as u64,
             "--rounds" => options.rounds = value("--rounds"),
             "--sessions" => options.sessions = value("--sessions"),
+            "--only" => options.only = args.next(),
+            "--sshgate" => options.sshgate = args.next(),
             // cargo bench passes --bench; anything else is a mistake worth saying.
             "--bench" => {}
-            other => panic!("unknown argument {other:?}: --mib N, --rounds N, --sessions N"),
+            other => panic!(
+                "unknown argument {other:?}: --mib N, --rounds N, --sessions N, \
+                 --only download|upload|pty|memory, --sshgate PATH"
+            ),
         }
     }
     options
@@ -84,7 +103,7 @@ impl Path3 {
 }
 
 impl Paths {
-    fn start() -> Paths {
+    fn start(binary: Option<&str>) -> Paths {
         let key = sshgate::credentials::generate_host_key();
         let start = |what: &str| {
             RealTarget::start(TargetOptions {
@@ -102,27 +121,34 @@ impl Paths {
         std::fs::write(dir.path().join("authorized_keys"), format!("{public}\n")).unwrap();
         let approver = Server::start("mock-approver", &["--listen", "127.0.0.1:0"]);
         let host_key = dir.path().join("sshgate_host_key");
-        let sshgate = Server::start(
-            "sshgate",
-            &[
-                "--listen",
-                "127.0.0.1:0",
-                "--target",
-                &target.addr().to_string(),
-                "--target-user",
-                target.user(),
-                "--identity",
-                key_path.to_str().unwrap(),
-                "--target-known-hosts",
-                target.known_hosts_path().to_str().unwrap(),
-                "--authorized-keys",
-                dir.path().join("authorized_keys").to_str().unwrap(),
-                "--host-key",
-                host_key.to_str().unwrap(),
-                "--approver",
-                &approver.address,
-            ],
-        );
+        let port = portpicker::pick_unused_port().expect("a free port");
+        let flags = [
+            "--listen".to_string(),
+            format!("127.0.0.1:{port}"),
+            "--target".to_string(),
+            target.addr().to_string(),
+            "--target-user".to_string(),
+            target.user().to_string(),
+            "--identity".to_string(),
+            key_path.display().to_string(),
+            "--target-known-hosts".to_string(),
+            target.known_hosts_path().display().to_string(),
+            "--authorized-keys".to_string(),
+            dir.path().join("authorized_keys").display().to_string(),
+            "--host-key".to_string(),
+            host_key.display().to_string(),
+            "--approver".to_string(),
+            approver.address.clone(),
+        ];
+        let mut command = Command::new(match binary {
+            Some(path) => PathBuf::from(path),
+            None => sshgate_tests::process::binary("sshgate"),
+        });
+        command.args(&flags);
+        let ready = format!("sshgate listening on 127.0.0.1:{port}");
+        let address = format!("127.0.0.1:{port}");
+        let sshgate = Server::start_program(command, &ready, address, Duration::from_secs(10))
+            .unwrap_or_else(|why| panic!("sshgate did not start: {why}"));
         let gate_key = russh::keys::load_secret_key(&host_key, None).unwrap();
         let mut known_hosts = String::new();
         for known in [target.known_hosts_path(), jump.known_hosts_path()] {
@@ -398,7 +424,7 @@ fn memory_per_session(paths: &Paths, count: usize) -> (u64, u64) {
 
 fn main() {
     let options = options();
-    let paths = Paths::start();
+    let paths = Paths::start(options.sshgate.as_deref());
     let bytes = options.mib * MIB;
     let all = [Path3::Direct, Path3::Jump, Path3::Sshgate];
     println!(
@@ -408,43 +434,54 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let download = format!("head -c {bytes} /dev/zero");
-    let results = rounds(&all, options.rounds, |path| {
-        transfer(
-            &paths,
-            path,
-            paths.ssh(path, &[], Some(&download)),
-            0,
-            bytes,
-        )
-    });
-    report("exec download", options.mib, &results, Path3::Jump);
-    let results = rounds(&all, options.rounds, |path| {
-        transfer(
-            &paths,
-            path,
-            paths.ssh(path, &[], Some("cat > /dev/null")),
-            bytes,
-            0,
-        )
-    });
-    report("exec upload", options.mib, &results, Path3::Jump);
-    // A quarter of the bulk size: a terminal's output is slower to relay.
-    let pty_mib = (options.mib / 4).max(1);
-    let pty = format!("head -c {} /dev/zero | tr '\\0' a", pty_mib * MIB);
-    let results = rounds(&[Path3::Direct, Path3::Sshgate], options.rounds, |path| {
-        transfer(
-            &paths,
-            path,
-            paths.ssh(path, &["-tt"], Some(&pty)),
-            0,
-            pty_mib * MIB,
-        )
-    });
-    report("PTY output", pty_mib, &results, Path3::Direct);
-    let (before, after) = memory_per_session(&paths, options.sessions);
-    println!(
+    if options.runs("download") {
+        let results = rounds(&all, options.rounds, |path| {
+            transfer(
+                &paths,
+                path,
+                paths.ssh(path, &[], Some(&download)),
+                0,
+                bytes,
+            )
+        });
+        report("exec download", options.mib, &results, Path3::Jump);
+    }
+    if options.runs("upload") {
+        let results = rounds(&all, options.rounds, |path| {
+            transfer(
+                &paths,
+                path,
+                paths.ssh(path, &[], Some("cat > /dev/null")),
+                bytes,
+                0,
+            )
+        });
+        report("exec upload", options.mib, &results, Path3::Jump);
+    }
+    if options.runs("pty") {
+        // A quarter of the bulk size: a terminal's output is slower to relay.
+        let pty_mib = (options.mib / 4).max(1);
+        let pty = format!(
+            "yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c {}",
+            pty_mib * MIB
+        );
+        let results = rounds(&[Path3::Direct, Path3::Sshgate], options.rounds, |path| {
+            transfer(
+                &paths,
+                path,
+                paths.ssh(path, &["-tt"], Some(&pty)),
+                0,
+                pty_mib * MIB,
+            )
+        });
+        report("PTY output", pty_mib, &results, Path3::Direct);
+    }
+    if options.runs("memory") {
+        let (before, after) = memory_per_session(&paths, options.sessions);
+        println!(
         "\nmemory: sshgate resident {before} KiB idle, {after} KiB with {} idle shells: {} KiB per session",
         options.sessions,
         (after.saturating_sub(before)) / options.sessions as u64
     );
+    }
 }
