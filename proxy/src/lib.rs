@@ -12,6 +12,8 @@
 //! - [`bridge`]: joins an operator channel to a target channel; exec and subsystem requests
 //!   wait there for their decision, shell input goes through the [`gate`]. Its twin,
 //!   [`to_operator`], carries the target's output back.
+//! - [`exec_input`]: input that reaches an exec or subsystem before its decision: held, then
+//!   paused with russh's flow control, and why russh cannot pause one channel alone.
 //! - [`gate`]: sans-IO; decides what of the typed input may pass, using the keystroke
 //!   reconstructor of the `sshgate-keystroke` crate to find submits and the line they run.
 //! - [`target_screen`]: the target's screen per shell channel; each submitted line is
@@ -39,6 +41,7 @@ pub mod config;
 pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod exec_input;
 pub mod execution_monitor;
 pub mod gate;
 pub mod log_text;

@@ -18,6 +18,7 @@ use crate::accept::{self, Admission, ConnectionLimits};
 use crate::approval::ApprovalPath;
 use crate::bridge::{self, ChannelContext};
 use crate::credentials::{fingerprint, AuthorizedKeySet};
+use crate::exec_input::ConnectionChannels;
 use crate::log_text::quoted;
 use crate::target::{TargetLink, TargetSettings};
 
@@ -93,6 +94,7 @@ impl Shared {
             target: None,
             request_ids: Arc::new(AtomicU64::new(1)),
             started: HashSet::new(),
+            channels: ConnectionChannels::default(),
         }
     }
 }
@@ -115,6 +117,8 @@ pub struct ClientConnection {
     request_ids: Arc<AtomicU64>,
     /// Channels that already had their shell, exec or subsystem: there is one per channel.
     started: HashSet<ChannelId>,
+    /// The channels being served, each counted until its bridge ends.
+    channels: ConnectionChannels,
 }
 
 impl ClientConnection {
@@ -248,6 +252,7 @@ impl russh::server::Handler for ClientConnection {
             request_ids: self.request_ids.clone(),
             echo_wait: self.shared.settings.echo_wait,
             stopping: self.admission.stopping(),
+            presence: self.channels.enter(),
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));

@@ -4,6 +4,7 @@
 mod connections;
 mod failures;
 mod faithful;
+mod flow_control;
 mod gating;
 mod hardening;
 mod logs;
