@@ -1,7 +1,8 @@
 //! Bulk input through an approved exec, as `tar c . | ssh bastion 'tar x -C /srv'` sends it:
 //! OpenSSH's `ssh` into the built sshgate binary (a process of its own, so that its peak
 //! memory can be read), in front of the real sshd. A pseudo-random stream into `sha256sum`
-//! must arrive intact, and so must a small tree through a genuine `tar` pipe.
+//! must arrive intact, and so must a small tree through a genuine `tar` pipe; a command that
+//! reads late must slow the client down, not fill sshgate.
 //!
 //! The stream is `SSHGATE_STREAM_MIB` MiB (64 unless set; CI's cost is that stream twice,
 //! through sshgate and straight to sshd, a few seconds each). Each run prints how long the
@@ -23,6 +24,10 @@ use sshgate_tests::pseudo_random::PseudoRandom;
 
 /// The stream's size when `SSHGATE_STREAM_MIB` is not set.
 const DEFAULT_STREAM_MIB: usize = 64;
+
+/// The late reader's stream, which would fit in the time it waits several times over.
+const LATE_STREAM_MIB: usize = 64;
+const LATE_READER_SECONDS: u32 = 3;
 
 /// The pseudo-random bytes the stream repeats: far longer than any compressor's window.
 const PATTERN_MIB: usize = 8;
@@ -232,6 +237,24 @@ fn a_large_stream_into_an_approved_exec_arrives_intact_in_bounded_memory() {
     assert!(
         peak < PEAK_RSS_LIMIT_KIB,
         "sshgate's peak RSS was {peak} KiB for a {mib} MiB stream"
+    );
+}
+
+#[test]
+fn a_target_that_reads_late_slows_the_client_instead_of_filling_sshgate() {
+    let Some(bastion) = Bastion::start() else {
+        return;
+    };
+    // The command reads nothing for its first seconds (a slow target, not a wait for a
+    // server): a proxy that kept reading the client meanwhile would hold all of the stream,
+    // far past the limit, instead of letting SSH flow control stop the client.
+    let late_reader = format!("sleep {}; sha256sum", LATE_READER_SECONDS);
+    let (printed, sent, _) = digest_through(bastion.through_sshgate(&late_reader), LATE_STREAM_MIB);
+    assert_eq!(printed, format!("{sent}  -\n"));
+    let peak = bastion.proxy_peak_rss_kib();
+    assert!(
+        peak < PEAK_RSS_LIMIT_KIB,
+        "sshgate's peak RSS was {peak} KiB while the target did not read"
     );
 }
 
