@@ -182,8 +182,8 @@ pub async fn run(context: ChannelContext, client: Channel<Msg>) {
             break;
         }
     }
-    // A paused channel's queue may be full, with russh waiting to add to it: let go of it,
-    // so that russh carries on and can deliver what the outbound pump still has to say.
+    // A paused channel's queue may be full, and russh waiting to add to it reads nothing else
+    // of the connection: let go of it now rather than once the outbound pump is done.
     drop(client_rx);
     // A request still pending will never be needed: tell the approver, not just drop it.
     if let Some((asked, _)) = bridge.decision.take() {
