@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mock_target::TargetEvent;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg};
 use sha2::{Digest, Sha256};
@@ -49,8 +50,17 @@ fn stream_into(channel: &Channel<Msg>, written: Arc<AtomicUsize>) -> JoinHandle<
     })
 }
 
-/// An exec of the mock target's `sha256sum`, its request pending with the test's approver,
-/// and a writer streaming into it.
+/// What the streamed channel asks for.
+#[derive(Debug, Clone, Copy)]
+enum Asked {
+    /// The mock target's `sha256sum`.
+    Digest,
+    /// A subsystem, which the mock target runs as an echo.
+    Echo,
+}
+
+/// A channel that asked for a command, its request pending with the test's approver, and a
+/// writer streaming into it.
 struct Streaming {
     stack: Stack,
     channel: Channel<Msg>,
@@ -62,7 +72,7 @@ struct Streaming {
 }
 
 impl Streaming {
-    async fn start() -> Streaming {
+    async fn start(asked: Asked) -> Streaming {
         let mut stack = Stack::with(
             ProxyKind::Sshgate,
             Approvals::Manual,
@@ -71,13 +81,21 @@ impl Streaming {
         .await;
         let operator = stack.operator().await;
         let channel = operator.channel().await.unwrap();
-        channel
-            .exec(true, mock_target::DIGEST_COMMAND)
-            .await
-            .unwrap();
+        let (kind, command) = match asked {
+            Asked::Digest => {
+                channel
+                    .exec(true, mock_target::DIGEST_COMMAND)
+                    .await
+                    .unwrap();
+                (RequestKind::Exec, mock_target::DIGEST_COMMAND)
+            }
+            Asked::Echo => {
+                channel.request_subsystem(true, "sftp").await.unwrap();
+                (RequestKind::Subsystem, "sftp")
+            }
+        };
         let (request, reply) = stack.manual_request().await;
-        assert_eq!(request.kind, RequestKind::Exec);
-        assert_eq!(request.command, mock_target::DIGEST_COMMAND);
+        assert_eq!((request.kind, request.command.as_str()), (kind, command));
         let written = Arc::new(AtomicUsize::new(0));
         let writer = stream_into(&channel, written.clone());
         Streaming {
@@ -118,17 +136,20 @@ impl Streaming {
             written > 64 << 10 && written < STREAM,
             "{written} bytes written"
         );
+        let events = self.stack.events().snapshot();
         assert!(
-            self.stack.events().exec_commands().is_empty(),
-            "the target ran something before the decision: {:?}",
-            self.stack.events().exec_commands()
+            !events.iter().any(|event| matches!(
+                event,
+                TargetEvent::Exec { .. } | TargetEvent::Subsystem { .. }
+            )),
+            "the target started something before the decision: {events:?}"
         );
     }
 }
 
 #[tokio::test]
 async fn input_before_approval_waits_then_arrives_whole_and_in_order() {
-    let mut streaming = Streaming::start().await;
+    let mut streaming = Streaming::start(Asked::Digest).await;
     streaming.assert_paused().await;
 
     let id = streaming.request.id.clone();
@@ -145,9 +166,45 @@ async fn input_before_approval_waits_then_arrives_whole_and_in_order() {
     );
 }
 
+/// Known to fail: the echo stops after about 1.3 MiB. The backlog released by the approval
+/// fills every queue in both directions at once, and russh's per-connection blocking closes
+/// a circle: sshgate's inbound pump waits for the target's window, whose adjustments the
+/// target connection's loop cannot read while it waits for the outbound pump, which waits
+/// for the operator's window, whose adjustments the operator connection's loop cannot read
+/// while it waits for the inbound pump. Any command that writes back as much as it reads
+/// (`cat`, `gzip -c`) can meet it; one-way streams (`tar x`, `sha256sum`) cannot.
+#[tokio::test]
+#[ignore = "known deadlock of full-duplex bulk streams through russh's per-connection blocking"]
+async fn subsystem_input_before_approval_waits_then_arrives_whole_and_in_order() {
+    let mut streaming = Streaming::start(Asked::Echo).await;
+    streaming.assert_paused().await;
+
+    let id = streaming.request.id.clone();
+    streaming.reply.send(Decision::approve(id)).unwrap();
+    // The mock's subsystem echoes: what comes back is what it received. (Its end is not
+    // awaited: even when the echo completed, its close was seen not to arrive.)
+    let mut echoed = Sha256::new();
+    let mut length = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while length < STREAM {
+        match tokio::time::timeout_at(deadline, streaming.channel.wait()).await {
+            Err(_) => panic!("the echo stopped after {length} bytes"),
+            Ok(Some(ChannelMsg::Data { data })) => {
+                length += data.len();
+                echoed.update(&data);
+            }
+            Ok(None | Some(ChannelMsg::Close)) => panic!("closed after {length} bytes"),
+            Ok(Some(_)) => {}
+        }
+    }
+    let sent = streaming.writer.await.unwrap();
+    assert_eq!(length, STREAM);
+    assert_eq!(hex::encode(echoed.finalize()), sent);
+}
+
 #[tokio::test]
 async fn input_before_a_denial_waits_and_never_reaches_the_target() {
-    let mut streaming = Streaming::start().await;
+    let mut streaming = Streaming::start(Asked::Digest).await;
     streaming.assert_paused().await;
 
     let id = streaming.request.id.clone();
