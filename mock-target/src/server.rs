@@ -422,15 +422,13 @@ impl russh::server::Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         self.events.push(TargetEvent::Eof);
-        if let Some(ChannelMode::Digest(digest)) = self
-            .channels
-            .get_mut(&channel)
-            .map(|state| std::mem::replace(&mut state.mode, ChannelMode::Done))
-        {
-            // As coreutils prints it for standard input.
-            let line = format!("{}  -\n", hex::encode(digest.finalize()));
-            session.data(channel, line.into_bytes())?;
-            return self.finish(channel, 0, session);
+        if let Some(state) = self.channels.get_mut(&channel) {
+            if let ChannelMode::Digest(digest) = &mut state.mode {
+                // As coreutils prints it for standard input.
+                let line = format!("{}  -\n", hex::encode(std::mem::take(digest).finalize()));
+                session.data(channel, line.into_bytes())?;
+                return self.finish(channel, 0, session);
+            }
         }
         let ends = matches!(
             self.channels.get(&channel).map(|s| &s.mode),

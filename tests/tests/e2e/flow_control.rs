@@ -181,8 +181,7 @@ async fn subsystem_input_before_approval_waits_then_arrives_whole_and_in_order()
 
     let id = streaming.request.id.clone();
     streaming.reply.send(Decision::approve(id)).unwrap();
-    // The mock's subsystem echoes: what comes back is what it received. (Its end is not
-    // awaited: even when the echo completed, its close was seen not to arrive.)
+    // The mock's subsystem echoes: what comes back is what it received.
     let mut echoed = Sha256::new();
     let mut length = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
