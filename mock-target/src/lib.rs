@@ -8,7 +8,8 @@
 //! - `continuation`: when a command goes on over several lines (the `> ` prompt);
 //! - [`shell`]: the PTY shell (the tty in front of it: flow control, interrupt, echo; prompt,
 //!   run on CR/LF, C-d, a few commands that change the terminal), pure bytes-in/bytes-out;
-//! - `server`: the russh handler translating SSH requests into events and shell calls;
+//! - `server`: the russh handler translating SSH requests into events and shell calls, and
+//!   the execs: `<cmd>:ok`, `exit N`, and [`DIGEST_COMMAND`], which reads its input;
 //! - this file: [`Config`], [`run`] (serve until a shutdown future completes) and
 //!   [`MockTarget`], which runs [`run`] in a task for in-process tests.
 //!
@@ -36,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use events::{EventLog, TargetEvent, UserLogs};
+pub use server::DIGEST_COMMAND;
 
 /// How long [`run`] waits, after shutdown was asked, for sessions to finish disconnecting.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -14,8 +14,8 @@ use clap::Parser;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::{HashAlg, PrivateKey};
 
-/// An SSH server for testing approval proxies: exec echoes `<cmd>:ok`, a PTY gets a small shell,
-/// and everything received is recorded.
+/// An SSH server for testing approval proxies: exec echoes `<cmd>:ok` (exec `sha256sum` digests
+/// its input instead), a PTY gets a small shell, and everything received is recorded.
 #[derive(Debug, Parser)]
 #[command(name = "mock-target", version)]
 struct Cli {

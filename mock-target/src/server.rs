@@ -13,6 +13,7 @@ use std::time::Duration;
 use russh::keys::ssh_key::Certificate;
 use russh::server::{Auth, ChannelOpenHandle, Handle, Msg, Response, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, Pty, Sig};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -52,6 +53,8 @@ enum ChannelMode {
     Shell(Box<Shell>),
     /// Echoes data until EOF.
     Subsystem,
+    /// The exec `sha256sum`: digests its input until EOF.
+    Digest(Box<Sha256>),
     /// Exec finished or the shell exited; further input is ignored.
     Done,
 }
@@ -152,6 +155,10 @@ fn apply_pty_modes(shell: &mut Shell, modes: &[(Pty, u32)]) {
         }
     }
 }
+
+/// The exec that reads its input: like coreutils' `sha256sum` with no file, it prints the
+/// SHA-256 of everything received until EOF, then exits 0.
+pub const DIGEST_COMMAND: &str = "sha256sum";
 
 /// `exit N` (N a u32): the exec convention for a non-zero exit status.
 fn exit_code(command: &str) -> Option<u32> {
@@ -327,6 +334,12 @@ impl russh::server::Handler for Connection {
             command: command.clone(),
         });
         session.channel_success(channel)?;
+        if command == DIGEST_COMMAND {
+            if let Some(state) = self.channels.get_mut(&channel) {
+                state.mode = ChannelMode::Digest(Box::default());
+            }
+            return Ok(());
+        }
         session.data(channel, format!("{command}:ok\r\n").into_bytes())?;
         let status = match exit_code(&command) {
             Some(code) => {
@@ -395,6 +408,10 @@ impl russh::server::Handler for Connection {
                 Ok(())
             }
             ChannelMode::Subsystem => session.data(channel, data.to_vec()),
+            ChannelMode::Digest(digest) => {
+                digest.update(data);
+                Ok(())
+            }
             ChannelMode::Idle | ChannelMode::Done => Ok(()),
         }
     }
@@ -405,6 +422,14 @@ impl russh::server::Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         self.events.push(TargetEvent::Eof);
+        if let Some(state) = self.channels.get_mut(&channel) {
+            if let ChannelMode::Digest(digest) = &mut state.mode {
+                // As coreutils prints it for standard input.
+                let line = format!("{}  -\n", hex::encode(std::mem::take(digest).finalize()));
+                session.data(channel, line.into_bytes())?;
+                return self.finish(channel, 0, session);
+            }
+        }
         let ends = matches!(
             self.channels.get(&channel).map(|s| &s.mode),
             Some(ChannelMode::Shell(_) | ChannelMode::Subsystem)

@@ -4,15 +4,17 @@
 //! module's inbound pump (operator to target: requests, approvals, shell input through the
 //! gate) and the [`to_operator`](crate::to_operator) outbound pump (target to operator), so
 //! that each direction keeps draining while the other waits. Everything that waits (the
-//! target connection, approvals, window space) waits in these tasks, so one slow channel never
-//! stalls the connection. Invariant: nothing the operator sends reaches the target before the
-//! channel's kind is known, exec and subsystem requests reach it only after an approval, and
-//! shell input passes through the [`ShellGate`].
+//! target connection, approvals, window space) waits in these tasks; what russh does when one
+//! of them stops reading is in [`exec_input`](crate::exec_input). Invariant: nothing the
+//! operator sends reaches the target before the channel's kind is known, exec and subsystem
+//! requests reach it only after an approval, and shell input passes through the
+//! [`ShellGate`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelWriteHalf, Pty};
 use sshgate_wire::{Alert, ApprovalRequest, Decision, RequestKind};
@@ -23,6 +25,7 @@ use crate::audit::record::{Record, SessionStart};
 use crate::audit::AuditLog;
 use crate::authorized_keys::KeyOptions;
 use crate::command_lines::{self, CommandLines};
+use crate::exec_input::{Arrival, ChannelPresence, HeldInput};
 use crate::forced_command;
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
 use crate::log_text::quoted;
@@ -51,6 +54,8 @@ pub struct ChannelContext {
     pub recording: Option<RecordingSettings>,
     /// Where the channel's start, end and exit status are recorded.
     pub audit: AuditLog,
+    /// This channel among its connection's channels: whether pausing its input stalls others.
+    pub presence: ChannelPresence,
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -83,8 +88,10 @@ struct Bridge {
     notices: mpsc::Sender<Notice>,
     bracketed_paste: watch::Receiver<bool>,
     mode: Mode,
-    /// Input held until the mode is known or a decision arrives (bounded by HELD_INPUT_LIMIT).
-    held_input: Vec<u8>,
+    /// Input held until the mode is known or a decision arrives.
+    held_input: HeldInput,
+    /// The held input is full: the operator's channel is not read until the decision.
+    input_paused: bool,
     client_eof: bool,
     /// Whether the operator asked for a PTY: the keystroke model only applies to a terminal.
     pty: bool,
@@ -186,7 +193,8 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
         notices,
         bracketed_paste,
         mode: Mode::Opening,
-        held_input: Vec::new(),
+        held_input: HeldInput::default(),
+        input_paused: false,
         client_eof: false,
         pty: false,
         decision: None,
@@ -200,7 +208,7 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
     };
     loop {
         let result = tokio::select! {
-            message = client_rx.wait() => match message {
+            message = client_rx.wait(), if !bridge.input_paused => match message {
                 Some(message) => bridge.on_client_message(message).await,
                 None => Err(()),
             },
@@ -212,6 +220,9 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
             break;
         }
     }
+    // A paused channel's queue may be full, and russh waiting to add to it reads nothing else
+    // of the connection: let go of it now rather than once the outbound pump is done.
+    drop(client_rx);
     // A request still pending will never be needed: tell the approver, not just drop it.
     if let Some((asked, _)) = bridge.decision.take() {
         let id = lock(&asked).clone();
@@ -404,7 +415,7 @@ fn lock<T>(shared: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Bridge {
     async fn on_client_message(&mut self, message: ChannelMsg) -> Step {
         match message {
-            ChannelMsg::Data { data } => self.client_data(&data).await,
+            ChannelMsg::Data { data } => self.client_data(data).await,
             ChannelMsg::RequestPty {
                 term,
                 col_width,
@@ -545,30 +556,34 @@ impl Bridge {
         }
     }
 
-    async fn client_data(&mut self, data: &[u8]) -> Step {
+    async fn client_data(&mut self, data: Bytes) -> Step {
         match &mut self.mode {
             Mode::Shell(gate) => {
                 if self.bracketed_paste.has_changed().unwrap_or(false) {
                     gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
                 }
-                let actions = gate.client_input(data);
+                let actions = gate.client_input(&data);
                 keys_going_out(&self.screen, &actions, gate.line_certain());
                 self.carry_out(actions).await
             }
-            Mode::Open => self.target.data(data).await.map_err(drop),
-            Mode::Opening | Mode::Awaiting(_) => {
-                if self.held_input.len() + data.len() > HELD_INPUT_LIMIT {
-                    // Cutting the input short would run the command on part of it: refuse.
-                    self.mode = Mode::Closed;
-                    let refusal = Notice::Refuse(format!(
-                        "sshgate: more than {} KiB of input arrived before the command was \
-                         approved; nothing was run",
-                        HELD_INPUT_LIMIT / 1024
-                    ));
-                    return self.notices.send(refusal).await.map_err(drop);
-                }
-                self.held_input.extend_from_slice(data);
-                Ok(())
+            // As it came (one SSH packet), not copied and cut into smaller ones.
+            Mode::Open => self.target.data_bytes(data).await.map_err(drop),
+            Mode::Opening => {
+                let arrival = self.held_input.before_request(&data);
+                self.hold(arrival, "before the channel asked for a command")
+                    .await
+            }
+            Mode::Awaiting(_) => {
+                let arrival = self
+                    .held_input
+                    .awaiting(&data, self.context.presence.alone());
+                self.hold(
+                    arrival,
+                    "before the command was approved, beside other channels of \
+                    this connection, which pausing it would stall (run it on a connection of \
+                    its own: ssh -S none)",
+                )
+                .await
             }
             Mode::Closed => Ok(()),
         }
@@ -613,12 +628,37 @@ impl Bridge {
         }
     }
 
+    /// Carry out what became of input held before the decision; `when` says, in a refusal,
+    /// when it arrived.
+    async fn hold(&mut self, arrival: Arrival, when: &str) -> Step {
+        match arrival {
+            Arrival::Held => Ok(()),
+            Arrival::Pause => {
+                tracing::info!(
+                    session = %self.context.session,
+                    "input paused until the decision: the operator's writes wait"
+                );
+                self.input_paused = true;
+                Ok(())
+            }
+            Arrival::Refuse => {
+                // Cutting the input short would run the command on part of it: refuse.
+                self.mode = Mode::Closed;
+                let refusal = Notice::Refuse(format!(
+                    "sshgate: more than {} KiB of input arrived {when}; nothing was run",
+                    HELD_INPUT_LIMIT / 1024
+                ));
+                self.notices.send(refusal).await.map_err(drop)
+            }
+        }
+    }
+
     async fn start_shell(&mut self) -> Step {
         self.screen.start();
         self.target.request_shell(true).await.map_err(drop)?;
         self.mode = Mode::Shell(Box::default());
-        let early = std::mem::take(&mut self.held_input);
-        self.client_data(&early).await
+        let early = self.held_input.take();
+        self.client_data(early.into()).await
     }
 
     /// A request with a fresh id and this channel's particulars.
@@ -820,8 +860,9 @@ impl Bridge {
                     Held::Subsystem(name) => self.target.request_subsystem(true, name).await,
                 }
                 .map_err(drop)?;
-                let early = std::mem::take(&mut self.held_input);
-                self.target.data(&early[..]).await.map_err(drop)?;
+                let early = self.held_input.take();
+                self.target.data_bytes(early).await.map_err(drop)?;
+                self.input_paused = false;
                 self.forward_eof_when_idle().await
             }
             Mode::Awaiting(_) => {

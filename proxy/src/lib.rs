@@ -14,6 +14,8 @@
 //!   wait there for their decision, shell input goes through the [`gate`]. Its twin,
 //!   [`to_operator`], carries the target's output back; both feed the channel's
 //!   [`recording`].
+//! - [`exec_input`]: input that reaches an exec or subsystem before its decision: held, then
+//!   paused with russh's flow control, and why russh cannot pause one channel alone.
 //! - [`gate`]: sans-IO; decides what of the typed input may pass, using the keystroke
 //!   reconstructor of the `sshgate-keystroke` crate to find submits and the line they run.
 //! - [`target_screen`]: the target's screen per shell channel; each submitted line is
@@ -52,6 +54,7 @@ pub mod config;
 pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod exec_input;
 pub mod execution_monitor;
 pub mod forced_command;
 pub mod gate;

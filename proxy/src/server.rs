@@ -22,6 +22,7 @@ use crate::authorized_keys::KeyOptions;
 use crate::bridge::{self, ChannelContext};
 use crate::client_keys::ClientKeys;
 use crate::credentials::fingerprint;
+use crate::exec_input::ConnectionChannels;
 use crate::log_text::quoted;
 use crate::proxy_protocol::Balancers;
 use crate::recording::RecordingSettings;
@@ -114,6 +115,7 @@ impl Shared {
             target: None,
             request_ids: Arc::new(AtomicU64::new(1)),
             started: HashSet::new(),
+            channels: ConnectionChannels::default(),
         }
     }
 }
@@ -138,6 +140,8 @@ pub struct ClientConnection {
     request_ids: Arc<AtomicU64>,
     /// Channels that already had their shell, exec or subsystem: there is one per channel.
     started: HashSet<ChannelId>,
+    /// The channels being served, each counted until its bridge ends.
+    channels: ConnectionChannels,
 }
 
 impl ClientConnection {
@@ -377,6 +381,7 @@ impl russh::server::Handler for ClientConnection {
             stopping: self.admission.stopping(),
             recording: self.shared.settings.recording.clone(),
             audit: self.shared.settings.audit.clone(),
+            presence: self.channels.enter(),
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));

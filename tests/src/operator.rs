@@ -146,8 +146,16 @@ impl Operator {
 
 /// Read an exec-like channel to its end.
 pub async fn collect(channel: &mut Channel<Msg>) -> Result<ExecOutcome, String> {
+    collect_within(channel, WAIT).await
+}
+
+/// [`collect`] for a channel that may take up to `patience` (a long stream).
+pub async fn collect_within(
+    channel: &mut Channel<Msg>,
+    patience: Duration,
+) -> Result<ExecOutcome, String> {
     let mut outcome = ExecOutcome::default();
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + patience;
     loop {
         let message = tokio::time::timeout_at(deadline, channel.wait())
             .await

@@ -106,23 +106,3 @@ async fn closing_a_channel_cancels_its_pending_request() {
     }
     assert!(stack.events().exec_commands().is_empty());
 }
-
-#[tokio::test]
-async fn too_much_input_before_an_exec_is_approved_refuses_it_whole() {
-    let mut stack =
-        sshgate_tests::stack::Stack::with(ProxyKind::Sshgate, Approvals::Manual, WAIT).await;
-    let operator = stack.operator().await;
-    let mut channel = operator.channel().await.unwrap();
-    channel.exec(true, "cat").await.unwrap();
-    let (_request, _reply) = stack.manual_request().await;
-    let input = vec![b'x'; sshgate::gate::HELD_INPUT_LIMIT + 1];
-    channel.data(&input[..]).await.unwrap();
-    let outcome = collect(&mut channel).await.unwrap();
-    assert_eq!(outcome.exit_status, Some(1), "{outcome:?}");
-    assert!(outcome.stderr.contains("nothing was run"), "{outcome:?}");
-    assert!(matches!(
-        stack.manual_message().await,
-        Some(InProcessMessage::Cancel { .. })
-    ));
-    assert!(stack.events().exec_commands().is_empty());
-}

@@ -6,6 +6,7 @@ mod balancer;
 mod connections;
 mod failures;
 mod faithful;
+mod flow_control;
 mod gating;
 mod hardening;
 mod keys;

@@ -4,11 +4,13 @@
 //! the referee of the keystroke model over the scenario corpus (`differential`); the
 //! corpus's real-shell tier, its real-shell cases replayed through sshgate and through the
 //! pass-through control (`corpus`); and the conformance runner's `--target-shell`, as a third
-//! party runs it (`target_shell`).
+//! party runs it (`target_shell`); and bulk input through the sshgate binary into an
+//! approved exec, by OpenSSH's `ssh` (`bulk_input`).
 //!
 //! Each test starts its own sshd, sshgate and approver. Without sshd installed they are
 //! skipped with a message; where `CI` is set that is a failure instead.
 
+mod bulk_input;
 mod corpus;
 mod differential;
 mod keys;
