@@ -669,8 +669,13 @@ impl SharedScreen {
     }
 
     /// The target's output, on its way to the operator.
+    /// Whether the channel is a PTY shell, whose output sshgate reads.
+    pub fn is_shell(&self) -> bool {
+        self.shell.load(Ordering::Relaxed)
+    }
+
     pub fn feed(&self, output: &[u8]) {
-        if !self.shell.load(Ordering::Relaxed) {
+        if !self.is_shell() {
             return;
         }
         self.lock().feed(output);

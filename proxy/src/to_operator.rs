@@ -57,7 +57,9 @@ impl OutboundPump {
             tokio::select! {
                 message = self.target.wait() => {
                     let Some(message) = message else { break };
-                    if let ChannelMsg::Data { data } = &message {
+                    // Only a shell's output is read; an exec's is passed on unread (a scan
+                    // of each byte cost a third of sshgate's CPU on a bulk download).
+                    if let (true, ChannelMsg::Data { data }) = (self.screen.is_shell(), &message) {
                         if let Some(enabled) = paste_mode.feed(data) {
                             self.bracketed_paste.send_replace(enabled);
                         }
