@@ -7,7 +7,9 @@
 //! The stream is `SSHGATE_STREAM_MIB` MiB (64 unless set; CI's cost is that stream twice,
 //! through sshgate and straight to sshd, a few seconds each). Each run prints how long the
 //! stream took each way and sshgate's peak RSS; `SSHGATE_STREAM_MIB=1024 cargo test -p
-//! sshgate-tests --test real bulk_input -- --nocapture` measures the gigabyte.
+//! sshgate-tests --test real bulk_input -- --nocapture` measures the gigabyte. The tar pipe's
+//! tree holds a file of `SSHGATE_TAR_MIB` MiB besides (none unless set): with 1024, a
+//! gigabyte through a genuine `tar c | ssh 'tar x'`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -219,6 +221,7 @@ fn rate(mib: usize, elapsed: Duration) -> String {
 
 #[test]
 fn a_large_stream_into_an_approved_exec_arrives_intact_in_bounded_memory() {
+    let _alone = crate::TIMING_SENSITIVE.blocking_lock();
     let Some(bastion) = Bastion::start() else {
         return;
     };
@@ -242,6 +245,7 @@ fn a_large_stream_into_an_approved_exec_arrives_intact_in_bounded_memory() {
 
 #[test]
 fn a_target_that_reads_late_slows_the_client_instead_of_filling_sshgate() {
+    let _alone = crate::TIMING_SENSITIVE.blocking_lock();
     let Some(bastion) = Bastion::start() else {
         return;
     };
@@ -259,8 +263,8 @@ fn a_target_that_reads_late_slows_the_client_instead_of_filling_sshgate() {
 }
 
 /// A small tree with what tar must keep: nested folders, an empty file, three megabytes
-/// of incompressible bytes, a name with a space.
-fn make_tree(root: &Path) -> Vec<PathBuf> {
+/// of incompressible bytes, a name with a space; and `big_mib` MiB of them in one more file.
+fn make_tree(root: &Path, big_mib: usize) -> Vec<PathBuf> {
     let mut random = PseudoRandom::new(9);
     let mut large = vec![0; 3 << 20];
     random.fill(&mut large);
@@ -270,7 +274,7 @@ fn make_tree(root: &Path) -> Vec<PathBuf> {
         ("with space.bin", large),
         ("a/notes.txt", b"one\ntwo\n".to_vec()),
     ];
-    files
+    let mut names: Vec<PathBuf> = files
         .into_iter()
         .map(|(name, bytes)| {
             let path = root.join(name);
@@ -278,17 +282,35 @@ fn make_tree(root: &Path) -> Vec<PathBuf> {
             std::fs::write(&path, bytes).unwrap();
             PathBuf::from(name)
         })
-        .collect()
+        .collect();
+    if big_mib > 0 {
+        let mut file = std::fs::File::create(root.join("big.bin")).unwrap();
+        let mut block = vec![0; 1 << 20];
+        for _ in 0..big_mib {
+            random.fill(&mut block);
+            file.write_all(&block).unwrap();
+        }
+        names.push(PathBuf::from("big.bin"));
+    }
+    names
 }
 
 #[test]
 fn a_tar_pipe_through_sshgate_unpacks_the_same_tree() {
+    let _alone = crate::TIMING_SENSITIVE.blocking_lock();
     let Some(bastion) = Bastion::start() else {
         return;
     };
     let source = tempfile::tempdir().unwrap();
     let destination = tempfile::tempdir().unwrap();
-    let files = make_tree(source.path());
+    let big_mib = match std::env::var("SSHGATE_TAR_MIB") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("SSHGATE_TAR_MIB={text:?} is not a number of MiB")),
+        Err(_) => 0,
+    };
+    let files = make_tree(source.path(), big_mib);
+    let started = Instant::now();
     let unpack = format!("tar x -C '{}'", destination.path().display());
     let mut ssh = bastion.through_sshgate(&unpack);
     let mut tar = Command::new("tar")
@@ -309,6 +331,11 @@ fn a_tar_pipe_through_sshgate_unpacks_the_same_tree() {
         "{:?}: {}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!(
+        "tar pipe through sshgate: {} MiB of tree in {:.1?}",
+        3 + big_mib,
+        started.elapsed()
     );
     for file in files {
         let sent = std::fs::read(source.path().join(&file)).unwrap();

@@ -168,6 +168,7 @@ async fn real_shell_cases_hold_through_sshgate() {
     let Some(cases) = real_shell_cases() else {
         return;
     };
+    let _alone = crate::TIMING_SENSITIVE.lock().await;
     let mut jobs = Vec::new();
     for (case, shell) in cases {
         let chunkings = match case.chunking {

@@ -32,6 +32,11 @@ use sshgate::{ClientAuth, Settings};
 use sshgate_tests::operator::Operator;
 use tokio::sync::oneshot;
 
+/// Held by the corpus replays and by the bulk streams, which must not share this machine's
+/// cores: a shell starved by a 64 MiB stream echoes a paste later than sshgate's echo wait,
+/// and sshgate then rightly denies the line unasked (seen in CI on zsh).
+static TIMING_SENSITIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// sshgate in front of a real target, with the mock approver's rule (deny what contains DENY)
 /// unless started with another configuration.
 struct Front {
