@@ -15,13 +15,14 @@
 //!
 //! Needs OpenSSH's sshd and ssh (Debian's openssh-server and openssh-client).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use real_target::{RealTarget, TargetOptions};
 use russh::keys::ssh_key::LineEnding;
+use sshgate_tests::operator::Operator;
 use sshgate_tests::process::Server;
 
 const MIB: u64 = 1024 * 1024;
@@ -382,43 +383,31 @@ fn baseline_word(baseline: Path3) -> &'static str {
     }
 }
 
-/// sshgate's resident size with `count` idle shells open, against none; per session.
+/// sshgate's resident size with `count` idle shells open, against none; per session. Each
+/// has an 80x24 terminal, as a real one does (`ssh -tt` from a pipe asks for 0x0).
 fn memory_per_session(paths: &Paths, count: usize) -> (u64, u64) {
     let pid = paths.sshgate.pid();
     let before = resident_kib(pid);
-    let mut shells: Vec<Child> = Vec::new();
-    for n in 0..count {
-        let mut shell = paths
-            .ssh(Path3::Sshgate, &["-tt"], None)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let marker = format!("idle-{n}-ready");
-        let mut stdin = shell.stdin.take().unwrap();
-        stdin
-            .write_all(format!("echo {marker}\r").as_bytes())
-            .unwrap();
-        let mut stdout = BufReader::new(shell.stdout.take().unwrap());
-        let mut line = String::new();
-        // The command's output line, after its echo: the shell is up and idle.
-        while !line.trim_end().ends_with(&marker) || line.contains("echo") {
-            line.clear();
-            if stdout.read_line(&mut line).unwrap() == 0 {
-                panic!("shell {n} ended before it was ready");
-            }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let key = russh::keys::load_secret_key(paths.dir.path().join("operator_key"), None).unwrap();
+    let address = paths.sshgate.address.parse().unwrap();
+    let user = paths.target.user().to_string();
+    let sessions = runtime.block_on(async {
+        let mut sessions = Vec::new();
+        for n in 0..count {
+            let operator = Operator::connect(address, &user, Some(&key)).await.unwrap();
+            let mut shell = operator.shell().await.unwrap();
+            // Up and idle once it has run a command: its output, not the echo of the keys.
+            let marker = 1000 + n;
+            let command = format!("echo idle-$(({n} + 1000))\r");
+            shell.send(command.as_bytes()).await.unwrap();
+            shell.expect(&format!("idle-{marker}")).await.unwrap();
+            sessions.push((operator, shell));
         }
-        // Kept open: the session stays idle until the end.
-        std::mem::forget(stdin);
-        std::mem::forget(stdout);
-        shells.push(shell);
-    }
+        sessions
+    });
     let after = resident_kib(pid);
-    for mut shell in shells {
-        let _ = shell.kill();
-        let _ = shell.wait();
-    }
+    runtime.block_on(async move { drop(sessions) });
     (before, after)
 }
 
