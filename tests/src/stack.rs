@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::operator::Operator;
 use crate::passthrough::PassThrough;
+use crate::process::Server;
 
 /// Which proxy sits between the operator and the mock target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,28 @@ impl Stack {
             Duration::from_secs(60),
         )
         .await
+    }
+
+    /// sshgate with the settings `adjust` makes of [`Settings::for_local_target`] (limits,
+    /// keys, recordings, an audit log), the mock approver's rule deciding.
+    pub async fn sshgate_with(adjust: impl FnOnce(Settings) -> Settings) -> Stack {
+        let target = MockTarget::spawn().await.expect("mock target starts");
+        let approver =
+            InProcessApprover::spawn(mock_approver::Config::with_behaviour(Behaviour::Rule));
+        let approval = ApprovalPath::new(
+            Arc::new(ChannelApprover::new(approver.sender)),
+            Duration::from_secs(60),
+        );
+        let settings =
+            Settings::for_local_target(generate_host_key(), target.addr, target.host_key());
+        let (proxy, stop) = serve_sshgate(adjust(settings), approval).await;
+        Stack {
+            target,
+            approvals: approver.log,
+            manual: None,
+            proxy,
+            _proxy: Box::new(stop),
+        }
     }
 
     /// A stack whose requests go to `approvals` and whose proxy waits at most
@@ -124,6 +147,26 @@ impl Stack {
             .await
             .expect("operator connects to the proxy")
     }
+}
+
+/// The sshgate binary on 127.0.0.1:0 in front of `target`, its host key pinned, asking the
+/// approver at `approver_url`, with `more` flags (how operators log in, what the test is
+/// about).
+pub fn sshgate_binary(target: &MockTarget, approver_url: &str, more: &[&str]) -> Server {
+    let target_address = target.addr.to_string();
+    let pinned = sshgate::credentials::fingerprint(target.host_key());
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--target",
+        &target_address,
+        "--approver",
+        approver_url,
+        "--target-fingerprint",
+        &pinned,
+    ];
+    args.extend(more);
+    Server::start("sshgate", &args)
 }
 
 /// Start sshgate in-process in front of `target`, pinning the target's host key.

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sshgate::credentials::{fingerprint, generate_host_key};
 use sshgate_tests::operator::{AnyHostKey, Operator, Shell, WAIT};
 use sshgate_tests::process::{binary, Server};
+use sshgate_tests::stack::sshgate_binary;
 
 /// A user name and a command that try to end the line, clear the screen, start a CSI with the
 /// one-byte U+009B and turn the rest of the line around with U+202E.
@@ -21,23 +22,13 @@ const HOSTILE_COMMAND: &str = "echo x\n\x1b]0;owned\x07\u{9b}31m\u{202e}cba";
 /// sshgate with `--audit audit`, letting in the key whose public half is in `authorized_keys`.
 fn sshgate(dir: &Path, target: &MockTarget, approver: &WsApprover) -> Server {
     let path = |name: &str| dir.join(name).display().to_string();
-    Server::start(
-        "sshgate",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--target",
-            &target.addr.to_string(),
-            "--approver",
-            &approver.url(),
-            "--authorized-keys",
-            &path("authorized_keys"),
-            "--target-fingerprint",
-            &fingerprint(target.host_key()),
-            "--audit",
-            &path("audit"),
-        ],
-    )
+    let flags = [
+        "--authorized-keys",
+        &path("authorized_keys"),
+        "--audit",
+        &path("audit"),
+    ];
+    sshgate_binary(target, &approver.url(), &flags)
 }
 
 /// SIGTERM, and the exit status it ends with.
@@ -336,22 +327,9 @@ async fn passwords_and_input_read_with_echo_off_are_never_written() {
     const PASSWORD: &str = "login-pw-7f3a";
     const SECRET: &str = "typed-secret-91c2";
     let (session, _key) = Session::new(Behaviour::Rule).await;
-    let proxy = Server::start(
-        "sshgate",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--target",
-            &session.target.addr.to_string(),
-            "--approver",
-            &session.approver.url(),
-            "--insecure-accept-any-client",
-            "--target-fingerprint",
-            &fingerprint(session.target.host_key()),
-            "--audit",
-            &session.audit().display().to_string(),
-        ],
-    );
+    let audit = session.audit().display().to_string();
+    let flags = ["--insecure-accept-any-client", "--audit", &audit];
+    let proxy = sshgate_binary(&session.target, &session.approver.url(), &flags);
     let address: std::net::SocketAddr = proxy.address.parse().unwrap();
     let config = std::sync::Arc::new(russh::client::Config::default());
     let mut client = russh::client::connect(config, address, AnyHostKey)

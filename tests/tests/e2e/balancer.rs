@@ -6,10 +6,10 @@ use std::process::Command;
 
 use mock_approver::{Behaviour, WsApprover};
 use mock_target::MockTarget;
-use sshgate::credentials::fingerprint;
 use sshgate_tests::operator::{Operator, WAIT};
 use sshgate_tests::process::Server;
 use sshgate_tests::skip::skip;
+use sshgate_tests::stack::sshgate_binary;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -19,22 +19,12 @@ const OPERATOR_ADDRESS: &str = "127.0.0.2";
 
 /// sshgate in front of `target`, asking `approver`, reading a PROXY header from `balancer`.
 fn sshgate_behind(target: &MockTarget, approver: &WsApprover, balancer: &str) -> Server {
-    Server::start(
-        "sshgate",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--target",
-            &target.addr.to_string(),
-            "--approver",
-            &approver.url(),
-            "--insecure-accept-any-client",
-            "--target-fingerprint",
-            &fingerprint(target.host_key()),
-            "--proxy-protocol-from",
-            balancer,
-        ],
-    )
+    let flags = [
+        "--insecure-accept-any-client",
+        "--proxy-protocol-from",
+        balancer,
+    ];
+    sshgate_binary(target, &approver.url(), &flags)
 }
 
 /// HAProxy balancing round-robin over `backends`, sending each a PROXY v2 header; None when

@@ -8,60 +8,24 @@ use std::time::Duration;
 use mock_approver::{ApproverEvent, Behaviour, WsApprover};
 use mock_target::MockTarget;
 use sshgate::accept::ConnectionLimits;
-use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
 use sshgate::client_keys::ClientKeys;
-use sshgate::credentials::{fingerprint, generate_host_key};
+use sshgate::credentials::generate_host_key;
 use sshgate::{ClientAuth, Settings};
 use sshgate_tests::operator::{Operator, WAIT};
 use sshgate_tests::process::Server;
+use sshgate_tests::stack::{sshgate_binary, Stack};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// sshgate in-process in front of a mock target with `limits`, the mock approver's rule
-/// deciding; the target and the proxy stop when the returned values are dropped.
-async fn sshgate_with(
-    limits: ConnectionLimits,
-) -> (MockTarget, std::net::SocketAddr, impl Drop + Send) {
-    let target = MockTarget::spawn().await.expect("mock target starts");
-    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
-        Behaviour::Rule,
-    ));
-    let approval = ApprovalPath::new(
-        Arc::new(ChannelApprover::new(approver.sender)),
-        Duration::from_secs(60),
-    );
-    let settings = Settings {
-        limits,
-        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
-    };
-    let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
-    (target, proxy, StopOnDrop(Some(stop)))
+/// deciding; the target and the proxy stop when the returned stack is dropped.
+async fn sshgate_with(limits: ConnectionLimits) -> Stack {
+    Stack::sshgate_with(|settings| Settings { limits, ..settings }).await
 }
 
 /// The sshgate binary in front of `target`, asking `approver`, any operator let in.
 fn sshgate_process(target: &MockTarget, approver: &WsApprover) -> Server {
-    Server::start(
-        "sshgate",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--target",
-            &target.addr.to_string(),
-            "--approver",
-            &approver.url(),
-            "--insecure-accept-any-client",
-            "--target-fingerprint",
-            &fingerprint(target.host_key()),
-        ],
-    )
-}
-
-struct StopOnDrop(Option<tokio::sync::oneshot::Sender<()>>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        drop(self.0.take());
-    }
+    sshgate_binary(target, &approver.url(), &["--insecure-accept-any-client"])
 }
 
 /// Everything the server sends on `stream` until it closes the connection; Err if it is
@@ -81,7 +45,8 @@ async fn a_connection_that_never_logs_in_is_closed_after_the_grace_time() {
         login_grace: Some(Duration::from_millis(300)),
         ..ConnectionLimits::default()
     };
-    let (_target, proxy, _stop) = sshgate_with(limits).await;
+    let stack = sshgate_with(limits).await;
+    let proxy = stack.proxy;
     // Sends its identification, then nothing.
     let mut idle = TcpStream::connect(proxy).await.unwrap();
     let received = read_until_closed(&mut idle).await.unwrap();
@@ -104,7 +69,8 @@ async fn connections_over_the_unauthenticated_bound_are_closed_at_once() {
         max_unauthenticated: 2,
         ..ConnectionLimits::default()
     };
-    let (_target, proxy, _stop) = sshgate_with(limits).await;
+    let stack = sshgate_with(limits).await;
+    let proxy = stack.proxy;
     let mut admitted = Vec::new();
     for _ in 0..2 {
         let mut stream = TcpStream::connect(proxy).await.unwrap();
@@ -205,21 +171,13 @@ async fn sigterm_tells_the_sessions_cancels_pending_requests_and_exits_zero() {
 async fn a_wrong_key_then_the_right_one_on_one_connection_logs_in() {
     let right = generate_host_key();
     let wrong = generate_host_key();
-    let target = MockTarget::spawn().await.expect("mock target starts");
-    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
-        Behaviour::Rule,
-    ));
-    let approval = ApprovalPath::new(
-        Arc::new(ChannelApprover::new(approver.sender)),
-        Duration::from_secs(60),
-    );
-    let settings = Settings {
-        client_auth: ClientAuth::AuthorizedKeys(Arc::new(ClientKeys::fixed(vec![right
-            .public_key()
-            .clone()]))),
-        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
-    };
-    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+    let authorized = ClientKeys::fixed(vec![right.public_key().clone()]);
+    let stack = Stack::sshgate_with(|settings| Settings {
+        client_auth: ClientAuth::AuthorizedKeys(Arc::new(authorized)),
+        ..settings
+    })
+    .await;
+    let proxy = stack.proxy;
     let (operator, accepted) = tokio::time::timeout(
         WAIT,
         Operator::connect_trying_keys(proxy, "alice", &[wrong.clone(), wrong, right]),

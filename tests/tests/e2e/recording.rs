@@ -7,7 +7,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_approver::Behaviour;
 use mock_target::{MockTarget, TargetEvent};
 use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
 use sshgate::credentials::generate_host_key;
@@ -15,6 +14,7 @@ use sshgate::recording::RecordingSettings;
 use sshgate::Settings;
 use sshgate_tests::operator::Operator;
 use sshgate_tests::skip::skip;
+use sshgate_tests::stack::Stack;
 use sshgate_wire::{Decision, InProcessMessage};
 
 const SECRET: &str = "s3cret-passphrase";
@@ -23,26 +23,20 @@ const SECRET: &str = "s3cret-passphrase";
 /// secret typed at a `read -s` prompt key by key and another pasted with its Enter, a window
 /// change, a command denied. Returns the recording's path and the audit log's records.
 async fn record_a_session(dir: &Path) -> (PathBuf, Vec<serde_json::Value>) {
-    let target = MockTarget::spawn().await.expect("mock target starts");
-    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
-        Behaviour::Rule,
-    ));
-    let approval = ApprovalPath::new(
-        Arc::new(ChannelApprover::new(approver.sender)),
-        Duration::from_secs(60),
-    );
     let audit_dir = tempfile::tempdir().unwrap();
     let audit_path = audit_dir.path().join("audit.jsonl");
     let (audit, audit_writer) = sshgate::audit::open(&audit_path).unwrap();
-    let settings = Settings {
+    let recording = Some(RecordingSettings {
+        dir: dir.to_path_buf(),
+        input: true,
+    });
+    let stack = Stack::sshgate_with(|settings| Settings {
         audit,
-        recording: Some(RecordingSettings {
-            dir: dir.to_path_buf(),
-            input: true,
-        }),
-        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
-    };
-    let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+        recording,
+        ..settings
+    })
+    .await;
+    let proxy = stack.proxy;
     let operator = Operator::connect(proxy, "alice", None).await.unwrap();
     let mut shell = operator.shell().await.unwrap();
     shell.expect("$ ").await.unwrap();
@@ -72,7 +66,11 @@ async fn record_a_session(dir: &Path) -> (PathBuf, Vec<serde_json::Value>) {
     shell.expect("denied").await.unwrap();
     drop(shell);
     drop(operator);
-    drop(stop);
+    assert!(stack
+        .events()
+        .executed_lines()
+        .contains(&"echo recorded-output".to_string()));
+    drop(stack);
     audit_writer.close(Duration::from_secs(5)).await;
     let audit = std::fs::read_to_string(&audit_path)
         .unwrap()
@@ -84,10 +82,6 @@ async fn record_a_session(dir: &Path) -> (PathBuf, Vec<serde_json::Value>) {
         .map(|entry| entry.unwrap().path())
         .collect();
     assert_eq!(recordings.len(), 1, "{recordings:?}");
-    assert!(target
-        .events
-        .executed_lines()
-        .contains(&"echo recorded-output".to_string()));
     (recordings[0].clone(), audit)
 }
 
@@ -242,23 +236,17 @@ async fn a_session_under_a_keys_forced_command_is_recorded() {
     let keys = sshgate::client_keys::ClientKeys::default()
         .with_file(&keys_file)
         .unwrap();
-    let target = MockTarget::spawn().await.expect("mock target starts");
-    let approver = mock_approver::InProcessApprover::spawn(mock_approver::Config::with_behaviour(
-        Behaviour::Rule,
-    ));
-    let approval = ApprovalPath::new(
-        Arc::new(ChannelApprover::new(approver.sender)),
-        Duration::from_secs(60),
-    );
-    let settings = Settings {
+    let recording = Some(RecordingSettings {
+        dir: records.clone(),
+        input: true,
+    });
+    let stack = Stack::sshgate_with(|settings| Settings {
         client_auth: sshgate::ClientAuth::AuthorizedKeys(Arc::new(keys)),
-        recording: Some(RecordingSettings {
-            dir: records.clone(),
-            input: true,
-        }),
-        ..Settings::for_local_target(generate_host_key(), target.addr, target.host_key())
-    };
-    let (proxy, _stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
+        recording,
+        ..settings
+    })
+    .await;
+    let proxy = stack.proxy;
     let operator = Operator::connect(proxy, "alice", Some(&key)).await.unwrap();
     let mut shell = operator.shell().await.unwrap();
     shell.expect("uptime --pretty:ok").await.unwrap();
