@@ -73,6 +73,7 @@ impl Scenario {
                     | Step::ScreenContains(_)
                     | Step::ScreenRow { .. }
                     | Step::Cursor { .. }
+                    | Step::PasteMode(_)
             )
         })
     }
@@ -333,6 +334,10 @@ pub enum Step {
     ScreenRow { row: u16, text: String },
     /// The cursor of the operator's screen is here (waits).
     Cursor { row: u16, col: u16 },
+    /// The operator's terminal has bracketed paste switched on or off (waits). A real terminal
+    /// brackets a paste only once the shell has switched it on, which can come a moment after
+    /// the prompt's text.
+    PasteMode(bool),
     /// The last exec request's output on stdout or stderr contains this.
     Output(String),
     /// The session (the last exec, or the shell) ended with this exit status.
@@ -406,6 +411,7 @@ struct RawStep {
     screen_contains: Option<String>,
     screen_row: Option<RawScreenRow>,
     cursor: Option<[u16; 2]>,
+    paste_mode: Option<bool>,
     output: Option<String>,
     exit_status: Option<u32>,
 }
@@ -580,6 +586,7 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
         screen_contains,
         screen_row,
         cursor,
+        paste_mode,
         output,
         exit_status,
     } = raw;
@@ -625,6 +632,7 @@ fn convert_step(file: &str, step: usize, raw: RawStep) -> Result<Step, FormatErr
         text: row.text,
     }));
     found.extend(cursor.map(|[row, col]| Step::Cursor { row, col }));
+    found.extend(paste_mode.map(Step::PasteMode));
     found.extend(output.map(Step::Output));
     found.extend(exit_status.map(Step::ExitStatus));
     match found.len() {
@@ -788,6 +796,17 @@ mod tests {
             "a real-shell case is in the real-shell tier"
         );
         assert_eq!(expected.to_string(), name);
+    }
+
+    #[test]
+    fn paste_mode_is_a_wait_on_the_shell() {
+        let scenario =
+            with_steps("[[steps]]\npaste_mode = true\n[[steps]]\npaste_mode = false\n").unwrap();
+        assert_eq!(
+            scenario.steps,
+            [Step::PasteMode(true), Step::PasteMode(false)]
+        );
+        assert!(scenario.uses_shell());
     }
 
     #[test]

@@ -305,6 +305,14 @@ impl Session {
                 })
                 .await
             }
+            Step::PasteMode(on) => {
+                self.shell(step).await?;
+                let (on, state) = (*on, if *on { "on" } else { "off" });
+                self.wait_for(step, &format!("bracketed paste {state}"), &|session| {
+                    session.terminal.bracketed_paste() == on
+                })
+                .await
+            }
             Step::Output(text) => {
                 let wanted = text.clone();
                 self.wait_for(step, &format!("exec output with {text:?}"), &|session| {
