@@ -46,8 +46,15 @@ impl LineBuffer {
     }
 
     pub(crate) fn insert(&mut self, chars: &[char]) {
-        self.text
-            .splice(self.cursor..self.cursor, chars.iter().copied());
+        match chars {
+            // Typing and pasting append at the end almost always: no splice to build and drop.
+            _ if self.cursor == self.text.len() => self.text.extend_from_slice(chars),
+            [c] => self.text.insert(self.cursor, *c),
+            _ => {
+                self.text
+                    .splice(self.cursor..self.cursor, chars.iter().copied());
+            }
+        }
         self.cursor += chars.len();
     }
 
