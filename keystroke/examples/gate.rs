@@ -28,7 +28,10 @@ fn main() {
             ByteAction::Submit(submit) => {
                 // Here a real proxy stops reading the operator's input until the decision.
                 let approved = approve(&submit.line, submit.certain);
-                println!("asked about {:?} ({:?}): {approved}", submit.line, submit.key);
+                println!(
+                    "asked about {:?} ({:?}): {approved}",
+                    submit.line, submit.key
+                );
                 if approved {
                     to_target.push(byte);
                     keys.accepted();
@@ -39,5 +42,8 @@ fn main() {
             }
         }
     }
-    println!("sent to the target: {:?}", String::from_utf8_lossy(&to_target));
+    println!(
+        "sent to the target: {:?}",
+        String::from_utf8_lossy(&to_target)
+    );
 }

@@ -58,6 +58,19 @@ impl LineBuffer {
         self.cursor += chars.len();
     }
 
+    /// Inserts pasted ASCII text at the cursor, CR read as LF (readline's bracketed paste).
+    pub(crate) fn insert_ascii(&mut self, text: &[u8]) {
+        let chars = text
+            .iter()
+            .map(|&b| if b == b'\r' { '\n' } else { char::from(b) });
+        if self.cursor == self.text.len() {
+            self.text.extend(chars);
+        } else {
+            self.text.splice(self.cursor..self.cursor, chars);
+        }
+        self.cursor += text.len();
+    }
+
     pub(crate) fn move_to(&mut self, pos: usize) {
         self.cursor = pos.min(self.text.len());
     }

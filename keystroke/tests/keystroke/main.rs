@@ -5,6 +5,7 @@ mod bypass;
 mod editing;
 mod history_expansion;
 mod invariant;
+mod paste_text;
 mod shell_syntax;
 mod submit_keys;
 mod support;
