@@ -113,7 +113,7 @@ impl Session {
             self.step(index + 1, step).await?;
         }
         self.check_invariants(0)?;
-        let unclaimed = self.approver.unclaimed();
+        let unclaimed = self.approver.never_claimed();
         if !unclaimed.is_empty() {
             let commands: Vec<_> = unclaimed.iter().map(|r| r.command.as_str()).collect();
             return Err(failure(
