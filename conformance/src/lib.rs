@@ -5,6 +5,7 @@
 //! - [`suite`]: the corpus built into the binary, extra scenario folders, `--cases` selection.
 //! - [`runner`]: replays the selected cases concurrently under every chunking.
 //! - [`report`]: grading (pass, fail, skip, informational) and the report's three forms.
+//! - [`matrix`]: `conformance matrix`, several proxies side by side.
 //! - [`catalogue`]: the case list (`conformance list`), also as the Markdown of `docs/cases.md`.
 //! - [`self_run`]: sshgate started in-process, for the default run.
 //! - [`external`]: `conformance run`, against a proxy in another process, with
@@ -17,6 +18,7 @@
 pub mod catalogue;
 pub mod external;
 pub mod launch;
+pub mod matrix;
 pub mod probe;
 pub mod real_shell;
 pub mod report;

@@ -34,8 +34,17 @@ fn launched_as_is(launch: &str, args: &[&str]) -> (Option<i32>, Value) {
     (output.status.code(), serde_json::from_str(&report).unwrap())
 }
 
+/// sshgate's flags after `template`'s, with the identity the runner offers (the mock target
+/// takes any key). The echo wait is the self-run's: the slow-echo cases are timed against it.
+pub const SSHGATE_FLAGS: &str = "--authorized-keys {authorized_keys} \
+    --target-known-hosts {target_known_hosts} --identity {target_identity} \
+    --host-key {dir}/host_key --approval-timeout {approval_timeout} --echo-wait 500";
+
+/// The naive proxy's flags after `template`'s.
+pub const NAIVE_FLAGS: &str = "--approval-timeout {approval_timeout}";
+
 /// The launch template for a proxy binary of this workspace.
-fn template(name: &str, extra: &str) -> String {
+pub fn template(name: &str, extra: &str) -> String {
     format!(
         "{} --listen {{listen}} --target {{target}} --approver {{approver}} {extra}",
         binary(name).display()
@@ -67,15 +76,8 @@ fn ids_graded<'a>(grades: &'a BTreeMap<String, String>, grade: &str) -> Vec<&'a 
 
 #[test]
 fn sshgate_launched_as_a_process_passes_every_required_case() {
-    // With the identity the runner offers: the mock target takes any key.
-    let launch = template(
-        "sshgate",
-        "--authorized-keys {authorized_keys} --target-known-hosts {target_known_hosts} \
-         --identity {target_identity} --host-key {dir}/host_key \
-         --approval-timeout {approval_timeout} --echo-wait 500",
-    );
-    // One chunking: the in-process runs cover all three; this one is about the process. The
-    // echo wait is the self-run's: the slow-echo cases are timed against it.
+    let launch = template("sshgate", SSHGATE_FLAGS);
+    // One chunking: the in-process runs cover all three; this one is about the process.
     let (code, report) = launched(&launch, &["--chunking", "one-packet"]);
     let grades = grades(&report);
     assert_eq!(ids_graded(&grades, "fail"), Vec::<&str>::new());
@@ -126,7 +128,7 @@ fn the_pass_through_fails_every_required_case() {
 
 /// The bypasses DESIGN.md section 5 lists for published designs, as cases, that a proxy with
 /// CR as its only submit, Ctrl+U as its deny and only CSI sequences parsed must fail.
-const NAIVE_BYPASSES: &[&str] = &[
+pub const NAIVE_BYPASSES: &[&str] = &[
     // LF or Ctrl+O as a submit
     "bypass/lf-submits",
     "bypass/ctrl-o-submits",
@@ -147,7 +149,7 @@ const NAIVE_BYPASSES: &[&str] = &[
 
 #[test]
 fn the_naive_design_fails_its_known_bypasses() {
-    let launch = template("naive-proxy", "--approval-timeout {approval_timeout}");
+    let launch = template("naive-proxy", NAIVE_FLAGS);
     // One chunking is enough to show each flaw; many at once, as most cases wait to fail.
     let args = [
         "--chunking",

@@ -5,6 +5,7 @@
 //! path, with each proxy a separate process.
 
 mod launched;
+mod matrix;
 
 use std::sync::Arc;
 use std::time::Duration;
