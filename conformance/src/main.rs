@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::catalogue;
 use conformance::external::{run_against, StartError, Target};
-use conformance::matrix::{self, Column};
+use conformance::matrix;
 use conformance::real_shell::{self, RealShellHarness};
 use conformance::report::{colour_wanted, Report};
 use conformance::runner::{run, RunOptions, RunTarget, SEED};
@@ -509,9 +509,6 @@ fn grade_matrix(
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    if let Err(error) = std::fs::create_dir_all(out) {
-        return usage(format!("--out {}: {error}", out.display()));
-    }
     let about = matrix::About {
         suite_version: conformance::suite::SUITE_VERSION.to_string(),
         target: shell.map_or_else(
@@ -520,28 +517,21 @@ fn grade_matrix(
         ),
         chunkings: options.chunkings.iter().map(ToString::to_string).collect(),
     };
-    let mut columns = Vec::new();
-    for (name, command) in proxies {
-        eprintln!("conformance: grading {name}");
-        let target = launch.target(None, Some(command.clone()), shell);
-        let graded = match runtime.block_on(run_against(cases.clone(), &target, options.clone())) {
-            Ok(report) => Ok(report),
-            Err(StartError::Usage(message)) => return usage(format!("--proxy {name}: {message}")),
-            Err(StartError::NeverCameUp { reason, .. }) => {
-                eprintln!("conformance: {name} never came up: {reason}");
-                Err(format!("it never came up: {reason}"))
-            }
-        };
-        columns.push(Column {
-            name: name.clone(),
-            graded,
-        });
-    }
-    for page in matrix::pages(&columns, &about) {
-        let path = out.join(&page.file);
-        if let Err(error) = std::fs::write(&path, page.text) {
-            return usage(format!("--out: {}: {error}", path.display()));
-        }
+    let proxies = proxies
+        .iter()
+        .map(|(name, command)| {
+            (
+                name.clone(),
+                launch.target(None, Some(command.clone()), shell),
+            )
+        })
+        .collect();
+    let columns = match runtime.block_on(matrix::grade(&cases, proxies, &options)) {
+        Ok(columns) => columns,
+        Err(message) => return usage(message),
+    };
+    if let Err(error) = matrix::write(out, &columns, &about) {
+        return usage(format!("--out {}: {error}", out.display()));
     }
     eprintln!(
         "conformance: wrote the matrix to {}",

@@ -7,8 +7,13 @@
 //! generating it again.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
+use scenarios::Scenario;
+
+use crate::external::{run_against, StartError, Target};
 use crate::report::{CaseResult, Grade, Report};
+use crate::runner::RunOptions;
 
 /// One proxy's column: its report, or why it could not be graded.
 pub struct Column {
@@ -29,6 +34,39 @@ pub struct About {
 pub struct Page {
     pub file: String,
     pub text: String,
+}
+
+/// Grade each proxy in turn on the same cases, in the order given. A proxy that never comes up
+/// gets a column that says why; a launch command the runner cannot use stops the run (`Err`,
+/// one line naming the proxy).
+pub async fn grade(
+    cases: &[Scenario],
+    proxies: Vec<(String, Target)>,
+    options: &RunOptions,
+) -> Result<Vec<Column>, String> {
+    let mut columns = Vec::new();
+    for (name, target) in proxies {
+        eprintln!("conformance: grading {name}");
+        let graded = match run_against(cases.to_vec(), &target, options.clone()).await {
+            Ok(report) => Ok(report),
+            Err(StartError::Usage(message)) => return Err(format!("--proxy {name}: {message}")),
+            Err(StartError::NeverCameUp { reason, .. }) => {
+                eprintln!("conformance: {name} never came up: {reason}");
+                Err(format!("it never came up: {reason}"))
+            }
+        };
+        columns.push(Column { name, graded });
+    }
+    Ok(columns)
+}
+
+/// Write every page into `dir`, created if missing.
+pub fn write(dir: &Path, columns: &[Column], about: &About) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for page in pages(columns, about) {
+        std::fs::write(dir.join(&page.file), page.text)?;
+    }
+    Ok(())
 }
 
 /// Whether `name` can name a column and its pages: a file name stem anyone can type.
