@@ -1,7 +1,8 @@
 //! The `conformance` binary: parses the command line, then hands over to the library.
 //!
-//! Exit status: 0 when no required case failed, 1 when one did, 2 for usage errors or a proxy
-//! that never came up.
+//! Exit status: 0 when every required case that ran passed and at least one did (and none
+//! was skipped, unless `--allow-skip`); 1 otherwise, with the reason in one line; 2 for usage
+//! errors or a proxy that never came up.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use conformance::catalogue;
 use conformance::external::{run_against, StartError, Target};
+use conformance::progress::{ProgressStyle, LOG_EVERY};
 use conformance::real_shell::{self, RealShellHarness};
 use conformance::report::{colour_wanted, Report};
 use conformance::runner::{run, RunOptions, RunTarget, SEED};
@@ -168,6 +170,13 @@ struct OutputArgs {
     /// How keys are cut into packets; cases that pin a chunking keep theirs.
     #[arg(long, value_enum, default_value_t = ChunkingArg::All)]
     chunking: ChunkingArg,
+    /// Accept skipped required cases (the proxy lacks what they need): without it a skipped
+    /// required case is not a pass, and the exit status is 1.
+    #[arg(long)]
+    allow_skip: bool,
+    /// Seconds between progress lines when stderr is not a terminal [default: 5].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, hide = true)]
+    progress_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -200,11 +209,13 @@ fn seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     Human,
     Json,
     Junit,
+    /// One self-contained page: summary, filters, each case with its timeline.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -352,6 +363,8 @@ fn prepare(
         },
         chunkings: output.chunking.chunkings(),
         target: shell.map_or(RunTarget::Mock, RunTarget::Shell),
+        allow_skip: output.allow_skip,
+        progress: ProgressStyle::for_stderr(output.progress_every.unwrap_or(LOG_EVERY)),
         ..Default::default()
     };
     Ok((cases, options, runtime))
@@ -429,6 +442,7 @@ fn emit(report: &Report, output: &OutputArgs) -> ExitCode {
         ReportFormat::Human => report.to_human(output.out.is_none() && colour_wanted()),
         ReportFormat::Json => report.to_json(),
         ReportFormat::Junit => report.to_junit(),
+        ReportFormat::Html => report.to_html(),
     };
     match &output.out {
         Some(path) => {
@@ -438,7 +452,12 @@ fn emit(report: &Report, output: &OutputArgs) -> ExitCode {
         }
         None => print!("{text}"),
     }
-    if report.passed() {
+    let verdict = report.verdict();
+    // The human report on stdout ends with this line already.
+    if output.format != ReportFormat::Human || output.out.is_some() {
+        eprintln!("conformance: {}", verdict.summary());
+    }
+    if verdict.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
