@@ -139,15 +139,6 @@ fn label(grade: Grade) -> &'static str {
 
 const GRADES: [Grade; 4] = [Grade::Pass, Grade::Fail, Grade::Skip, Grade::Informational];
 
-fn count(totals: Totals, grade: Grade) -> usize {
-    match grade {
-        Grade::Pass => totals.pass,
-        Grade::Fail => totals.fail,
-        Grade::Skip => totals.skip,
-        Grade::Informational => totals.informational,
-    }
-}
-
 impl Report {
     /// The report as one HTML page.
     pub fn to_html(&self) -> String {
@@ -229,7 +220,7 @@ impl Report {
                     page,
                     "<td class=\"count grade-{}\">{}</td>",
                     grade.name(),
-                    count(totals, grade)
+                    totals.count(grade)
                 );
             }
             page.push_str("</tr>\n");
@@ -252,7 +243,7 @@ impl Report {
                 "<label><input type=\"checkbox\" name=\"grade\" value=\"{}\" checked> {} ({})</label>",
                 grade.name(),
                 label(grade),
-                count(totals, grade)
+                totals.count(grade)
             );
         }
         page.push_str(

@@ -126,6 +126,16 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// How many cases got `grade`.
+    pub fn count(&self, grade: Grade) -> usize {
+        match grade {
+            Grade::Pass => self.pass,
+            Grade::Fail => self.fail,
+            Grade::Skip => self.skip,
+            Grade::Informational => self.informational,
+        }
+    }
+
     fn of<'a>(cases: impl IntoIterator<Item = &'a CaseResult>) -> Totals {
         let mut totals = Totals::default();
         for case in cases {
@@ -252,10 +262,6 @@ impl Report {
     /// Whether the run passed: its verdict is [`Verdict::Passed`] (the exit status is 0 then).
     pub fn passed(&self) -> bool {
         self.verdict().ok()
-    }
-
-    pub fn count(&self, grade: Grade) -> usize {
-        self.cases.iter().filter(|case| case.grade == grade).count()
     }
 
     pub fn totals(&self) -> Totals {
