@@ -1,7 +1,9 @@
 //! The `conformance` binary: parses the command line, then hands over to the library.
 //!
-//! Exit status: 0 when no required case failed, 1 when one did, 2 for usage errors or a proxy
-//! that never came up. `matrix`: 0 when it graded every proxy, 1 when one never came up.
+//! Exit status: 0 when every required case that ran passed and at least one did (and none
+//! was skipped, unless `--allow-skip`); 1 otherwise, with the reason in one line; 2 for usage
+//! errors or a proxy that never came up. `matrix`: 0 when it graded every proxy, 1 when one
+//! never came up.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use conformance::catalogue;
 use conformance::external::{run_against, StartError, Target};
 use conformance::matrix;
+use conformance::progress::{ProgressStyle, LOG_EVERY};
 use conformance::real_shell::{self, RealShellHarness};
 use conformance::report::{colour_wanted, Report};
 use conformance::runner::{run, RunOptions, RunTarget, SEED};
@@ -216,6 +219,13 @@ struct ReplayArgs {
     /// How keys are cut into packets; cases that pin a chunking keep theirs.
     #[arg(long, value_enum, default_value_t = ChunkingArg::All)]
     chunking: ChunkingArg,
+    /// Accept skipped required cases (the proxy lacks what they need): without it a skipped
+    /// required case is not a pass, and the exit status is 1.
+    #[arg(long)]
+    allow_skip: bool,
+    /// Seconds between progress lines when stderr is not a terminal [default: 5].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, hide = true)]
+    progress_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -248,11 +258,13 @@ fn seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     Human,
     Json,
     Junit,
+    /// One self-contained page: summary, filters, each case with its timeline.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -406,6 +418,8 @@ fn prepare(
         },
         chunkings: replay.chunking.chunkings(),
         target: shell.map_or(RunTarget::Mock, RunTarget::Shell),
+        allow_skip: replay.allow_skip,
+        progress: ProgressStyle::for_stderr(replay.progress_every.unwrap_or(LOG_EVERY)),
         ..Default::default()
     };
     Ok((cases, options, runtime))
@@ -549,6 +563,7 @@ fn emit(report: &Report, output: &OutputArgs) -> ExitCode {
         ReportFormat::Human => report.to_human(output.out.is_none() && colour_wanted()),
         ReportFormat::Json => report.to_json(),
         ReportFormat::Junit => report.to_junit(),
+        ReportFormat::Html => report.to_html(),
     };
     match &output.out {
         Some(path) => {
@@ -558,7 +573,12 @@ fn emit(report: &Report, output: &OutputArgs) -> ExitCode {
         }
         None => print!("{text}"),
     }
-    if report.passed() {
+    let verdict = report.verdict();
+    // The human report on stdout ends with this line already.
+    if output.format != ReportFormat::Human || output.out.is_some() {
+        eprintln!("conformance: {}", verdict.summary());
+    }
+    if verdict.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)

@@ -433,10 +433,12 @@ mod tests {
             id: id.into(),
             category: id.split('/').next().unwrap().into(),
             requirement: "It MUST hold | <b>".into(),
+            required: grade != Grade::Informational,
             grade,
             target: "mock".into(),
             held: (grade == Grade::Informational).then_some(false),
             time_ms: 7,
+            chunkings: Vec::new(),
             failure: None,
             skip_reason: (grade == Grade::Skip).then(|| "needs exec".into()),
         }
@@ -453,6 +455,7 @@ mod tests {
             target: "mock".into(),
             date: "2026-12-06T00:00:00Z".into(),
             total_ms: 1234,
+            allow_skip: false,
             cases,
         }
     }

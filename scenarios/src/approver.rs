@@ -252,7 +252,14 @@ impl ScriptedApprover {
         let Pending { request, reply } = pending;
         let id = request.id.as_str();
         match answer {
-            Answer::Rule => self.send(reply, rule(&request), "rule"),
+            Answer::Rule => {
+                let decision = rule(&request);
+                let how = match &decision.reason {
+                    None => "approve (the rule)".to_string(),
+                    Some(reason) => format!("deny (the rule): {reason}"),
+                };
+                self.send(reply, decision, &how)
+            }
             Answer::Approve => self.send(reply, Decision::approve(id), "approve"),
             Answer::Deny(reason) => self.send(reply, Decision::deny(id, reason), "deny"),
             Answer::Delay(ms) => {

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use sshgate_tests::process::binary;
 
-use super::launched::{template, NAIVE_BYPASSES, NAIVE_FLAGS, SSHGATE_FLAGS};
+use super::launched::{sshgate, template, NAIVE_BYPASSES, NAIVE_FLAGS};
 
 fn docs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs")
@@ -43,7 +43,7 @@ fn docs_matrix_is_what_the_runner_writes() {
         .arg("--out")
         .arg(out.path())
         .arg("--proxy")
-        .arg(format!("sshgate={}", template("sshgate", SSHGATE_FLAGS)))
+        .arg(format!("sshgate={}", sshgate("{approval_timeout}")))
         .arg("--proxy")
         .arg(format!("naive={}", template("naive-proxy", NAIVE_FLAGS)))
         .arg("--proxy")
