@@ -40,7 +40,7 @@ readonly __sshgate_guard_version=1
 readonly __sshgate_guard_b64_digits='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 # What the debug trap and the prompt read. Readonly so that unsetting them (which drops their
 # special meaning) cannot make the guard ask about one command and run another.
-readonly BASH_COMMAND FUNCNAME SRANDOM BASH_SUBSHELL SHELLOPTS
+readonly BASH_COMMAND FUNCNAME SRANDOM BASH_SUBSHELL SHELLOPTS BASHOPTS
 
 # Base64 of $1's bytes into REPLY, in the shell (a program could be replaced by a function).
 __sshgate_guard_b64() {
@@ -86,7 +86,9 @@ __sshgate_guard_debug() {
     case ${FUNCNAME[1]-} in __sshgate_guard_*) return 0 ;; esac
     if [[ $1 == __sshgate_guard_prompt && ${#FUNCNAME[@]} -eq 1 ]]; then
         __sshgate_guard_phase=1
-        __sshgate_guard_beat
+        # No heartbeat from a shell where a non-zero status no longer skips the command, or
+        # where functions no longer inherit the trap.
+        [[ $BASHOPTS == *extdebug* && $2 == *functrace* ]] && __sshgate_guard_beat
         return 0
     fi
     at=line
