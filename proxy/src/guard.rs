@@ -29,7 +29,10 @@ mod tests {
             let ask = format!("\\033]{OSC_NUMBER};{PROTOCOL};ask;");
             let ask_zsh = format!("\\e]{OSC_NUMBER};{PROTOCOL};ask;");
             assert!(text.contains(&ask) || text.contains(&ask_zsh), "{shell}");
-            assert!(text.contains(&format!("guard protocol {PROTOCOL}")), "{shell}");
+            assert!(
+                text.contains(&format!("guard protocol {PROTOCOL}")),
+                "{shell}"
+            );
         }
         assert_eq!(script("fish"), None);
     }
