@@ -1,10 +1,13 @@
 //! The conformance runner: grades an SSH approval proxy against the scenario corpus, the way
-//! h2spec grades HTTP/2 servers, with a report in human, JSON and JUnit XML form.
+//! h2spec grades HTTP/2 servers, with a report in human, JSON, JUnit XML and HTML form.
 //!
 //! Layout:
 //! - [`suite`]: the corpus built into the binary, extra scenario folders, `--cases` selection.
-//! - [`runner`]: replays the selected cases concurrently under every chunking.
-//! - [`report`]: grading (pass, fail, skip, informational) and the report's three forms.
+//! - [`runner`]: replays the selected cases concurrently under every chunking, with
+//!   [`progress`] on stderr.
+//! - [`report`]: grading (pass, fail, skip, informational), the verdict, and the report's
+//!   forms (human, JSON, JUnit XML, HTML).
+//! - [`matrix`]: `conformance matrix`, several proxies side by side.
 //! - [`catalogue`]: the case list (`conformance list`), also as the Markdown of `docs/cases.md`.
 //! - [`self_run`]: sshgate started in-process, for the default run.
 //! - [`external`]: `conformance run`, against a proxy in another process, with
@@ -17,7 +20,9 @@
 pub mod catalogue;
 pub mod external;
 pub mod launch;
+pub mod matrix;
 pub mod probe;
+pub mod progress;
 pub mod real_shell;
 pub mod report;
 pub mod runner;

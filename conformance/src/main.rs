@@ -1,7 +1,9 @@
 //! The `conformance` binary: parses the command line, then hands over to the library.
 //!
-//! Exit status: 0 when no required case failed, 1 when one did, 2 for usage errors or a proxy
-//! that never came up.
+//! Exit status: 0 when every required case that ran passed and at least one did (and none
+//! was skipped, unless `--allow-skip`); 1 otherwise, with the reason in one line; 2 for usage
+//! errors or a proxy that never came up. `matrix`: 0 when it graded every proxy, 1 when one
+//! never came up.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +14,8 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use conformance::catalogue;
 use conformance::external::{run_against, StartError, Target};
+use conformance::matrix;
+use conformance::progress::{ProgressStyle, LOG_EVERY};
 use conformance::real_shell::{self, RealShellHarness};
 use conformance::report::{colour_wanted, Report};
 use conformance::runner::{run, RunOptions, RunTarget, SEED};
@@ -93,6 +97,39 @@ enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Grade several proxies in one run, each started from its own launch command, and write
+    /// a matrix of categories × proxies and a page per proxy, in Markdown and in HTML:
+    /// matrix.md, matrix.html, matrix-NAME.md and matrix-NAME.html in --out.
+    #[command(after_help = LAUNCH_HELP)]
+    Matrix {
+        /// A proxy to grade, NAME=COMMAND: COMMAND as for `run --launch`, NAME (letters,
+        /// digits, `-`, `_`, `.`) heads its column. Repeat it; columns keep this order.
+        #[arg(long = "proxy", value_name = "NAME=COMMAND", required = true, value_parser = named_proxy)]
+        proxies: Vec<(String, String)>,
+        /// The folder to write the pages into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        launch: LaunchArgs,
+        #[command(flatten)]
+        replay: ReplayArgs,
+    },
+}
+
+/// `NAME=COMMAND` of `matrix --proxy`.
+fn named_proxy(text: &str) -> Result<(String, String), String> {
+    let (name, command) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=COMMAND"))?;
+    if !matrix::valid_name(name) {
+        return Err(format!(
+            "{name:?} cannot name a column: use letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("{name}: the command is empty"));
+    }
+    Ok((name.to_string(), command.to_string()))
 }
 
 const LAUNCH_HELP: &str = "\
@@ -132,6 +169,13 @@ struct ProxyArgs {
     /// stop it at the end.
     #[arg(long, value_name = "COMMAND")]
     launch: Option<String>,
+    #[command(flatten)]
+    started: LaunchArgs,
+}
+
+/// How the runner meets a proxy in another process.
+#[derive(Debug, clap::Args)]
+struct LaunchArgs {
     /// The proxy's approval time-out in seconds. Cases where the approver never answers wait
     /// that long for the denial; without it they are skipped.
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
@@ -164,6 +208,13 @@ struct OutputArgs {
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    replay: ReplayArgs,
+}
+
+/// How the cases are replayed.
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
     /// Replays in flight at once [default: 64; with --target-shell 4, and `run
     /// --target-shell` takes only 1].
     #[arg(long, value_name = "N")]
@@ -175,6 +226,13 @@ struct OutputArgs {
     /// How keys are cut into packets; cases that pin a chunking keep theirs.
     #[arg(long, value_enum, default_value_t = ChunkingArg::All)]
     chunking: ChunkingArg,
+    /// Accept skipped required cases (the proxy lacks what they need): without it a skipped
+    /// required case is not a pass, and the exit status is 1.
+    #[arg(long)]
+    allow_skip: bool,
+    /// Seconds between progress lines when stderr is not a terminal [default: 5].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, hide = true)]
+    progress_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -207,11 +265,13 @@ fn seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     Human,
     Json,
     Junit,
+    /// One self-contained page: summary, filters, each case with its timeline.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -278,6 +338,12 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Matrix {
+            proxies,
+            out,
+            launch,
+            replay,
+        }) => grade_matrix(&cli.selection, &proxies, &out, &launch, &replay, shell),
         None => self_run(&cli.selection, &cli.output, shell),
     }
 }
@@ -320,7 +386,7 @@ enum Mode {
 /// run), `--target-shell` runs that shell's and no others.
 fn prepare(
     selection: &SelectionArgs,
-    output: &OutputArgs,
+    replay: &ReplayArgs,
     shell: Option<Shell>,
     mode: Mode,
 ) -> Result<(Vec<Scenario>, RunOptions, tokio::runtime::Runtime), ExitCode> {
@@ -343,7 +409,7 @@ fn prepare(
             ),
         }));
     }
-    let jobs = match (shell, mode, output.jobs) {
+    let jobs = match (shell, mode, replay.jobs) {
         (_, _, Some(0)) => return Err(usage("--jobs must be at least 1")),
         (Some(_), Mode::External, Some(jobs)) if jobs > 1 => {
             return Err(usage(
@@ -371,25 +437,28 @@ fn prepare(
     let options = RunOptions {
         jobs,
         replay: scenarios::ReplayOptions {
-            step_timeout: output.timeout.unwrap_or(default_timeout),
+            step_timeout: replay.timeout.unwrap_or(default_timeout),
             client_env: match shell {
                 Some(_) => real_shell::client_env(),
                 None => Vec::new(),
             },
             ..Default::default()
         },
-        chunkings: output.chunking.chunkings(),
+        chunkings: replay.chunking.chunkings(),
         target: shell.map_or(RunTarget::Mock, RunTarget::Shell),
+        allow_skip: replay.allow_skip,
+        progress: ProgressStyle::for_stderr(replay.progress_every.unwrap_or(LOG_EVERY)),
         ..Default::default()
     };
     Ok((cases, options, runtime))
 }
 
 fn self_run(selection: &SelectionArgs, output: &OutputArgs, shell: Option<Shell>) -> ExitCode {
-    let (cases, mut options, runtime) = match prepare(selection, output, shell, Mode::SelfRun) {
-        Ok(prepared) => prepared,
-        Err(code) => return code,
-    };
+    let (cases, mut options, runtime) =
+        match prepare(selection, &output.replay, shell, Mode::SelfRun) {
+            Ok(prepared) => prepared,
+            Err(code) => return code,
+        };
     let (info, harness): (_, Arc<dyn Harness>) = match shell {
         None => {
             let launcher = InProcessSshgate::default();
@@ -416,7 +485,8 @@ fn run_external(
     output: &OutputArgs,
     shell: Option<Shell>,
 ) -> ExitCode {
-    let (cases, options, runtime) = match prepare(selection, output, shell, Mode::External) {
+    let (cases, options, runtime) = match prepare(selection, &output.replay, shell, Mode::External)
+    {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
@@ -430,15 +500,7 @@ fn run_external(
         },
         None => None,
     };
-    let target = Target {
-        proxy: address,
-        launch: proxy.launch.clone(),
-        approval_timeout: proxy.approval_timeout,
-        startup_timeout: proxy.startup_timeout,
-        target_listen: proxy.target_listen,
-        approver_listen: proxy.approver_listen,
-        shell,
-    };
+    let target = proxy.started.target(address, proxy.launch.clone(), shell);
     match runtime.block_on(run_against(cases, &target, options)) {
         Ok(report) => emit(&report, output),
         Err(StartError::Usage(message)) => usage(message),
@@ -452,11 +514,84 @@ fn run_external(
     }
 }
 
+impl LaunchArgs {
+    fn target(
+        &self,
+        proxy: Option<SocketAddr>,
+        launch: Option<String>,
+        shell: Option<Shell>,
+    ) -> Target {
+        Target {
+            proxy,
+            launch,
+            approval_timeout: self.approval_timeout,
+            startup_timeout: self.startup_timeout,
+            target_listen: self.target_listen,
+            approver_listen: self.approver_listen,
+            shell,
+        }
+    }
+}
+
+/// `conformance matrix`: each proxy graded in turn on the same cases, then the pages written.
+fn grade_matrix(
+    selection: &SelectionArgs,
+    proxies: &[(String, String)],
+    out: &std::path::Path,
+    launch: &LaunchArgs,
+    replay: &ReplayArgs,
+    shell: Option<Shell>,
+) -> ExitCode {
+    let mut names: Vec<&str> = proxies.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return usage(format!("--proxy: {} names two columns", twice[0]));
+    }
+    let (cases, options, runtime) = match prepare(selection, replay, shell, Mode::External) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let about = matrix::About {
+        suite_version: conformance::suite::SUITE_VERSION.to_string(),
+        target: shell.map_or_else(
+            || "mock".to_string(),
+            |shell| format!("{shell} behind OpenSSH sshd"),
+        ),
+        chunkings: options.chunkings.iter().map(ToString::to_string).collect(),
+    };
+    let proxies = proxies
+        .iter()
+        .map(|(name, command)| {
+            (
+                name.clone(),
+                launch.target(None, Some(command.clone()), shell),
+            )
+        })
+        .collect();
+    let columns = match runtime.block_on(matrix::grade(&cases, proxies, &options)) {
+        Ok(columns) => columns,
+        Err(message) => return usage(message),
+    };
+    if let Err(error) = matrix::write(out, &columns, &about) {
+        return usage(format!("--out {}: {error}", out.display()));
+    }
+    eprintln!(
+        "conformance: wrote the matrix to {}",
+        out.join("matrix.md").display()
+    );
+    if columns.iter().all(|column| column.graded.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
 fn emit(report: &Report, output: &OutputArgs) -> ExitCode {
     let text = match output.format {
         ReportFormat::Human => report.to_human(output.out.is_none() && colour_wanted()),
         ReportFormat::Json => report.to_json(),
         ReportFormat::Junit => report.to_junit(),
+        ReportFormat::Html => report.to_html(),
     };
     match &output.out {
         Some(path) => {
@@ -466,7 +601,12 @@ fn emit(report: &Report, output: &OutputArgs) -> ExitCode {
         }
         None => print!("{text}"),
     }
-    if report.passed() {
+    let verdict = report.verdict();
+    // The human report on stdout ends with this line already.
+    if output.format != ReportFormat::Human || output.out.is_some() {
+        eprintln!("conformance: {}", verdict.summary());
+    }
+    if verdict.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)

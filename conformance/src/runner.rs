@@ -2,11 +2,11 @@
 //!
 //! Every case runs under each chunking it allows; cases that wait on purpose (a time-out, a
 //! slow approver) start first so that their waiting overlaps with the rest. A case that needs
-//! what the proxy lacks, or another target than the run's, is skipped with the reason. When replays share one approver
-//! connection, cases that drop or garble it run last, one at a time.
+//! what the proxy lacks, or another target than the run's, is skipped with the reason. When
+//! replays share one approver connection, cases that drop or garble it run last, one at a
+//! time. Progress goes to stderr (see [`crate::progress`]), so that a report on stdout stays
+//! clean.
 
-use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,6 +16,7 @@ use scenarios::{Chunking, Outcome, Scenario};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::progress::{Progress, ProgressStyle};
 use crate::real_shell::runs_on;
 use crate::report::{grade, skipped, ProxyInfo, Report};
 use crate::suite::SUITE_VERSION;
@@ -29,8 +30,8 @@ pub struct RunOptions {
     /// Replays in flight at once.
     pub jobs: usize,
     pub replay: ReplayOptions,
-    /// Show a progress line on stderr (only when it is a terminal).
-    pub progress: bool,
+    /// How progress shows on stderr (by default not at all: the binary chooses).
+    pub progress: ProgressStyle,
     /// The proxy's approval time-out, when known: cases where the approver never answers
     /// wait that much longer. Unknown, they are skipped.
     pub approval_timeout: Option<Duration>,
@@ -39,6 +40,8 @@ pub struct RunOptions {
     pub chunkings: Vec<Chunking>,
     /// What the harness puts behind the proxy; cases for another target are skipped.
     pub target: RunTarget,
+    /// Whether skipped required cases are acceptable (`--allow-skip`); the report keeps it.
+    pub allow_skip: bool,
 }
 
 impl Default for RunOptions {
@@ -46,11 +49,12 @@ impl Default for RunOptions {
         RunOptions {
             jobs: 64,
             replay: ReplayOptions::default(),
-            progress: std::io::stderr().is_terminal(),
+            progress: ProgressStyle::Off,
             approval_timeout: None,
             capabilities: Capabilities::default(),
             chunkings: Chunking::all(SEED).to_vec(),
             target: RunTarget::Mock,
+            allow_skip: false,
         }
     }
 }
@@ -161,14 +165,13 @@ pub async fn run(
         .collect();
 
     let cases = Arc::new(cases);
-    let progress = Progress::new(
-        options.progress,
-        together
-            .iter()
-            .chain(&by_itself)
-            .map(|&index| chunkings(&cases[index], options).len())
-            .sum(),
-    );
+    let replays_of: Vec<usize> = (0..cases.len())
+        .map(|index| match skips[index] {
+            Some(_) => 0,
+            None => chunkings(&cases[index], options).len(),
+        })
+        .collect();
+    let progress = Progress::start(options.progress, &cases, replays_of);
     let mut outcomes: Vec<Vec<Outcome>> = vec![Vec::new(); cases.len()];
     for (batch, jobs) in [(together, options.jobs.max(1)), (by_itself, 1)] {
         let running = Arc::new(Semaphore::new(jobs));
@@ -186,7 +189,7 @@ pub async fn run(
                     let _permit = running.acquire_owned().await.expect("never closed");
                     let case = &cases[index];
                     let outcome = replay(case, chunking, harness.as_ref(), &replay_options).await;
-                    progress.done(&case.id);
+                    progress.done(index, outcome.passed());
                     (index, outcome)
                 });
             }
@@ -195,7 +198,13 @@ pub async fn run(
             outcomes[index].push(outcome);
         }
     }
-    progress.clear();
+    // In the order asked for, whatever order they finished in: the report then names the
+    // same failed chunking from one run to the next.
+    for (case, outcomes) in cases.iter().zip(&mut outcomes) {
+        let order = chunkings(case, options);
+        outcomes.sort_by_key(|outcome| order.iter().position(|c| *c == outcome.chunking));
+    }
+    progress.finish();
     let target = options.target.to_string();
     Report {
         suite_version: SUITE_VERSION.to_string(),
@@ -203,6 +212,7 @@ pub async fn run(
         target: target.clone(),
         date,
         total_ms: started.elapsed().as_millis(),
+        allow_skip: options.allow_skip,
         cases: cases
             .iter()
             .zip(outcomes)
@@ -223,36 +233,4 @@ fn replay_options(case: &Scenario, options: &RunOptions) -> ReplayOptions {
         replay.step_timeout += options.approval_timeout.unwrap_or_default();
     }
     replay
-}
-
-/// The progress line on stderr: replays done out of all.
-#[derive(Clone)]
-struct Progress {
-    shown: bool,
-    total: usize,
-    done: Arc<AtomicUsize>,
-}
-
-impl Progress {
-    fn new(shown: bool, total: usize) -> Progress {
-        Progress {
-            shown,
-            total,
-            done: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    fn done(&self, id: &str) {
-        let finished = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.shown {
-            eprint!("\r[{finished}/{}] {id:<60}", self.total);
-            let _ = std::io::stderr().flush();
-        }
-    }
-
-    fn clear(&self) {
-        if self.shown {
-            eprint!("\r{:<80}\r", "");
-        }
-    }
 }

@@ -166,3 +166,181 @@ fn a_proxy_address_where_nothing_listens_exits_2() {
         "{stderr}"
     );
 }
+
+/// The report tests' own cases (`report/...`): one passes, one fails with markup in what it
+/// typed, one is informational.
+fn report_cases() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/report-cases")
+}
+
+fn stdout_json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not one JSON report ({error}); stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[test]
+fn reports_of_real_runs_match_the_published_schema() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let cases = report_cases();
+    let failing = run(&[
+        "--scenarios",
+        cases.to_str().unwrap(),
+        "--cases",
+        "report",
+        "--timeout",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(failing.status.code(), Some(1));
+    let passing = run(&["--cases", "basic/approve-echo", "--format", "json"]);
+    assert_eq!(passing.status.code(), Some(0));
+    for output in [&failing, &passing] {
+        let report = stdout_json(output);
+        let errors: Vec<String> = validator
+            .iter_errors(&report)
+            .map(|error| error.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{report:#}");
+    }
+    // The schema is strict enough to catch a report that lost a part.
+    let mut broken = stdout_json(&failing);
+    broken["cases"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("chunkings");
+    assert!(!validator.is_valid(&broken));
+
+    // The failure's transcript is a timeline of structured events.
+    let report = stdout_json(&failing);
+    let failed = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|case| case["grade"] == "fail")
+        .expect("a failed case");
+    let transcript = failed["failure"]["transcript"].as_array().unwrap();
+    let first = |key: &str| {
+        transcript
+            .iter()
+            .find(|moment| moment.get(key).is_some())
+            .unwrap_or_else(|| panic!("no {key:?} in {transcript:#?}"))
+    };
+    let markup = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+    assert!(first("sent")["sent"].as_str().unwrap().contains("echo '"));
+    assert_eq!(first("request")["step"], 3);
+    assert_eq!(
+        first("request")["request"]["command"],
+        format!("echo '{markup}'")
+    );
+    assert_eq!(first("decision")["decision"]["answer"], "approve");
+    assert_eq!(first("executed")["executed"], format!("echo '{markup}'"));
+    let positions: Vec<usize> = ["sent", "request", "decision", "executed"]
+        .iter()
+        .map(|key| {
+            transcript
+                .iter()
+                .position(|moment| moment.get(*key).is_some())
+                .unwrap()
+        })
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{transcript:#?}");
+    assert_eq!(report["totals"]["fail"], 1, "{report:#}");
+    assert_eq!(report["totals"]["pass"], 1);
+    assert_eq!(report["totals"]["informational"], 1);
+    assert_eq!(report["verdict"]["ok"], false);
+}
+
+#[test]
+fn a_run_that_grades_no_required_case_exits_1_and_says_why() {
+    // Only an informational case: nothing required was graded.
+    let output = run(&[
+        "--scenarios",
+        report_cases().to_str().unwrap(),
+        "--cases",
+        "report/informational",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().last(),
+        Some("no required case was graded: the 1 case(s) selected are all informational"),
+        "{stdout}"
+    );
+    // Said on stderr too when the report goes elsewhere, in one line.
+    let output = run(&[
+        "--scenarios",
+        report_cases().to_str().unwrap(),
+        "--cases",
+        "report/informational",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let verdicts: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("no required case was graded"))
+        .collect();
+    assert_eq!(verdicts.len(), 1, "{stderr}");
+    assert_eq!(stdout_json(&output)["verdict"]["ok"], false);
+}
+
+#[test]
+fn progress_lines_go_to_stderr_and_the_report_on_stdout_stays_clean() {
+    let output = run(&[
+        "--cases",
+        "basic",
+        "--chunking",
+        "one-packet",
+        "--format",
+        "json",
+        "--progress-every",
+        "0.05",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let report = stdout_json(&output);
+    let cases = report["cases"].as_array().unwrap().len();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .filter(|line| line.starts_with("conformance: "))
+        .rfind(|line| line.contains("cases done"))
+        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    assert!(last.starts_with("conformance: finished: "), "{stderr}");
+    assert!(
+        last.contains(&format!(
+            "{cases}/{cases} cases done: {cases} passed, 0 failed"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn html_report_is_one_page_with_every_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.html");
+    let output = run(&[
+        "--cases",
+        "basic",
+        "--chunking",
+        "one-packet",
+        "--format",
+        "html",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("basic/approve-echo"));
+    assert!(page.contains("id=\"summary\""));
+    // The rendered page is checked in a browser by tests/tests/corpus/html_report.rs.
+}

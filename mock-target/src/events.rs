@@ -71,6 +71,17 @@ impl TargetEvent {
             data_b64: base64::engine::general_purpose::STANDARD.encode(data),
         }
     }
+
+    /// The bytes of an `Input` event; `None` for other events.
+    pub fn input_data(&self) -> Option<Vec<u8>> {
+        match self {
+            // We encoded these ourselves, so decoding cannot fail.
+            TargetEvent::Input { data_b64 } => base64::engine::general_purpose::STANDARD
+                .decode(data_b64)
+                .ok(),
+            _ => None,
+        }
+    }
 }
 
 /// The shared, append-only event log. Cheap to clone; clones share one log.
@@ -169,6 +180,11 @@ impl EventLog {
         self.lock().events.clone()
     }
 
+    /// The events from the `first`th on (none when there are not that many yet).
+    pub fn snapshot_from(&self, first: usize) -> Vec<TargetEvent> {
+        self.lock().events.get(first..).unwrap_or_default().to_vec()
+    }
+
     /// The lines the shell ran, in order.
     pub fn executed_lines(&self) -> Vec<String> {
         self.lock()
@@ -195,15 +211,10 @@ impl EventLog {
 
     /// Every byte received on shell channels, concatenated in arrival order.
     pub fn input_bytes(&self) -> Vec<u8> {
-        let engine = base64::engine::general_purpose::STANDARD;
         self.lock()
             .events
             .iter()
-            .filter_map(|e| match e {
-                // We encoded these ourselves, so decoding cannot fail.
-                TargetEvent::Input { data_b64 } => engine.decode(data_b64).ok(),
-                _ => None,
-            })
+            .filter_map(TargetEvent::input_data)
             .flatten()
             .collect()
     }

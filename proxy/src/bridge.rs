@@ -300,13 +300,16 @@ async fn ask(approval: ApprovalPath, request: ApprovalRequest) -> Decision {
     approval.decide(request).await
 }
 
-/// A terminal dimension for the screen: the SSH request's, bounded to what a screen can be.
-fn screen_size(value: u32) -> u16 {
-    match u16::try_from(value) {
-        Ok(0) => 80,
+/// The screen's rows and columns from the SSH request's, bounded to what a screen can be. A
+/// 0 is a size the client did not say (`ssh -tt` from a pipe): programs on the target then
+/// take the terminal's own default, 24 rows of 80 columns, and so does the screen.
+fn screen_size(rows: u32, cols: u32) -> (u16, u16) {
+    let side = |value: u32, unsaid: u16| match u16::try_from(value) {
+        Ok(0) => unsaid,
         Ok(size) => size.min(1000),
         Err(_) => 1000,
-    }
+    };
+    (side(rows, 24), side(cols, 80))
 }
 
 /// Text that Ctrl+C or a deny was to discard since the last approved submit, which the screen
@@ -435,9 +438,8 @@ impl Bridge {
                     rows: row_height,
                     term: Some(term.clone()),
                 };
-                self.screen
-                    .lock()
-                    .resize(screen_size(row_height), screen_size(col_width));
+                let (rows, cols) = screen_size(row_height, col_width);
+                self.screen.lock().resize(rows, cols);
                 let modes: Vec<(Pty, u32)> = terminal_modes
                     .into_iter()
                     .filter(|(mode, _)| MODES_PASSED.contains(mode))
@@ -472,9 +474,8 @@ impl Bridge {
                 pix_width,
                 pix_height,
             } => {
-                self.screen
-                    .lock()
-                    .resize(screen_size(row_height), screen_size(col_width));
+                let (rows, cols) = screen_size(row_height, col_width);
+                self.screen.lock().resize(rows, cols);
                 self.recording.resize(col_width, row_height);
                 self.target
                     .window_change(col_width, row_height, pix_width, pix_height)
@@ -983,5 +984,18 @@ impl Bridge {
             self.target.eof().await.map_err(drop)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::screen_size;
+
+    #[test]
+    fn the_screen_takes_the_clients_size_within_bounds() {
+        assert_eq!(screen_size(40, 120), (40, 120));
+        assert_eq!(screen_size(0, 0), (24, 80), "unsaid: a terminal's default");
+        assert_eq!(screen_size(0, 132), (24, 132));
+        assert_eq!(screen_size(5000, u32::MAX), (1000, 1000));
     }
 }

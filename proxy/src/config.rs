@@ -65,6 +65,22 @@ pub enum CliCommand {
     },
     /// Print the man page, in roff (`sshgate man > sshgate.1; man ./sshgate.1`).
     Man,
+    /// The shell-side guard for targets (docs/guard.md).
+    Guard {
+        #[command(subcommand)]
+        command: GuardCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum GuardCommand {
+    /// Print the guard for SHELL (bash or zsh), to be sourced from /etc/bash.bashrc,
+    /// /etc/zsh/zshrc or a user's rc file.
+    Print {
+        /// bash or zsh.
+        #[arg(value_name = "SHELL")]
+        shell: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]

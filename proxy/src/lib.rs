@@ -28,6 +28,7 @@
 //!   monitor follow.
 //! - [`semantic_prompt`]: OSC 133 marks from the target (used only to fail closed), none from
 //!   the operator.
+//! - [`guard`]: the shell-side guard's files for bash and zsh, printed by `sshgate guard print`.
 //! - [`shell_state`]: recognises commands that change how the shell reads later input, which
 //!   the approver is warned of.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
@@ -58,6 +59,7 @@ pub mod exec_input;
 pub mod execution_monitor;
 pub mod forced_command;
 pub mod gate;
+pub mod guard;
 pub mod host_patterns;
 pub mod keys_command;
 pub mod known_hosts;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{CommandFactory, Parser};
 use sshgate::approval::{ApprovalPath, WebSocketApprover};
 use sshgate::audit::verify::Verdict;
-use sshgate::config::{AuditCommand, Cli, CliCommand, ProxyConfig};
+use sshgate::config::{AuditCommand, Cli, CliCommand, GuardCommand, ProxyConfig};
 use tokio::signal::unix::SignalKind;
 
 /// Exit status for usage and configuration errors, as documented.
@@ -66,6 +66,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(CliCommand::Man) => print_man(),
+        Some(CliCommand::Guard {
+            command: GuardCommand::Print { shell },
+        }) => print_guard(&shell),
     }
 }
 
@@ -78,6 +81,20 @@ fn print_man() -> ExitCode {
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(EXIT_FAILURE, format!("cannot write the man page: {error}")),
+    }
+}
+
+/// `sshgate guard print SHELL`: the guard on stdout, or exit 2 for a shell without one.
+fn print_guard(shell: &str) -> ExitCode {
+    match sshgate::guard::script(shell) {
+        Some(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        None => fail(
+            EXIT_USAGE,
+            format!("guard print: no guard for {shell:?} (there is one for bash and for zsh)"),
+        ),
     }
 }
 

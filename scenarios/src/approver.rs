@@ -109,6 +109,9 @@ pub struct ScriptedApprover {
     /// The in-process forwarder and the WebSocket server; aborted with the approver.
     tasks: JoinSet<()>,
     cancelled: Vec<String>,
+    /// Requests the proxy cancelled before any step claimed them: still requests the case did
+    /// not expect (whether the cancel comes before the case ends is the proxy's timing).
+    withdrawn: Vec<ApprovalRequest>,
     alerts: Vec<Alert>,
     /// After a `drop` answer the approver is gone: every later request is dropped too.
     gone: bool,
@@ -170,6 +173,7 @@ impl ScriptedApprover {
             held: Vec::new(),
             tasks: JoinSet::new(),
             cancelled: Vec::new(),
+            withdrawn: Vec::new(),
             alerts: Vec::new(),
             gone: false,
             events: Vec::new(),
@@ -199,7 +203,10 @@ impl ScriptedApprover {
             }
             IncomingKind::Cancel { id } => {
                 self.events.push(ApprovalEvent::Cancel { id: id.clone() });
-                self.queue.retain(|pending| pending.request.id != id);
+                if let Some(at) = self.queue.iter().position(|p| p.request.id == id) {
+                    let pending = self.queue.remove(at).expect("found above");
+                    self.withdrawn.push(pending.request);
+                }
                 self.cancelled.push(id);
             }
             IncomingKind::Alert(alert) => {
@@ -225,6 +232,7 @@ impl ScriptedApprover {
         self.alerts.iter().any(|alert| alert.reason.contains(text))
     }
 
+    /// The requests waiting for a step to claim them.
     pub fn unclaimed(&self) -> Vec<ApprovalRequest> {
         self.queue
             .iter()
@@ -232,11 +240,26 @@ impl ScriptedApprover {
             .collect()
     }
 
+    /// Every request no step claimed, cancelled ones included: at the end of a case, each is
+    /// one the case did not expect.
+    pub fn never_claimed(&self) -> Vec<ApprovalRequest> {
+        let mut requests = self.withdrawn.clone();
+        requests.extend(self.unclaimed());
+        requests
+    }
+
     pub fn answer(&mut self, pending: Pending, answer: &Answer) {
         let Pending { request, reply } = pending;
         let id = request.id.as_str();
         match answer {
-            Answer::Rule => self.send(reply, rule(&request), "rule"),
+            Answer::Rule => {
+                let decision = rule(&request);
+                let how = match &decision.reason {
+                    None => "approve (the rule)".to_string(),
+                    Some(reason) => format!("deny (the rule): {reason}"),
+                };
+                self.send(reply, decision, &how)
+            }
             Answer::Approve => self.send(reply, Decision::approve(id), "approve"),
             Answer::Deny(reason) => self.send(reply, Decision::deny(id, reason), "deny"),
             Answer::Delay(ms) => {

@@ -1,7 +1,7 @@
 //! One replay in progress: the operator's channels and screen, the scripted approver and the
 //! mock target, and the steps carried out against them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mock_target::{EventLog, TargetEvent};
 use rand::SeedableRng;
@@ -13,7 +13,7 @@ use super::operator::{connect, cut, AnyHostKey};
 use super::{Harness, ReplayOptions};
 use crate::approver::ScriptedApprover;
 use crate::format::{Chunking, Scenario, Step};
-use crate::outcome::{Failure, Transcript};
+use crate::outcome::{Event, Failure, Moment, Transcript};
 use crate::terminal::OperatorTerminal;
 
 /// The interactive shell, opened by the first step that needs it.
@@ -55,8 +55,13 @@ pub(super) struct Session {
     last_request: Option<String>,
     never_executed: Vec<String>,
     never_received: Vec<Vec<u8>>,
-    sent: Vec<Vec<u8>>,
-    received: Vec<u8>,
+    /// What happened so far, in the order seen, each at the step under way then.
+    timeline: Vec<Moment>,
+    started: Instant,
+    current_step: usize,
+    /// How many of the approver's and the target's events the timeline holds.
+    noted_approvals: usize,
+    noted_target: usize,
 }
 
 fn failure(step: usize, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
@@ -103,17 +108,23 @@ impl Session {
             last_request: None,
             never_executed: Vec::new(),
             never_received: Vec::new(),
-            sent: Vec::new(),
-            received: Vec::new(),
+            timeline: Vec::new(),
+            started: Instant::now(),
+            current_step: 0,
+            noted_approvals: 0,
+            noted_target: 0,
         })
     }
 
     pub(super) async fn run(&mut self, scenario: &Scenario) -> Result<(), Failure> {
         for (index, step) in scenario.steps.iter().enumerate() {
-            self.step(index + 1, step).await?;
+            self.current_step = index + 1;
+            let done = self.step(index + 1, step).await;
+            self.note_events();
+            done?;
         }
         self.check_invariants(0)?;
-        let unclaimed = self.approver.unclaimed();
+        let unclaimed = self.approver.never_claimed();
         if !unclaimed.is_empty() {
             let commands: Vec<_> = unclaimed.iter().map(|r| r.command.as_str()).collect();
             return Err(failure(
@@ -208,6 +219,7 @@ impl Session {
                 }
                 self.last_request = Some(request.id.clone());
                 self.approver.answer(pending, answer);
+                self.note_events();
                 Ok(())
             }
             Step::Cancelled => {
@@ -436,11 +448,11 @@ impl Session {
                     }
                 }
             }
+            self.record(Event::Sent(crate::notation::render(packet)));
             for message in arrived {
                 self.on_shell_message(message).await;
             }
         }
-        self.sent.extend(packets);
         Ok(())
     }
 
@@ -481,6 +493,7 @@ impl Session {
         // Subscribed before the first look, so an event between look and wait still wakes us.
         let mut target_events = self.events.subscribe();
         loop {
+            self.note_events();
             if condition(self) {
                 return Ok(());
             }
@@ -518,11 +531,13 @@ impl Session {
         };
         match message {
             Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
-                self.received.extend_from_slice(&data);
                 let replies = self.terminal.feed(&data);
                 if !replies.is_empty() {
                     let _ = shell.writer.data(&replies[..]).await;
-                    self.sent.push(replies);
+                }
+                self.record_received(&data);
+                if !replies.is_empty() {
+                    self.record(Event::Sent(crate::notation::render(&replies)));
                 }
             }
             Some(ChannelMsg::ExitStatus { exit_status }) => shell.exit_status = Some(exit_status),
@@ -547,16 +562,49 @@ impl Session {
         )
     }
 
-    pub(super) fn fill(&self, transcript: &mut Transcript) {
-        transcript.sent = self.sent.clone();
-        transcript.received = self.received.clone();
-        transcript.approvals = self.approver.events.clone();
-        transcript.target_events = self
-            .events
-            .snapshot()
+    /// Add `event` to the timeline at the step under way.
+    fn record(&mut self, event: Event) {
+        self.timeline.push(Moment {
+            step: self.current_step,
+            at_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            event,
+        });
+    }
+
+    /// Output the operator received: joined to the previous moment when that was output of
+    /// the same step too, so that a screenful is one moment rather than one per packet.
+    fn record_received(&mut self, data: &[u8]) {
+        let text = crate::notation::render(data);
+        match self.timeline.last_mut() {
+            Some(Moment {
+                step,
+                event: Event::Received(output),
+                ..
+            }) if *step == self.current_step => output.push_str(&text),
+            _ => self.record(Event::Received(text)),
+        }
+    }
+
+    /// Add what the approver and the target did since the last call to the timeline.
+    fn note_events(&mut self) {
+        let approvals: Vec<Event> = self.approver.events[self.noted_approvals..]
             .iter()
-            .map(|event| serde_json::to_string(event).unwrap_or_default())
+            .map(Event::from_approval)
             .collect();
+        self.noted_approvals += approvals.len();
+        let target = self.events.snapshot_from(self.noted_target);
+        self.noted_target += target.len();
+        for event in approvals
+            .into_iter()
+            .chain(target.iter().map(Event::from_target))
+        {
+            self.record(event);
+        }
+    }
+
+    pub(super) fn fill(&mut self, transcript: &mut Transcript) {
+        self.note_events();
+        transcript.timeline = std::mem::take(&mut self.timeline);
         transcript.screen = self.terminal.contents();
     }
 }

@@ -13,12 +13,23 @@ use sshgate_tests::process::binary;
 /// Run `conformance run --launch LAUNCH ARGS..` with a JSON report, telling the runner the
 /// proxy's approval time-out is 1 s; its exit code and report.
 fn launched(launch: &str, args: &[&str]) -> (Option<i32>, Value) {
+    launched_as_is(launch, &with_approval_timeout(args))
+}
+
+/// `args` telling the runner that the proxy's approval time-out is 1 s.
+fn with_approval_timeout<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut with_timeout = vec!["--approval-timeout", "1"];
     with_timeout.extend_from_slice(args);
-    launched_as_is(launch, &with_timeout)
+    with_timeout
 }
 
 fn launched_as_is(launch: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let (code, report, _) = launched_saying(launch, args);
+    (code, report)
+}
+
+/// The same, with what the runner said on stderr.
+fn launched_saying(launch: &str, args: &[&str]) -> (Option<i32>, Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
     let output = Command::new(binary("conformance"))
@@ -28,14 +39,28 @@ fn launched_as_is(launch: &str, args: &[&str]) -> (Option<i32>, Value) {
         .arg(&out)
         .output()
         .expect("the runner starts");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let report = std::fs::read_to_string(&out)
         .unwrap_or_else(|error| panic!("no report ({error}); the runner said: {stderr}"));
-    (output.status.code(), serde_json::from_str(&report).unwrap())
+    (
+        output.status.code(),
+        serde_json::from_str(&report).unwrap(),
+        stderr,
+    )
 }
 
+/// The one line of `stderr` that holds `text`.
+fn the_line<'a>(stderr: &'a str, text: &str) -> &'a str {
+    let lines: Vec<&str> = stderr.lines().filter(|line| line.contains(text)).collect();
+    assert_eq!(lines.len(), 1, "{text:?} in {stderr}");
+    lines[0]
+}
+
+/// The naive proxy's flags after `template`'s.
+pub const NAIVE_FLAGS: &str = "--approval-timeout {approval_timeout}";
+
 /// The launch template for a proxy binary of this workspace.
-fn template(name: &str, extra: &str) -> String {
+pub fn template(name: &str, extra: &str) -> String {
     format!(
         "{} --listen {{listen}} --target {{target}} --approver {{approver}} {extra}",
         binary(name).display()
@@ -65,17 +90,23 @@ fn ids_graded<'a>(grades: &'a BTreeMap<String, String>, grade: &str) -> Vec<&'a 
         .collect()
 }
 
+/// sshgate's launch line: with the identity the runner offers (the mock target takes any key)
+/// and the self-run's echo wait (the slow-echo cases are timed against it).
+pub fn sshgate(approval_timeout: &str) -> String {
+    template(
+        "sshgate",
+        &format!(
+            "--authorized-keys {{authorized_keys}} --target-known-hosts {{target_known_hosts}} \
+             --identity {{target_identity}} --host-key {{dir}}/host_key \
+             --approval-timeout {approval_timeout} --echo-wait 500"
+        ),
+    )
+}
+
 #[test]
 fn sshgate_launched_as_a_process_passes_every_required_case() {
-    // With the identity the runner offers: the mock target takes any key.
-    let launch = template(
-        "sshgate",
-        "--authorized-keys {authorized_keys} --target-known-hosts {target_known_hosts} \
-         --identity {target_identity} --host-key {dir}/host_key \
-         --approval-timeout {approval_timeout} --echo-wait 500",
-    );
-    // One chunking: the in-process runs cover all three; this one is about the process. The
-    // echo wait is the self-run's: the slow-echo cases are timed against it.
+    let launch = sshgate("{approval_timeout}");
+    // One chunking: the in-process runs cover all three; this one is about the process.
     let (code, report) = launched(&launch, &["--chunking", "one-packet"]);
     let grades = grades(&report);
     assert_eq!(ids_graded(&grades, "fail"), Vec::<&str>::new());
@@ -126,7 +157,7 @@ fn the_pass_through_fails_every_required_case() {
 
 /// The bypasses DESIGN.md section 5 lists for published designs, as cases, that a proxy with
 /// CR as its only submit, Ctrl+U as its deny and only CSI sequences parsed must fail.
-const NAIVE_BYPASSES: &[&str] = &[
+pub const NAIVE_BYPASSES: &[&str] = &[
     // LF or Ctrl+O as a submit
     "bypass/lf-submits",
     "bypass/ctrl-o-submits",
@@ -147,7 +178,7 @@ const NAIVE_BYPASSES: &[&str] = &[
 
 #[test]
 fn the_naive_design_fails_its_known_bypasses() {
-    let launch = template("naive-proxy", "--approval-timeout {approval_timeout}");
+    let launch = template("naive-proxy", NAIVE_FLAGS);
     // One chunking is enough to show each flaw; many at once, as most cases wait to fail.
     let args = [
         "--chunking",
@@ -221,4 +252,60 @@ fn cases_needing_what_the_proxy_lacks_are_skipped_with_the_reason() {
             .map(String::as_str),
         Some("pass")
     );
+}
+
+#[test]
+fn skipped_required_cases_fail_the_run_unless_skips_are_allowed() {
+    // sshgate passes every case; a runner not told its approval time-out skips the cases that
+    // wait for it, and grades the rest.
+    let launch = sshgate("1");
+    let args = ["--cases", "failure/*", "--chunking", "one-packet"];
+    let (code, report, stderr) = launched_saying(&launch, &args);
+    let grades = grades(&report);
+    let skipped = ids_graded(&grades, "skip").len();
+    assert!(skipped > 0, "{grades:?}");
+    assert!(!ids_graded(&grades, "pass").is_empty(), "{grades:?}");
+    assert_eq!(ids_graded(&grades, "fail"), Vec::<&str>::new());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["totals"]["skip"], skipped);
+    the_line(
+        &stderr,
+        &format!("conformance: {skipped} required case(s) skipped: not graded, so not a pass"),
+    );
+
+    let allowed: Vec<&str> = args.iter().copied().chain(["--allow-skip"]).collect();
+    let (code, report, stderr) = launched_saying(&launch, &allowed);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["allow_skip"], true);
+    assert!(the_line(&stderr, "every required case graded passed").contains("--allow-skip"));
+}
+
+#[test]
+fn a_run_whose_required_cases_were_all_skipped_exits_1_and_says_why() {
+    // Every exec case needs exec, which this proxy refuses; not even --allow-skip makes a run
+    // that graded nothing a pass.
+    let launch = template(
+        "naive-proxy",
+        "--approval-timeout {approval_timeout} --refuse-exec",
+    );
+    for allow in [None, Some("--allow-skip")] {
+        let args: Vec<&str> = ["--cases", "exec/*", "--chunking", "one-packet"]
+            .into_iter()
+            .chain(allow)
+            .collect();
+        let (code, report, stderr) = launched_saying(&launch, &with_approval_timeout(&args));
+        let grades = grades(&report);
+        assert!(grades.values().all(|grade| grade == "skip"), "{grades:?}");
+        assert_eq!(code, Some(1), "{stderr}");
+        let line = the_line(&stderr, "no required case was graded");
+        assert_eq!(
+            line,
+            format!(
+                "conformance: no required case was graded: all {} required case(s) were \
+                 skipped (the proxy refuses exec requests)",
+                grades.len()
+            )
+        );
+        assert_eq!(report["verdict"]["ok"], false);
+    }
 }

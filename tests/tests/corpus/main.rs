@@ -2,13 +2,17 @@
 //! scenario under every chunking against sshgate (all must pass), through sshgate's WebSocket
 //! approver client, and against the pass-through control (every gating scenario must fail
 //! there, or it proves nothing). `launched` does the same through the runner's third-party
-//! path, with each proxy a separate process.
+//! path, with each proxy a separate process, and `html_report` reads the HTML report in a
+//! browser.
 
+mod html_report;
 mod launched;
+mod matrix;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use conformance::progress::ProgressStyle;
 use conformance::report::{Grade, ProxyInfo, Report};
 use conformance::runner::{run, RunOptions};
 use conformance::self_run::InProcessSshgate;
@@ -50,7 +54,7 @@ async fn grade(
 /// Options for a run against in-process sshgate, whose approval time-out is known.
 fn quiet() -> RunOptions {
     RunOptions {
-        progress: false,
+        progress: ProgressStyle::Off,
         approval_timeout: Some(InProcessSshgate::default().approval_timeout),
         ..RunOptions::default()
     }

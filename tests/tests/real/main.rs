@@ -5,7 +5,8 @@
 //! corpus's real-shell tier, its real-shell cases replayed through sshgate and through the
 //! pass-through control (`corpus`); and the conformance runner's `--target-shell`, as a third
 //! party runs it (`target_shell`); and bulk input through the sshgate binary into an
-//! approved exec, by OpenSSH's `ssh` (`bulk_input`).
+//! approved exec, by OpenSSH's `ssh` (`bulk_input`); and the shell-side guard in real bash and
+//! zsh on a PTY, with the test answering its questions (`guard`, no sshd).
 //!
 //! Each test starts its own sshd, sshgate and approver. Without sshd installed they are
 //! skipped with a message; where `CI` is set that is a failure instead.
@@ -13,6 +14,7 @@
 mod bulk_input;
 mod corpus;
 mod differential;
+mod guard;
 mod keys;
 mod screen;
 mod secrets;
