@@ -69,6 +69,33 @@ pub fn markdown(cases: &[Scenario]) -> String {
     out
 }
 
+/// The cases as a JSON array, for tools: one object per case with its id, category,
+/// requirement, description, tags, grade (`required` or `informational`) and the targets it
+/// runs on (`mock`, or the real shells).
+pub fn json(cases: &[Scenario]) -> String {
+    let entries: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|case| {
+            let targets: Vec<String> = case.targets.iter().map(ToString::to_string).collect();
+            serde_json::json!({
+                "id": case.id,
+                "category": case.category(),
+                "requirement": case.requirement,
+                "description": case.description,
+                "tags": case.tags,
+                "grade": match case.grade {
+                    Grade::Required => "required",
+                    Grade::Informational => "informational",
+                },
+                "targets": targets,
+            })
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&entries).expect("JSON values always serialise");
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +127,19 @@ mod tests {
             markdown.contains("| `bypass/b` | It MUST hold. *(real shell: bash)* |"),
             "{markdown}"
         );
+    }
+
+    #[test]
+    fn json_lists_every_case_with_its_fields() {
+        let cases = [case("bypass/a", "mock"), case("bypass/b", "bash")];
+        let parsed: serde_json::Value = serde_json::from_str(&json(&cases)).unwrap();
+        let entries = parsed.as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["id"], "bypass/a");
+        assert_eq!(entries[0]["category"], "bypass");
+        assert_eq!(entries[0]["requirement"], "It MUST hold.");
+        assert_eq!(entries[0]["grade"], "required");
+        assert_eq!(entries[0]["targets"], serde_json::json!(["mock"]));
+        assert_eq!(entries[1]["targets"], serde_json::json!(["bash"]));
     }
 }

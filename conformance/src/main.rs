@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use conformance::catalogue;
 use conformance::external::{run_against, StartError, Target};
 use conformance::matrix;
@@ -71,6 +71,13 @@ impl ShellArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print a completion script for SHELL (`conformance completions bash`).
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (`conformance man > conformance.1; man ./conformance.1`).
+    Man,
     /// List the cases: id and the requirement each checks (with --target-shell, those that
     /// run on that shell).
     List {
@@ -271,6 +278,8 @@ enum ReportFormat {
 enum ListFormat {
     Human,
     Markdown,
+    /// An array of objects: id, category, requirement, description, tags, grade, targets.
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -303,12 +312,31 @@ fn main() -> ExitCode {
                 match format {
                     ListFormat::Human => catalogue::human(&cases),
                     ListFormat::Markdown => catalogue::markdown(&cases),
+                    ListFormat::Json => catalogue::json(&cases),
                 }
             );
             ExitCode::SUCCESS
         }
         Some(Command::Run { proxy, output }) => {
             run_external(&cli.selection, &proxy, &output, shell)
+        }
+        Some(Command::Completions { shell }) => {
+            let mut out = std::io::stdout();
+            clap_complete::generate(shell, &mut Cli::command(), "conformance", &mut out);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Man) => {
+            let mut page = Vec::new();
+            let written = clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &page));
+            match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("conformance: cannot write the man page: {error}");
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
         }
         Some(Command::Matrix {
             proxies,

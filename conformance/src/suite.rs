@@ -1,5 +1,5 @@
-//! The suite: the corpus built into the binary, plus any scenario folders the user adds, and
-//! the selection of cases by glob.
+//! The suite: the corpus built into the binary (`scenarios::corpus::EMBEDDED`), plus any
+//! scenario folders the user adds, and the selection of cases by glob.
 //!
 //! Invariant: every case id appears once; a user's scenario with the id of a built-in one is an
 //! error, not a silent replacement.
@@ -9,8 +9,6 @@ use std::path::Path;
 use globset::{Glob, GlobMatcher};
 use scenarios::format::{self, FormatError};
 use scenarios::Scenario;
-
-include!(concat!(env!("OUT_DIR"), "/corpus.rs"));
 
 /// The version of the suite: the cases change with the crate's version.
 pub const SUITE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -27,7 +25,7 @@ pub enum SuiteError {
 
 /// The built-in cases.
 pub fn builtin() -> Result<Vec<Scenario>, SuiteError> {
-    CORPUS
+    scenarios::corpus::EMBEDDED
         .iter()
         .map(|(path, text)| Ok(format::parse(&format!("corpus/{path}"), text)?))
         .collect()

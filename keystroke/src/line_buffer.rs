@@ -46,9 +46,29 @@ impl LineBuffer {
     }
 
     pub(crate) fn insert(&mut self, chars: &[char]) {
-        self.text
-            .splice(self.cursor..self.cursor, chars.iter().copied());
+        match chars {
+            // Typing and pasting append at the end almost always: no splice to build and drop.
+            _ if self.cursor == self.text.len() => self.text.extend_from_slice(chars),
+            [c] => self.text.insert(self.cursor, *c),
+            _ => {
+                self.text
+                    .splice(self.cursor..self.cursor, chars.iter().copied());
+            }
+        }
         self.cursor += chars.len();
+    }
+
+    /// Inserts pasted ASCII text at the cursor, CR read as LF (readline's bracketed paste).
+    pub(crate) fn insert_ascii(&mut self, text: &[u8]) {
+        let chars = text
+            .iter()
+            .map(|&b| if b == b'\r' { '\n' } else { char::from(b) });
+        if self.cursor == self.text.len() {
+            self.text.extend(chars);
+        } else {
+            self.text.splice(self.cursor..self.cursor, chars);
+        }
+        self.cursor += text.len();
     }
 
     pub(crate) fn move_to(&mut self, pos: usize) {

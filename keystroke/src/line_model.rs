@@ -166,6 +166,30 @@ impl LineModel {
         submit
     }
 
+    /// Applies a run of `KeyEvent::Pasted` characters at once, exactly as [`LineModel::apply`]
+    /// would one after another, when it can: inside a bracketed paste to a shell with bracketed
+    /// paste mode, no prefix pending, nothing cut. `text` holds only tab, LF, CR and printable
+    /// ASCII (CR is inserted as LF, as readline does). Returns false, applying nothing, when
+    /// the run must go key by key.
+    pub fn paste_text(&mut self, text: &[u8]) -> bool {
+        if !self.bracketed_paste || self.paste_cut || self.prefix != Prefix::None {
+            return false;
+        }
+        debug_assert!(text
+            .iter()
+            .all(|&b| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7e)));
+        if text.is_empty() {
+            return true;
+        }
+        // What `apply` leaves after each pasted character: no kill just made, nothing typed
+        // since one; only the first character reads the flag the key before it set.
+        self.last_was_kill = false;
+        self.kill_may_join = text.len() == 1 && self.typed_since_kill;
+        self.typed_since_kill = false;
+        self.buf.insert_ascii(text);
+        true
+    }
+
     /// The byte following C-v / C-q, taken raw. CR, LF and C-o are still held: if the shell
     /// did not see the quote the way the model did, they would run the line.
     pub fn quoted_byte(&mut self, byte: u8) -> Option<Submit> {

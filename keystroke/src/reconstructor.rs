@@ -174,6 +174,35 @@ impl Reconstructor {
         }
     }
 
+    /// Takes the longest start of `bytes` that is plain text inside a bracketed paste (tab,
+    /// LF, CR and printable ASCII, to a shell that enabled bracketed paste mode, in a paste
+    /// the model trusts), applies it at once and returns its length: every one of those bytes
+    /// is a [`ByteAction::Forward`], and the state after is the state [`Reconstructor::push`]
+    /// of each would leave. Returns 0 when the next byte must go through `push` (outside a
+    /// paste, an ESC that may start the end marker, a Ctrl+C, a NUL, a non-ASCII byte...).
+    ///
+    /// The fast path for large pastes: a gate forwards the returned bytes, then pushes the
+    /// next byte on its own.
+    pub fn push_paste_text(&mut self, bytes: &[u8]) -> usize {
+        if self.discarding_paste
+            || !self.paste_trusted
+            || !self.tokenizer.in_paste_text()
+            || !self.model.bracketed_paste()
+        {
+            return 0;
+        }
+        let run = bytes
+            .iter()
+            .position(|&b| !matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7e))
+            .unwrap_or(bytes.len());
+        if run == 0 || !self.model.paste_text(&bytes[..run]) {
+            return 0;
+        }
+        // As `push` leaves it for a byte read inside a paste.
+        self.mouse_bytes_owed = 0;
+        run
+    }
+
     /// The target enabled (true) or disabled (false) bracketed paste mode (it printed
     /// `ESC[?2004h` / `ESC[?2004l`). Default false.
     pub fn set_bracketed_paste(&mut self, enabled: bool) {

@@ -75,6 +75,13 @@ impl Tokenizer {
         matches!(self.state, State::Paste { .. })
     }
 
+    /// True inside a bracketed paste's body with nothing partly read (no byte of the end
+    /// marker, no part of a UTF-8 character): a plain ASCII byte other than ESC is then one
+    /// `Pasted` character and leaves this state as it is.
+    pub fn in_paste_text(&self) -> bool {
+        matches!(self.state, State::Paste { matched: 0 }) && !self.utf8.is_pending()
+    }
+
     /// True when no sequence or character is partly read.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Ground) && !self.utf8.is_pending()

@@ -21,6 +21,10 @@ impl Utf8Decoder {
 
     /// Reports the bytes of an unfinished sequence as invalid and forgets them.
     pub(crate) fn flush(&mut self, out: &mut Vec<KeyEvent>) {
+        // Called before every ASCII byte: nothing pending is by far the common case.
+        if self.len == 0 {
+            return;
+        }
         out.extend(self.buf[..self.len].iter().map(|&b| KeyEvent::Invalid(b)));
         self.len = 0;
     }

@@ -19,8 +19,14 @@ use tracing_subscriber::EnvFilter;
 /// A mock approver for approval protocol v1: a WebSocket server that denies any command
 /// containing the deny marker and approves the rest, or asks you at this terminal.
 #[derive(Debug, Parser)]
-#[command(name = "mock-approver", version)]
+#[command(
+    name = "mock-approver",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    tool: Option<Tool>,
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -39,6 +45,38 @@ struct Cli {
     /// The delay for `--behaviour delay`, in milliseconds (default 1000).
     #[arg(long, value_name = "N")]
     delay_ms: Option<u64>,
+}
+
+/// Commands that print something about the binary instead of serving.
+#[derive(Debug, clap::Subcommand)]
+enum Tool {
+    /// Print a completion script for SHELL (`mock-approver completions bash`).
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (`mock-approver man > mock-approver.1; man ./mock-approver.1`).
+    Man,
+}
+
+/// Print what `tool` asks for on standard output.
+fn print_tool(tool: Tool) -> ExitCode {
+    use clap::CommandFactory as _;
+    let mut text = Vec::new();
+    let rendered = match tool {
+        Tool::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mock-approver", &mut text);
+            Ok(())
+        }
+        Tool::Man => clap_mangen::Man::new(Cli::command()).render(&mut text),
+    };
+    match rendered.and_then(|()| std::io::stdout().write_all(&text)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mock-approver: cannot write to standard output: {error}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,7 +103,7 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => {
             // --help or --version.
@@ -82,6 +120,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(tool) = cli.tool.take() {
+        return print_tool(tool);
+    }
     let default_level = if cli.interactive { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -17,8 +17,10 @@ use russh::keys::{HashAlg, PrivateKey};
 /// An SSH server for testing approval proxies: exec echoes `<cmd>:ok` (exec `sha256sum` digests
 /// its input instead), a PTY gets a small shell, and everything received is recorded.
 #[derive(Debug, Parser)]
-#[command(name = "mock-target", version)]
+#[command(name = "mock-target", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    tool: Option<Tool>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -28,6 +30,38 @@ struct Cli {
     /// Host key file (OpenSSH format); generated (ed25519) and written there if it does not exist.
     #[arg(long, value_name = "FILE")]
     host_key: Option<PathBuf>,
+}
+
+/// Commands that print something about the binary instead of serving.
+#[derive(Debug, clap::Subcommand)]
+enum Tool {
+    /// Print a completion script for SHELL (`mock-target completions bash`).
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (`mock-target man > mock-target.1; man ./mock-target.1`).
+    Man,
+}
+
+/// Print what `tool` asks for on standard output.
+fn print_tool(tool: Tool) -> ExitCode {
+    use clap::CommandFactory as _;
+    let mut text = Vec::new();
+    let rendered = match tool {
+        Tool::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mock-target", &mut text);
+            Ok(())
+        }
+        Tool::Man => clap_mangen::Man::new(Cli::command()).render(&mut text),
+    };
+    match rendered.and_then(|()| std::io::stdout().write_all(&text)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mock-target: cannot write to standard output: {error}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// A failure and the exit code it maps to.
@@ -45,7 +79,7 @@ fn runtime_error(error: anyhow::Error) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help or --version
@@ -59,6 +93,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(tool) = cli.tool.take() {
+        return print_tool(tool);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -58,6 +58,13 @@ pub enum CliCommand {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print a completion script for SHELL (`sshgate completions bash > /etc/bash_completion.d/sshgate`).
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (`sshgate man > sshgate.1; man ./sshgate.1`).
+    Man,
     /// The shell-side guard for targets (docs/guard.md).
     Guard {
         #[command(subcommand)]

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use sshgate::approval::{ApprovalPath, WebSocketApprover};
 use sshgate::audit::verify::Verdict;
 use sshgate::config::{AuditCommand, Cli, CliCommand, GuardCommand, ProxyConfig};
@@ -56,9 +56,31 @@ fn main() -> ExitCode {
         Some(CliCommand::Audit {
             command: AuditCommand::Verify { file },
         }) => verify_audit(&file),
+        Some(CliCommand::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "sshgate",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Some(CliCommand::Man) => print_man(),
         Some(CliCommand::Guard {
             command: GuardCommand::Print { shell },
         }) => print_guard(&shell),
+    }
+}
+
+/// `sshgate man`: the man page, from the same definitions as `--help`.
+fn print_man() -> ExitCode {
+    let mut page = Vec::new();
+    match clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .and_then(|()| std::io::stdout().write_all(&page))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(EXIT_FAILURE, format!("cannot write the man page: {error}")),
     }
 }
 

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 
 use crate::format::{self, FormatError, Scenario};
 
-/// The corpus shipped with this crate.
+include!(concat!(env!("OUT_DIR"), "/corpus.rs"));
+
+/// The corpus shipped with this crate, as files (a checkout or an unpacked package). A
+/// program that may run far from its source, such as an installed `conformance`, reads
+/// [`EMBEDDED`] instead.
 pub fn builtin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }

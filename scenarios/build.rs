@@ -1,6 +1,11 @@
-//! Embeds the scenario corpus in the binary, so that an installed `conformance` needs no
-//! source tree: every `scenarios/corpus/<category>/<name>.toml` becomes an entry of
-//! `CORPUS: &[(&str, &str)]` (relative path, contents).
+//! Embeds the scenario corpus in this crate, so that a program built on it (the `conformance`
+//! runner, installed with `cargo install`) needs no source tree: every
+//! `corpus/<category>/<name>.toml` becomes an entry of [`corpus::EMBEDDED`]
+//! (relative path, contents).
+//!
+//! The corpus lives inside this package, so `cargo package` carries it in the `.crate` file
+//! with no `include` rule and no second copy: a packaged crate builds the same table as a
+//! checkout.
 
 use std::path::{Path, PathBuf};
 
@@ -8,12 +13,12 @@ fn main() {
     // Read when the script runs, not when it was compiled: a build directory reused by a
     // checkout elsewhere keeps the compiled script.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let corpus = Path::new(&manifest_dir).join("../scenarios/corpus");
+    let corpus = Path::new(&manifest_dir).join("corpus");
     println!("cargo::rerun-if-changed={}", corpus.display());
     let mut files = Vec::new();
     collect(&corpus, &mut files);
     files.sort();
-    let mut out = String::from("/// The built-in corpus: (path below the corpus folder, file contents).\npub const CORPUS: &[(&str, &str)] = &[\n");
+    let mut out = String::from("/// The corpus built into this crate: (path below the corpus folder, file contents).\npub const EMBEDDED: &[(&str, &str)] = &[\n");
     for file in &files {
         println!("cargo::rerun-if-changed={}", file.display());
         let relative = file.strip_prefix(&corpus).expect("below the corpus");
