@@ -307,14 +307,11 @@ fn main() -> ExitCode {
                     .collect(),
                 None => cases,
             };
-            print!(
-                "{}",
-                match format {
-                    ListFormat::Human => catalogue::human(&cases),
-                    ListFormat::Markdown => catalogue::markdown(&cases),
-                    ListFormat::Json => catalogue::json(&cases),
-                }
-            );
+            write_stdout(&match format {
+                ListFormat::Human => catalogue::human(&cases),
+                ListFormat::Markdown => catalogue::markdown(&cases),
+                ListFormat::Json => catalogue::json(&cases),
+            });
             ExitCode::SUCCESS
         }
         Some(Command::Run { proxy, output }) => {
@@ -346,6 +343,14 @@ fn main() -> ExitCode {
         }) => grade_matrix(&cli.selection, &proxies, &out, &launch, &replay, shell),
         None => self_run(&cli.selection, &cli.output, shell),
     }
+}
+
+/// Standard output gets `text`; a reader that has gone (`conformance list | head`) is not an
+/// error worth a panic, which `print!` would raise.
+fn write_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn usage(message: impl std::fmt::Display) -> ExitCode {
@@ -599,7 +604,7 @@ fn emit(report: &Report, output: &OutputArgs) -> ExitCode {
                 return usage(format!("--out {}: {error}", path.display()));
             }
         }
-        None => print!("{text}"),
+        None => write_stdout(&text),
     }
     let verdict = report.verdict();
     // The human report on stdout ends with this line already.

@@ -344,3 +344,22 @@ fn html_report_is_one_page_with_every_case() {
     assert!(page.contains("id=\"summary\""));
     // The rendered page is checked in a browser by tests/tests/corpus/html_report.rs.
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_error() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    // `conformance list | head -1`: the pipe is closed after the first bytes.
+    let mut child = Command::new(CONFORMANCE)
+        .args(["list", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("conformance runs");
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
