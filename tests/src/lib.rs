@@ -8,6 +8,7 @@
 //!
 //! The tests themselves live in `tests/tests/`; this library is test code only.
 
+pub mod launch_lines;
 pub mod launchers;
 pub mod naive;
 pub mod operator;

@@ -7,7 +7,6 @@
 
 mod html_report;
 mod launched;
-mod matrix;
 
 use std::sync::Arc;
 use std::time::Duration;

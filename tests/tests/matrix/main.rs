@@ -1,13 +1,16 @@
 //! docs/matrix*: the conformance matrix of sshgate, the naive proxy and the pass-through, as
 //! `conformance matrix` writes it. When a page is stale (a case added or renamed, a grade
 //! changed) this fails; `SSHGATE_UPDATE_MATRIX=1` writes the new pages into docs/ instead.
+//!
+//! A test binary of its own, so that it runs alone: beside the corpus self-run (hundreds of
+//! replays at once), the naive proxy's grade on a timing-sensitive case could change.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sshgate_tests::process::binary;
 
-use super::launched::{sshgate, template, NAIVE_BYPASSES, NAIVE_FLAGS};
+use sshgate_tests::launch_lines::{sshgate, template, NAIVE_BYPASSES, NAIVE_FLAGS};
 
 fn docs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs")
@@ -101,6 +104,6 @@ fn docs_matrix_is_what_the_runner_writes() {
     assert!(
         stale.is_empty(),
         "docs/ is out of date: {stale:?}; write it anew with \
-         SSHGATE_UPDATE_MATRIX=1 cargo test -p sshgate-tests --test corpus matrix"
+         SSHGATE_UPDATE_MATRIX=1 cargo test -p sshgate-tests --test matrix"
     );
 }
