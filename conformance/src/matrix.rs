@@ -12,6 +12,7 @@ use std::path::Path;
 use scenarios::Scenario;
 
 use crate::external::{run_against, StartError, Target};
+use crate::report::html::escape;
 use crate::report::{CaseResult, Grade, Report};
 use crate::runner::RunOptions;
 
@@ -298,22 +299,6 @@ fn markdown_detail(column: &Column, about: &About) -> String {
     out
 }
 
-/// Text for HTML, every character that could open markup escaped.
-fn html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}\
     table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;\
     text-align:left;vertical-align:top}.pass{background:#e6f4ea}.fail{background:#fce8e6}\
@@ -323,7 +308,7 @@ fn html_page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
-        html(title)
+        escape(title)
     )
 }
 
@@ -345,11 +330,11 @@ fn cell_class(column: &Column, category: Option<&str>) -> &'static str {
 fn html_matrix(columns: &[Column], about: &About) -> String {
     let mut body = format!(
         "<h1>Conformance matrix</h1>\n<p>{}</p>\n<p>{}</p>\n<table>\n<tr><th>category</th>",
-        html(&about_line(about)),
-        html(HOW)
+        escape(&about_line(about)),
+        escape(HOW)
     );
     for column in columns {
-        let name = html(&column.name);
+        let name = escape(&column.name);
         let _ = write!(body, "<th><a href=\"matrix-{name}.html\">{name}</a></th>");
     }
     body.push_str("</tr>\n");
@@ -359,13 +344,13 @@ fn html_matrix(columns: &[Column], about: &About) -> String {
         .chain(std::iter::once(None));
     for category in rows {
         let label = category.as_deref().unwrap_or("total");
-        let _ = write!(body, "<tr><th>{}</th>", html(label));
+        let _ = write!(body, "<tr><th>{}</th>", escape(label));
         for column in columns {
             let _ = write!(
                 body,
                 "<td class=\"{}\">{}</td>",
                 cell_class(column, category.as_deref()),
-                html(&cell(column, category.as_deref()))
+                escape(&cell(column, category.as_deref()))
             );
         }
         body.push_str("</tr>\n");
@@ -376,8 +361,8 @@ fn html_matrix(columns: &[Column], about: &About) -> String {
             let _ = writeln!(
                 body,
                 "<p>{} was not graded: {}</p>",
-                html(&column.name),
-                html(reason)
+                escape(&column.name),
+                escape(reason)
             );
         }
     }
@@ -388,20 +373,20 @@ fn html_detail(column: &Column, about: &About) -> String {
     let title = format!("{} in the conformance matrix", column.name);
     let mut body = format!(
         "<h1>{}</h1>\n<p>{} <a href=\"matrix.html\">The matrix</a>.</p>\n",
-        html(&title),
-        html(&about_line(about))
+        escape(&title),
+        escape(&about_line(about))
     );
     match &column.graded {
         Err(reason) => {
-            let _ = writeln!(body, "<p>Not graded: {}</p>", html(reason));
+            let _ = writeln!(body, "<p>Not graded: {}</p>", escape(reason));
         }
         Ok(report) => {
             let _ = write!(
                 body,
                 "<p>{} Required cases passed: {}.</p>\n<table>\n\
                  <tr><th>case</th><th>grade</th><th>requirement</th></tr>\n",
-                html(&version_line(report).replace('`', "")),
-                html(&tally(report, None).text())
+                escape(&version_line(report).replace('`', "")),
+                escape(&tally(report, None).text())
             );
             for case in &report.cases {
                 let class = match case.grade {
@@ -412,9 +397,9 @@ fn html_detail(column: &Column, about: &About) -> String {
                 let _ = writeln!(
                     body,
                     "<tr class=\"{class}\"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                    html(&case.id),
-                    html(&grade_text(case)),
-                    html(&case.requirement)
+                    escape(&case.id),
+                    escape(&grade_text(case)),
+                    escape(&case.requirement)
                 );
             }
             body.push_str("</table>\n");

@@ -8,7 +8,7 @@
 //! skipped one too unless skips are allowed).
 
 mod diff;
-mod html;
+pub(crate) mod html;
 mod human;
 mod json;
 mod junit;
