@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::accept::ConnectionLimits;
 use crate::client_keys::ClientKeys;
 use crate::credentials::{self, CredentialError, TargetKeyPolicy};
+use crate::guard::GuardMode;
 use crate::keys_command::{self, KeysCommand};
 use crate::proxy_protocol::Balancers;
 use crate::recording::RecordingSettings;
@@ -199,6 +200,12 @@ pub struct ProxyFlags {
     /// `sshgate audit verify FILE` (docs/audit.md).
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+    /// Answer the shell-side guard on the target (docs/guard.md), which asks before every
+    /// command the shell runs: `prefer` answers it where the target has one and gates
+    /// keystrokes alone where not; `require` ends a shell session without one, or whose
+    /// guard goes away; `off` never wakes it [default: prefer].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub guard: Option<GuardMode>,
 }
 
 /// A checked configuration, ready to serve.
@@ -272,6 +279,7 @@ impl ProxyFlags {
                 self.proxy_protocol_from
             },
             audit: self.audit.or(beside(file.audit)),
+            guard: self.guard.or(file.guard),
         })
     }
 
@@ -375,6 +383,7 @@ impl ProxyFlags {
                 balancers,
                 recording,
                 audit: crate::audit::AuditLog::off(),
+                guard: flags.guard.unwrap_or_default(),
             },
         })
     }

@@ -23,6 +23,7 @@ use crate::bridge::{self, ChannelContext};
 use crate::client_keys::ClientKeys;
 use crate::credentials::fingerprint;
 use crate::exec_input::ConnectionChannels;
+use crate::guard::GuardMode;
 use crate::log_text::quoted;
 use crate::proxy_protocol::Balancers;
 use crate::recording::RecordingSettings;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub recording: Option<RecordingSettings>,
     /// Where logins, sessions, requests and decisions are recorded (`--audit`).
     pub audit: AuditLog,
+    /// Whether a shell's guard on the target is woken and answered (`--guard`).
+    pub guard: GuardMode,
 }
 
 impl Settings {
@@ -87,6 +90,7 @@ impl Settings {
             balancers: Balancers::default(),
             recording: None,
             audit: AuditLog::off(),
+            guard: GuardMode::default(),
         }
     }
 }
@@ -382,6 +386,7 @@ impl russh::server::Handler for ClientConnection {
             recording: self.shared.settings.recording.clone(),
             audit: self.shared.settings.audit.clone(),
             presence: self.channels.enter(),
+            guard: self.shared.settings.guard,
         };
         reply.accept().await;
         tokio::spawn(bridge::run(context, channel));

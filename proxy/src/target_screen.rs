@@ -438,7 +438,7 @@ impl TargetScreen {
                 .is_some_and(|(prompt, displayed)| shows(&prompt, line, &displayed))
     }
 
-    fn context(&self) -> Vec<String> {
+    pub fn context(&self) -> Vec<String> {
         let screen = self.parser.screen();
         let (cursor_row, _) = screen.cursor_position();
         let rows: Vec<String> = screen

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::audit::record::{Exit, Record};
 use crate::audit::AuditLog;
+use crate::guard::sequence::{Event as GuardEvent, OutputScanner};
 use crate::paste_mode::PasteModeWatch;
 use crate::recording::SharedRecording;
 use crate::target_screen::SharedScreen;
@@ -46,17 +47,36 @@ pub struct OutboundPump {
     /// Where the target's exit status for the channel is recorded.
     pub audit: AuditLog,
     pub session: String,
+    /// Where the shell's guard sequences go (`--guard` not off): they are stripped from what
+    /// the operator sees.
+    pub guard: Option<mpsc::UnboundedSender<GuardEvent>>,
 }
 
 impl OutboundPump {
     /// Pump until the target channel ends or a refusal closes the operator's channel.
     pub async fn run(mut self) {
         let mut paste_mode = PasteModeWatch::default();
+        let mut guard_scanner = OutputScanner::default();
         let mut inbound_open = true;
         loop {
             tokio::select! {
                 message = self.target.wait() => {
-                    let Some(message) = message else { break };
+                    let Some(mut message) = message else { break };
+                    if let (true, Some(guard), ChannelMsg::Data { data }) =
+                        (self.screen.is_shell(), &self.guard, &mut message)
+                    {
+                        let (passed, events) = guard_scanner.feed(data);
+                        for event in events {
+                            // The inbound pump gone, the channel is closing anyway.
+                            let _ = guard.send(event);
+                        }
+                        if passed.len() != data.len() {
+                            *data = passed.into();
+                        }
+                        if data.is_empty() {
+                            continue;
+                        }
+                    }
                     // Only a shell's output is read; an exec's is passed on unread (a scan
                     // of each byte cost a third of sshgate's CPU on a bulk download).
                     if let (true, ChannelMsg::Data { data }) = (self.screen.is_shell(), &message) {

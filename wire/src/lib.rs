@@ -23,6 +23,10 @@ pub enum RequestKind {
     Exec,
     /// A subsystem request such as `sftp`.
     Subsystem,
+    /// A command the shell-side guard on the target asked about, as the shell reported it
+    /// just before running it (docs/guard.md): a command no approved line showed as its own
+    /// (an alias's expansion, a function's body, a key binding's or a prompt hook's).
+    Guard,
 }
 
 impl std::fmt::Display for RequestKind {
@@ -31,6 +35,7 @@ impl std::fmt::Display for RequestKind {
             RequestKind::Shell => "shell",
             RequestKind::Exec => "exec",
             RequestKind::Subsystem => "subsystem",
+            RequestKind::Guard => "guard",
         })
     }
 }

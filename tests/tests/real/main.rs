@@ -81,6 +81,7 @@ impl Front {
             balancers: Default::default(),
             recording: None,
             audit: sshgate::audit::AuditLog::off(),
+            guard: sshgate::guard::GuardMode::default(),
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
         Some(Front {

@@ -28,12 +28,16 @@ use crate::command_lines::{self, CommandLines};
 use crate::exec_input::{Arrival, ChannelPresence, HeldInput};
 use crate::forced_command;
 use crate::gate::{is_blank, GateAction, ShellGate, HELD_INPUT_LIMIT};
+use crate::guard::{self, GuardMode};
 use crate::log_text::quoted;
 use crate::recording::{RecordingSettings, SharedRecording, Terminal};
 use crate::shell_state;
 use crate::target::TargetLink;
 use crate::target_screen::{Checked, SharedScreen, HIDDEN};
 use crate::to_operator::{refuse, Notice, OutboundPump, NOTICE_CAPACITY};
+
+mod guarded;
+use guarded::GuardLink;
 
 /// Who is on the other end, for approval requests.
 pub struct ChannelContext {
@@ -56,6 +60,8 @@ pub struct ChannelContext {
     pub audit: AuditLog,
     /// This channel among its connection's channels: whether pausing its input stalls others.
     pub presence: ChannelPresence,
+    /// Whether a shell's guard on the target is woken and answered (`--guard`).
+    pub guard: GuardMode,
 }
 
 type PendingDecision = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -111,6 +117,12 @@ struct Bridge {
     /// The operator's terminal as the pty request gave it, for the recording's header.
     terminal: Terminal,
     recording: SharedRecording,
+    /// The target's guard, on a shell channel.
+    guard: GuardLink,
+    /// The last shell line asked about, as the approver saw it (none for a secret).
+    asked_line: Arc<std::sync::Mutex<Option<String>>>,
+    /// Why the session must end, when a line's check found it must.
+    ending: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// The only terminal modes of the operator's pty request passed to the target: line speeds
@@ -169,6 +181,8 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
     let (target_rx, target_tx) = target.split();
     let (notices, notices_rx) = mpsc::channel(NOTICE_CAPACITY);
     let (paste_tx, bracketed_paste) = watch::channel(false);
+    let (guard_tx, mut guard_events) = mpsc::unbounded_channel();
+    let guard_mode = context.guard;
     let screen = SharedScreen::new(24, 80, context.echo_wait);
     let recording = SharedRecording::default();
     let outbound = tokio::spawn(
@@ -183,6 +197,7 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
             recording: recording.clone(),
             audit: context.audit.clone(),
             session: context.session.clone(),
+            guard: (guard_mode != GuardMode::Off).then_some(guard_tx),
         }
         .run(),
     );
@@ -205,8 +220,12 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
         channel: client_id,
         terminal: Terminal::default(),
         recording,
+        guard: GuardLink::new(guard_mode),
+        asked_line: Arc::default(),
+        ending: Arc::default(),
     };
     loop {
+        let expecting_until = bridge.guard.expecting_until();
         let result = tokio::select! {
             message = client_rx.wait(), if !bridge.input_paused => match message {
                 Some(message) => bridge.on_client_message(message).await,
@@ -215,6 +234,9 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
             decision = next_decision(&mut bridge.decision) => bridge.decided(decision).await,
             Ok(()) = output.changed() => bridge.watch_execution().await,
             answered = next_wait(&mut bridge.deny_wait) => bridge.deny_settled(answered).await,
+            Some(event) = guard_events.recv() => bridge.guard_event(event).await,
+            decision = guarded::next_answer(&mut bridge.guard) => bridge.guard_decided(decision).await,
+            () = guarded::expectation_over(expecting_until) => bridge.expectation_over().await,
         };
         if result.is_err() || matches!(bridge.mode, Mode::Closed) {
             break;
@@ -234,6 +256,7 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
         let session = &bridge.context.session;
         bridge.context.approval.cancel(session, &id, reason).await;
     }
+    bridge.guard_closed().await;
     // Closing the target ends the outbound pump, which then closes the operator's channel.
     let _ = bridge.target.close().await;
     drop(bridge);
@@ -456,7 +479,9 @@ impl Bridge {
                 variable_value,
                 ..
             } => {
-                if !passes_environment(&variable_name, &variable_value) {
+                if !passes_environment(&variable_name, &variable_value)
+                    || guard::reserved_env(&variable_name)
+                {
                     tracing::info!(
                         name = %quoted(&variable_name),
                         "environment variable not passed"
@@ -559,14 +584,7 @@ impl Bridge {
 
     async fn client_data(&mut self, data: Bytes) -> Step {
         match &mut self.mode {
-            Mode::Shell(gate) => {
-                if self.bracketed_paste.has_changed().unwrap_or(false) {
-                    gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
-                }
-                let actions = gate.client_input(&data);
-                keys_going_out(&self.screen, &actions, gate.line_certain());
-                self.carry_out(actions).await
-            }
+            Mode::Shell(_) => self.shell_input(&data).await,
             // As it came (one SSH packet), not copied and cut into smaller ones.
             Mode::Open => self.target.data_bytes(data).await.map_err(drop),
             Mode::Opening => {
@@ -588,6 +606,19 @@ impl Bridge {
             }
             Mode::Closed => Ok(()),
         }
+    }
+
+    /// Shell input, guard sequences stripped, through the gate.
+    async fn through_gate(&mut self, data: &[u8]) -> Step {
+        let Mode::Shell(gate) = &mut self.mode else {
+            return Ok(());
+        };
+        if self.bracketed_paste.has_changed().unwrap_or(false) {
+            gate.set_bracketed_paste(*self.bracketed_paste.borrow_and_update());
+        }
+        let actions = gate.client_input(data);
+        keys_going_out(&self.screen, &actions, gate.line_certain());
+        self.carry_out(actions).await
     }
 
     /// Start this channel's recording of `what` (a command, or "shell") when sshgate records
@@ -656,10 +687,17 @@ impl Bridge {
 
     async fn start_shell(&mut self) -> Step {
         self.screen.start();
+        if self.guard.mode != GuardMode::Off {
+            // Wakes the target's guard, if it has one (docs/guard.md).
+            self.target
+                .set_env(false, guard::ENV_NAME, "1")
+                .await
+                .map_err(drop)?;
+        }
         self.target.request_shell(true).await.map_err(drop)?;
         self.mode = Mode::Shell(Box::default());
         let early = self.held_input.take();
-        self.client_data(early.into()).await
+        self.shell_input(&early).await
     }
 
     /// A request with a fresh id and this channel's particulars.
@@ -743,6 +781,9 @@ impl Bridge {
         let asked = asked_id.clone();
         let ids = self.ids();
         let blank = certain && is_blank(&line);
+        let guard = self.guard_check();
+        let asked_line = self.asked_line.clone();
+        *lock(&asked_line) = None;
         let decision = async move {
             let answered = blank || leftovers.to_confirm();
             let mut checked = screen
@@ -787,6 +828,11 @@ impl Bridge {
                     request.warnings.extend(reading);
                 }
             }
+            // A prompt of the shell's own, come back since the last approved line.
+            let prompt_back = !checked.program_may_read && !continuing;
+            if let Some(denied) = guard.check(&mut request, prompt_back).await {
+                return denied;
+            }
             if request.command.contains(char::REPLACEMENT_CHARACTER) {
                 // Bytes that are not UTF-8, shown as U+FFFD: a shell may drop them.
                 request.certain = false;
@@ -806,6 +852,9 @@ impl Bridge {
                 None if request.command != HIDDEN => command_lines::commands(&request.command),
                 _ => Vec::new(),
             };
+            if request.command != HIDDEN {
+                *lock(&asked_line) = Some(request.command.clone());
+            }
             let decision = if parts.len() > 1 {
                 ask_each(approval, request, parts, ids, &asked).await
             } else {
@@ -839,6 +888,10 @@ impl Bridge {
                     // Ctrl+C drops the whole buffer where the discard keys clear one line.
                     !decision.approve && (continuing || gate.pending_spans_lines())
                 };
+                if decision.approve {
+                    let line = lock(&self.asked_line).take().unwrap_or_default();
+                    self.guard.line_sent(&line, self.context.echo_wait);
+                }
                 let actions = gate.decided(decision.approve, &reason, drop_command);
                 if gate.holds_after_deny() {
                     let screen = self.screen.clone();
@@ -853,6 +906,10 @@ impl Bridge {
                 }
                 self.mode = Mode::Shell(gate);
                 self.carry_out(actions).await?;
+                let ending = lock(&self.ending).take();
+                if let Some(reason) = ending {
+                    return self.end_session(&reason).await;
+                }
                 self.forward_eof_when_idle().await
             }
             Mode::Awaiting(held) if decision.approve => {
@@ -890,12 +947,17 @@ impl Bridge {
         self.forward_eof_when_idle().await
     }
 
-    /// Ends the session once the target has run something no approved submit started: the
-    /// operator is told why, the approver gets an alert, a pending request is cancelled.
+    /// Ends the session once the target has run something no approved submit started.
     async fn watch_execution(&mut self) -> Step {
         let Some(reason) = self.screen.lock().unprompted_run() else {
             return Ok(());
         };
+        self.end_session(reason).await
+    }
+
+    /// Ends the session for `reason`: the operator is told why, the approver gets an alert, a
+    /// pending request is cancelled.
+    async fn end_session(&mut self, reason: &str) -> Step {
         tracing::warn!(session = %self.context.session, reason, "session ended");
         self.context
             .approval

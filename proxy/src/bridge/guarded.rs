@@ -1,0 +1,337 @@
+//! The bridge's half of the guard protocol (docs/guard.md) on a shell channel: each question
+//! the target's guard asks is answered from the line the approver approved when that line
+//! holds the command, and otherwise asked about as a request of kind `guard`; the answer goes
+//! into the channel while the operator's input waits, so that no key lands in the guard's
+//! read. The heartbeat is checked at each submit (see `Bridge::ask_about_line`).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use sshgate_wire::{Alert, Decision, RequestKind};
+use tokio::time::Instant;
+
+use super::{ask, lock, Bridge, PendingDecision, Step};
+use crate::approval::ApprovalPath;
+use crate::gate::HELD_INPUT_LIMIT;
+use crate::guard::cover::ApprovedLines;
+use crate::guard::heartbeat::{GuardState, Heartbeat};
+use crate::guard::sequence::{answer, Ask, Event, InputFilter};
+use crate::guard::GuardMode;
+use crate::log_text::quoted;
+use crate::to_operator::Notice;
+
+/// Ctrl+C: the operator gives up on the question open (the guard then skips the command).
+const CTRL_C: u8 = 0x03;
+
+/// One shell channel's guard state.
+pub(super) struct GuardLink {
+    pub mode: GuardMode,
+    input: InputFilter,
+    /// Lines approved since the shell's last prompt.
+    pub approved: Arc<Mutex<ApprovedLines>>,
+    pub heartbeat: Arc<Mutex<Heartbeat>>,
+    /// Questions waiting for the one open to be answered.
+    queue: VecDeque<Ask>,
+    /// The question the approver is deciding, with its request id.
+    open: Option<(Ask, String, PendingDecision)>,
+    /// The operator's input, held while a question is open or about to come.
+    held: Vec<u8>,
+    /// Until then, after an approved submit to a guarded shell, input is held for the
+    /// guard's first question (or its next heartbeat), which may come any moment.
+    expecting_until: Option<Instant>,
+}
+
+impl GuardLink {
+    pub fn new(mode: GuardMode) -> GuardLink {
+        GuardLink {
+            mode,
+            input: InputFilter::default(),
+            approved: Arc::default(),
+            heartbeat: Arc::default(),
+            queue: VecDeque::new(),
+            open: None,
+            held: Vec::new(),
+            expecting_until: None,
+        }
+    }
+
+    /// The operator's bytes without guard sequences.
+    pub fn filter(&mut self, data: &[u8]) -> Vec<u8> {
+        self.input.filter(data)
+    }
+
+    /// Until when input waits for a guarded line's first question.
+    pub fn expecting_until(&self) -> Option<Instant> {
+        self.expecting_until
+    }
+
+    fn holding(&self) -> bool {
+        self.open.is_some() || !self.queue.is_empty() || self.expecting_until.is_some()
+    }
+
+    /// An approved line goes to the shell: its first question comes soon, when it is guarded.
+    pub fn line_sent(&mut self, line: &str, echo_wait: std::time::Duration) {
+        lock(&self.approved).approved(line);
+        let mut heartbeat = lock(&self.heartbeat);
+        if heartbeat.guarded() {
+            self.expecting_until = Some(Instant::now() + echo_wait);
+        }
+        heartbeat.submitted();
+    }
+}
+
+/// Resolves with the open question's decision, or never when none is open.
+pub(super) async fn next_answer(link: &mut GuardLink) -> Decision {
+    match &mut link.open {
+        Some((_, _, future)) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves at `deadline` (the end of the wait for a guarded line's first question), or never.
+pub(super) async fn expectation_over(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What a line's check needs of the guard, carried into the decision's future.
+pub(super) struct GuardCheck {
+    mode: GuardMode,
+    heartbeat: Arc<Mutex<Heartbeat>>,
+    approval: ApprovalPath,
+    /// The session, for an alert.
+    alert: Alert,
+    /// Set to why the session must end.
+    ending: Arc<Mutex<Option<String>>>,
+}
+
+/// Said to the approver and the operator when a guard goes away.
+const LOST: &str = "the shell's guard is gone: its prompt came back without a heartbeat (an \
+                    approved `trap - DEBUG`, `exec`, or a shell started without it); sshgate now \
+                    gates keystrokes alone, and a command no keystroke shows runs unasked";
+
+impl GuardCheck {
+    /// Before `request` (a submitted line) is asked about: what the heartbeat says. A request
+    /// the guard's state forbids is denied unasked (Some), and the session ends.
+    pub async fn check(
+        &self,
+        request: &mut sshgate_wire::ApprovalRequest,
+        prompt_back: bool,
+    ) -> Option<Decision> {
+        if self.mode == GuardMode::Off {
+            return None;
+        }
+        let state = lock(&self.heartbeat).at_submit(prompt_back);
+        let refusal = match (state, self.mode) {
+            (GuardState::Present, _) => return None,
+            (GuardState::Absent, GuardMode::Require) => {
+                "sshgate --guard require: the target's shell has no guard (no heartbeat at its \
+                 prompt; docs/guard.md says how to install it)"
+                    .to_string()
+            }
+            (GuardState::Absent, _) => return None,
+            (GuardState::JustLost, GuardMode::Require) => {
+                format!("sshgate --guard require: {LOST}")
+            }
+            (GuardState::JustLost, _) => {
+                tracing::warn!(session = %self.alert.session, "guard lost");
+                let alert = Alert {
+                    reason: LOST.into(),
+                    ..self.alert.clone()
+                };
+                self.approval.alert(alert).await;
+                request.warnings.push(LOST.into());
+                return None;
+            }
+            (GuardState::Lost, _) => {
+                request
+                    .warnings
+                    .push(format!("earlier in this session, {LOST}"));
+                return None;
+            }
+        };
+        *lock(&self.ending) = Some(refusal.clone());
+        Some(self.approval.deny_unasked(request, &refusal).await)
+    }
+}
+
+impl Bridge {
+    /// The guard's part of a line's check.
+    pub(super) fn guard_check(&self) -> GuardCheck {
+        GuardCheck {
+            mode: self.guard.mode,
+            heartbeat: self.guard.heartbeat.clone(),
+            approval: self.context.approval.clone(),
+            alert: Alert {
+                session: self.context.session.clone(),
+                user: self.context.user.clone(),
+                client: self.context.client.clone(),
+                target: self.context.target.address().to_string(),
+                reason: String::new(),
+            },
+            ending: self.ending.clone(),
+        }
+    }
+
+    /// The channel closes: a question still open is cancelled, not left to time out.
+    pub(super) async fn guard_closed(&mut self) {
+        if let Some((_, id, _)) = self.guard.open.take() {
+            let session = &self.context.session;
+            self.context
+                .approval
+                .cancel(session, &id, "the channel closed")
+                .await;
+        }
+    }
+
+    /// Operator input on a shell channel: guard sequences stripped, then held while the guard
+    /// waits for an answer, or through the gate.
+    pub(super) async fn shell_input(&mut self, data: &[u8]) -> Step {
+        let data = self.guard.filter(data);
+        if !self.guard.holding() {
+            return self.through_gate(&data).await;
+        }
+        if data.contains(&CTRL_C) {
+            if let Some((ask, id, _)) = self.guard.open.take() {
+                tracing::info!(id = %quoted(&id), "guard question cancelled by Ctrl+C");
+                let session = &self.context.session;
+                let reason = "cancelled by the operator (Ctrl+C)";
+                self.context.approval.cancel(session, &id, reason).await;
+                self.target
+                    .data(&answer(&ask.nonce, false)[..])
+                    .await
+                    .map_err(drop)?;
+            }
+        }
+        self.guard.held.extend_from_slice(&data);
+        if self.guard.held.len() > HELD_INPUT_LIMIT {
+            // Until the answer: the operator's writes wait in SSH's flow control.
+            self.input_paused = true;
+        }
+        self.next_question().await
+    }
+
+    /// What the target's guard wrote.
+    pub(super) async fn guard_event(&mut self, event: Event) -> Step {
+        match event {
+            Event::Beat => {
+                lock(&self.guard.heartbeat).beat();
+                lock(&self.guard.approved).prompt();
+                self.guard.expecting_until = None;
+                self.next_question().await
+            }
+            Event::Ask(ask) => {
+                self.guard.expecting_until = None;
+                self.guard.queue.push_back(ask);
+                self.next_question().await
+            }
+            Event::Unreadable(what) => {
+                tracing::warn!(session = %self.context.session, what = %quoted(&what), "guard");
+                let notice = format!(
+                    "\r\n[sshgate] the target's guard wrote {what}; it waits for an answer \
+                     sshgate cannot give (Ctrl+C skips the command)\r\n"
+                );
+                self.notices
+                    .send(Notice::Show(notice.into_bytes()))
+                    .await
+                    .map_err(drop)
+            }
+        }
+    }
+
+    /// Take up the next question when none is open: answered at once when an approved line
+    /// covers it, else asked about. With no question left, the held input goes on.
+    async fn next_question(&mut self) -> Step {
+        while self.guard.open.is_none() {
+            let Some(question) = self.guard.queue.pop_front() else {
+                if !self.guard.holding() {
+                    return self.release_held().await;
+                }
+                return Ok(());
+            };
+            if lock(&self.guard.approved).cover(&question) {
+                tracing::info!(
+                    command = %quoted(&question.command),
+                    "guard question answered by the approved line"
+                );
+                self.answer_guard(&question, true).await?;
+                continue;
+            }
+            let request = self.guard_request(&question);
+            let id = request.id.clone();
+            let decision = Box::pin(ask(self.context.approval.clone(), request));
+            self.guard.open = Some((question, id, decision));
+        }
+        Ok(())
+    }
+
+    fn guard_request(&self, ask: &Ask) -> sshgate_wire::ApprovalRequest {
+        let mut request = self.request(RequestKind::Guard, ask.command.clone(), true);
+        request.context = self.screen.lock().context();
+        request.warnings.push(format!(
+            "the shell on the target is about to run this command {}; no line the approver \
+             approved holds it as written",
+            ask.origin.describe()
+        ));
+        if !ask.functions.is_empty() {
+            request.warnings.push(format!(
+                "it runs inside the shell function(s) {}, innermost first",
+                ask.functions
+            ));
+        }
+        if ask.subshell > 0 {
+            request.warnings.push(format!(
+                "it runs in a subshell ($(...), ( ... ) or a pipeline), {} deep",
+                ask.subshell
+            ));
+        }
+        request.warnings.push(
+            "the guard asks before word expansion: variables, $(...) and quotes in it are \
+             expanded only when it runs"
+                .into(),
+        );
+        request
+    }
+
+    /// The approver decided the open question.
+    pub(super) async fn guard_decided(&mut self, decision: Decision) -> Step {
+        let Some((ask, _, _)) = self.guard.open.take() else {
+            return Ok(());
+        };
+        self.answer_guard(&ask, decision.approve).await?;
+        if !decision.approve {
+            let reason = decision.reason.unwrap_or_default();
+            let notice = format!("\r\n[sshgate] denied: {}: {reason}\r\n", ask.command);
+            self.notices
+                .send(Notice::Show(notice.into_bytes()))
+                .await
+                .map_err(drop)?;
+        }
+        self.next_question().await
+    }
+
+    /// The wait for a guarded line's first question is over.
+    pub(super) async fn expectation_over(&mut self) -> Step {
+        self.guard.expecting_until = None;
+        self.next_question().await
+    }
+
+    async fn answer_guard(&mut self, ask: &Ask, approve: bool) -> Step {
+        self.target
+            .data(&answer(&ask.nonce, approve)[..])
+            .await
+            .map_err(drop)
+    }
+
+    /// Input held for the guard goes through the gate, in the order it came.
+    async fn release_held(&mut self) -> Step {
+        if self.guard.held.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.guard.held);
+        self.input_paused = false;
+        self.through_gate(&held).await
+    }
+}
