@@ -43,15 +43,19 @@ __sshgate_guard_b64() {
     builtin emulate -L zsh
     builtin local LC_ALL=C in=$1 out= d=$__sshgate_guard_b64_digits
     builtin local c0 c1 c2
-    builtin integer i n=${#in} b0 b1 b2
+    builtin integer i n=${#in} b0 b1 b2 k0 k1 k2 k3
     for ((i = 1; i <= n; i += 3)); do
         c0=${in[i]} c1=${in[i+1]} c2=${in[i+2]}
         b0=$(( #c0 )) b1=0 b2=0
         ((i + 1 <= n)) && b1=$(( #c1 ))
         ((i + 2 <= n)) && b2=$(( #c2 ))
-        out+=${d[(b0 >> 2) + 1]}${d[((b0 & 3) << 4 | b1 >> 4) + 1]}
-        if ((i + 1 <= n)); then out+=${d[((b1 & 15) << 2 | b2 >> 6) + 1]}; else out+='='; fi
-        if ((i + 2 <= n)); then out+=${d[(b2 & 63) + 1]}; else out+='='; fi
+        # The indexes are worked out first: a subscript that starts with `(` would be read as
+        # subscript flags (zsh then prints an error, and in places misreads the index).
+        ((k0 = (b0 >> 2) + 1, k1 = ((b0 & 3) << 4 | b1 >> 4) + 1,
+          k2 = ((b1 & 15) << 2 | b2 >> 6) + 1, k3 = (b2 & 63) + 1))
+        out+=${d[k0]}${d[k1]}
+        if ((i + 1 <= n)); then out+=${d[k2]}; else out+='='; fi
+        if ((i + 2 <= n)); then out+=${d[k3]}; else out+='='; fi
     done
     REPLY=$out
 }

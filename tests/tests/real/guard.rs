@@ -91,10 +91,17 @@ impl Shell {
     fn next(&mut self) -> Event {
         let found = self
             .session
-            .expect(Regex(r"(?s)\A.*?\x1b\]7428;1;(ask|beat);([^\x07]*)\x07"))
+            .expect(Regex(r"(?s)\A(.*?)\x1b\]7428;1;(ask|beat);([^\x07]*)\x07"))
             .unwrap_or_else(|error| panic!("{}: no guard sequence: {error}", self.name));
-        let kind = String::from_utf8(found.get(1).unwrap().to_vec()).unwrap();
-        let fields = String::from_utf8(found.get(2).unwrap().to_vec()).unwrap();
+        // The shell names the guard's functions only in its error messages.
+        let before = String::from_utf8_lossy(found.get(1).unwrap());
+        assert!(
+            !before.contains("__sshgate_guard"),
+            "{}: {before}",
+            self.name
+        );
+        let kind = String::from_utf8(found.get(2).unwrap().to_vec()).unwrap();
+        let fields = String::from_utf8(found.get(3).unwrap().to_vec()).unwrap();
         let field = |key: &str| {
             fields
                 .split(';')
