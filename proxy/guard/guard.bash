@@ -81,7 +81,7 @@ __sshgate_guard_debug() {
     [[ -o posix ]] || return 1
     unset -f builtin local read printf unset return
     [[ $2 == *posix* ]] || unset POSIXLY_CORRECT
-    builtin local IFS= LC_ALL=C at nonce fn cmd reply || return 1
+    builtin local IFS= LC_ALL=C at nonce fn cmd ask reply || return 1
     # The guard's own functions run unasked (they are readonly).
     case ${FUNCNAME[1]-} in __sshgate_guard_*) return 0 ;; esac
     if [[ $1 == __sshgate_guard_prompt && ${#FUNCNAME[@]} -eq 1 ]]; then
@@ -97,11 +97,12 @@ __sshgate_guard_debug() {
     __sshgate_guard_nonce; nonce=$REPLY
     __sshgate_guard_b64 "${FUNCNAME[*]:1}"; fn=$REPLY
     __sshgate_guard_b64 "$1"; cmd=$REPLY
-    builtin printf '\033]7428;1;ask;n=%s;sh=bash;at=%s;fn=%s;sub=%s;cmd=%s\a' \
-        "$nonce" "$at" "$fn" "$BASH_SUBSHELL" "$cmd" >/dev/tty || return 1
-    # -s: echo off while reading; -d BEL also puts the terminal in cbreak mode, so the answer
-    # needs no newline. Bytes typed before the answer are read and dropped.
-    builtin read -r -s -d $'\a' reply </dev/tty || return 1
+    builtin printf -v ask '\033]7428;1;ask;n=%s;sh=bash;at=%s;fn=%s;sub=%s;cmd=%s\a' \
+        "$nonce" "$at" "$fn" "$BASH_SUBSHELL" "$cmd"
+    # The ask is read's prompt: read turns echo off (-s) before it writes the prompt, so an
+    # answer that comes at once is never echoed. -d BEL also puts the terminal in cbreak
+    # mode, so the answer needs no newline. Bytes typed before the answer are read and dropped.
+    builtin read -r -s -d $'\a' -p "$ask" reply </dev/tty 2>/dev/tty || return 1
     [[ $reply == *$'\033]7428;1;approve;n='"$nonce" ]] || return 1
     return 0
 }

@@ -85,7 +85,7 @@ __sshgate_guard_preexec() { __sshgate_guard_phase=0; }
 # Asks about $1; returns 0 to run it.
 __sshgate_guard_ask() {
     builtin emulate -L zsh
-    builtin local IFS= LC_ALL=C at=line nonce fn cmd reply
+    builtin local IFS= LC_ALL=C at=line nonce fn cmd ask reply
     # The guard's own hooks run unasked (their bodies were checked by the trap).
     case ${funcstack[2]-} in
         __sshgate_guard_precmd) __sshgate_guard_beat; return 0 ;;
@@ -96,9 +96,10 @@ __sshgate_guard_ask() {
     __sshgate_guard_nonce || return 1; nonce=$REPLY
     __sshgate_guard_b64 "${funcstack[2,-1]}"; fn=$REPLY
     __sshgate_guard_b64 "$1"; cmd=$REPLY
-    builtin print -rn -- $'\e]7428;1;ask;n='"$nonce;sh=zsh;at=$at;fn=$fn;sub=$ZSH_SUBSHELL;cmd=$cmd"$'\a' \
-        >/dev/tty || return 1
-    builtin read -r -s -d $'\a' reply </dev/tty || return 1
+    ask=$'\e]7428;1;ask;n='"$nonce;sh=zsh;at=$at;fn=$fn;sub=$ZSH_SUBSHELL;cmd=$cmd"$'\a'
+    # The ask is read's prompt: read turns echo off (-s) before it writes the prompt, so an
+    # answer that comes at once is never echoed.
+    builtin read -r -s -d $'\a' "reply?$ask" </dev/tty 2>/dev/tty || return 1
     [[ $reply == *$'\e]7428;1;approve;n='$nonce ]]
 }
 

@@ -199,6 +199,13 @@ impl ExecutionMonitor {
         self.alarm
     }
 
+    /// The run the alarm is about was the shell's guard's to ask about, and it did: watch on
+    /// for the next one.
+    pub fn acknowledge(&mut self) {
+        self.alarm = None;
+        self.newline_while_reading = false;
+    }
+
     fn raise(&mut self, reason: &'static str) {
         self.alarm.get_or_insert(reason);
     }

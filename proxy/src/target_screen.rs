@@ -241,6 +241,12 @@ impl TargetScreen {
         self.monitor.alarm()
     }
 
+    /// The run [`unprompted_run`](Self::unprompted_run) tells of was asked about by the
+    /// shell's guard.
+    pub fn acknowledge_run(&mut self) {
+        self.monitor.acknowledge();
+    }
+
     /// Keys that discard the line (a deny's) are going to the target.
     pub fn discard_sent(&mut self) {
         self.last_discard = Some(Instant::now());

@@ -69,15 +69,30 @@ fi
     ))
 }
 
-/// Write `shell`'s referee files into `dir`, with `fifo` as the records' way out.
-pub(crate) fn write_referee(dir: &Path, shell: Shell, fifo: &Path) -> Result<(), StartError> {
+/// Write the shell's referee files into `dir`, with `fifo` as the records' way out; with a
+/// guard, the guard and an rc file that sources it instead.
+pub(crate) fn write_referee(
+    dir: &Path,
+    options: &TargetOptions,
+    fifo: &Path,
+) -> Result<(), StartError> {
     let fifo = quoted(fifo)?;
     let fill = |template: &str| template.replace("@FIFO@", &fifo);
-    let files: Vec<(PathBuf, String)> = match shell {
-        Shell::Bash => vec![(dir.join("referee.bashrc"), fill(REFEREE_RC))],
-        Shell::Zsh => vec![(dir.join("zsh/.zshrc"), fill(REFEREE_ZSHRC))],
-        Shell::Fish => vec![(dir.join("fish-config/fish/config.fish"), fill(REFEREE_FISH))],
-        Shell::Dash => vec![
+    let guarded = |template: &str, guard: &str| -> Result<String, StartError> {
+        let path = dir.join("guard.sh");
+        std::fs::write(&path, guard)
+            .map_err(|error| StartError::Failed(format!("cannot write the guard: {error}")))?;
+        Ok(format!("{template}. {}\n", quoted(&path)?))
+    };
+    let files: Vec<(PathBuf, String)> = match (options.shell, &options.guard) {
+        (Shell::Bash, Some(guard)) => {
+            vec![(dir.join("referee.bashrc"), guarded(GUARDED_RC, guard)?)]
+        }
+        (Shell::Zsh, Some(guard)) => vec![(dir.join("zsh/.zshrc"), guarded(GUARDED_ZSHRC, guard)?)],
+        (Shell::Bash, None) => vec![(dir.join("referee.bashrc"), fill(REFEREE_RC))],
+        (Shell::Zsh, None) => vec![(dir.join("zsh/.zshrc"), fill(REFEREE_ZSHRC))],
+        (Shell::Fish, _) => vec![(dir.join("fish-config/fish/config.fish"), fill(REFEREE_FISH))],
+        (Shell::Dash, _) => vec![
             (dir.join("referee.dashrc"), REFEREE_DASHRC.to_string()),
             (
                 dir.join("referee-filter.pl"),
@@ -95,6 +110,26 @@ pub(crate) fn write_referee(dir: &Path, shell: Shell, fifo: &Path) -> Result<(),
     }
     Ok(())
 }
+
+/// bash's rcfile with the guard, which is sourced after it: the referee's settings, no hooks.
+const GUARDED_RC: &str = r#"# A guarded target (the real-target crate's RealTarget): no referee, the guard last.
+unset HISTFILE
+HISTSIZE=100000
+PS1='$ '
+PS2='> '
+"#;
+
+/// zsh's `.zshrc` with the guard, which is sourced after it.
+const GUARDED_ZSHRC: &str = r#"# A guarded target (the real-target crate's RealTarget): no referee, the guard last.
+unset HISTFILE
+HISTSIZE=100000
+SAVEHIST=0
+PS1='$ '
+PS2='> '
+setopt zle interactive_comments
+bindkey -e
+zle_bracketed_paste=($'\e[?2004h' $'\e[?2004l')
+"#;
 
 /// bash's rcfile. Records: `L<line>`, `P`, NUL-terminated.
 const REFEREE_RC: &str = r#"# The referee (the real-target crate's RealTarget): reports every line bash runs, and each prompt.

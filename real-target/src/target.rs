@@ -79,6 +79,11 @@ pub struct TargetOptions {
     pub host_key: Option<PrivateKey>,
     /// The key sshd accepts for [`RealTarget::user`]; a new ed25519 key when `None`.
     pub client_key: Option<PrivateKey>,
+    /// The shell-side guard's text (`sshgate guard print SHELL`), bash and zsh only: the
+    /// shell's rc file sources it last, in place of the referee, whose hooks the guard would
+    /// ask about at every prompt. Such a target keeps no records; tests look at what the
+    /// commands did.
+    pub guard: Option<String>,
 }
 
 /// Why a target did not start.
@@ -113,6 +118,12 @@ pub struct RealTarget {
 impl RealTarget {
     /// Start sshd and wait for its readiness line. Blocks for a few milliseconds.
     pub fn start(options: TargetOptions) -> Result<RealTarget, StartError> {
+        if options.guard.is_some() && !matches!(options.shell, Shell::Bash | Shell::Zsh) {
+            return Err(StartError::Failed(format!(
+                "there is no guard for {} (bash and zsh only)",
+                options.shell
+            )));
+        }
         if options.dry_run && !options.shell.has_dry_run() {
             return Err(StartError::Failed(format!(
                 "the {} referee has no dry run (bash and zsh only)",
@@ -160,7 +171,7 @@ impl RealTarget {
             .write(true)
             .open(&fifo_path)
             .map_err(|error| failed("open the records FIFO", error))?;
-        referee::write_referee(path, options.shell, &fifo_path)?;
+        referee::write_referee(path, &options, &fifo_path)?;
         let shell = path.join("shell.sh");
         std::fs::write(&shell, referee::login_script(path, &options)?)
             .and_then(|()| std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)))

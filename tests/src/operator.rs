@@ -126,6 +126,18 @@ impl Operator {
         Shell::start(self.channel().await?, "xterm", 80, 24).await
     }
 
+    /// Open a PTY shell of 80x24 after asking for each of `environment` (name, value).
+    pub async fn shell_with_env(&self, environment: &[(&str, &str)]) -> Result<Shell, String> {
+        let channel = self.channel().await?;
+        for (name, value) in environment {
+            channel
+                .set_env(true, *name, *value)
+                .await
+                .map_err(|error| format!("env: {error}"))?;
+        }
+        Shell::start(channel, "xterm", 80, 24).await
+    }
+
     /// Request a subsystem and return its channel.
     pub async fn subsystem(&self, name: &str) -> Result<Channel<Msg>, String> {
         let channel = self.channel().await?;

@@ -34,11 +34,18 @@ pub(super) struct GuardLink {
     queue: VecDeque<Ask>,
     /// The question the approver is deciding, with its request id.
     open: Option<(Ask, String, PendingDecision)>,
-    /// The operator's input, held while a question is open or about to come.
+    /// The operator's input, held while a question is open or about to come: keys the gate
+    /// let through already (`gated`), then keys it has not seen (`held`).
+    gated: Vec<u8>,
     held: Vec<u8>,
     /// Until then, after an approved submit to a guarded shell, input is held for the
     /// guard's first question (or its next heartbeat), which may come any moment.
     expecting_until: Option<Instant>,
+    /// When the guard last asked.
+    last_ask: Option<Instant>,
+    /// The execution monitor saw the shell run what no submit started: unless the guard asks
+    /// by then, the session ends.
+    run_unasked_until: Option<Instant>,
 }
 
 impl GuardLink {
@@ -50,8 +57,11 @@ impl GuardLink {
             heartbeat: Arc::default(),
             queue: VecDeque::new(),
             open: None,
+            gated: Vec::new(),
             held: Vec::new(),
             expecting_until: None,
+            last_ask: None,
+            run_unasked_until: None,
         }
     }
 
@@ -60,9 +70,13 @@ impl GuardLink {
         self.input.filter(data)
     }
 
-    /// Until when input waits for a guarded line's first question.
-    pub fn expecting_until(&self) -> Option<Instant> {
-        self.expecting_until
+    /// The next moment something is due: the end of the wait for a guarded line's first
+    /// question, or for a question about a run the execution monitor saw.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.expecting_until, self.run_unasked_until) {
+            (Some(one), Some(other)) => Some(one.min(other)),
+            (one, other) => one.or(other),
+        }
     }
 
     fn holding(&self) -> bool {
@@ -88,8 +102,8 @@ pub(super) async fn next_answer(link: &mut GuardLink) -> Decision {
     }
 }
 
-/// Resolves at `deadline` (the end of the wait for a guarded line's first question), or never.
-pub(super) async fn expectation_over(deadline: Option<Instant>) {
+/// Resolves at `deadline`, or never.
+pub(super) async fn deadline(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
@@ -224,6 +238,10 @@ impl Bridge {
             }
             Event::Ask(ask) => {
                 self.guard.expecting_until = None;
+                self.guard.last_ask = Some(Instant::now());
+                if self.guard.run_unasked_until.take().is_some() {
+                    self.screen.lock().acknowledge_run();
+                }
                 self.guard.queue.push_back(ask);
                 self.next_question().await
             }
@@ -312,21 +330,81 @@ impl Bridge {
         self.next_question().await
     }
 
-    /// The wait for a guarded line's first question is over.
-    pub(super) async fn expectation_over(&mut self) -> Step {
-        self.guard.expecting_until = None;
-        self.next_question().await
+    /// A deadline of [`GuardLink::next_deadline`] came.
+    pub(super) async fn deadline_passed(&mut self) -> Step {
+        let now = Instant::now();
+        if self
+            .guard
+            .run_unasked_until
+            .is_some_and(|until| until <= now)
+        {
+            self.guard.run_unasked_until = None;
+            let reason = self.screen.lock().unprompted_run();
+            if let Some(reason) = reason {
+                return self.end_session(reason).await;
+            }
+        }
+        if self.guard.expecting_until.is_some_and(|until| until <= now) {
+            self.guard.expecting_until = None;
+            return self.next_question().await;
+        }
+        Ok(())
+    }
+
+    /// The execution monitor saw the shell run something no approved submit started (a key
+    /// binding, a macro): in a guarded shell that is the guard's to ask about, and it asks
+    /// before the shell runs anything. True when the guard asked just before, or may still
+    /// ask (within the echo wait); false when the shell has no guard (the session ends).
+    pub(super) fn guard_vouches_for_run(&mut self) -> bool {
+        if !lock(&self.guard.heartbeat).guarded() {
+            return false;
+        }
+        let window = self.context.echo_wait;
+        if self.guard.last_ask.is_some_and(|at| at.elapsed() <= window) {
+            self.screen.lock().acknowledge_run();
+            self.guard.run_unasked_until = None;
+        } else if self.guard.run_unasked_until.is_none() {
+            self.guard.run_unasked_until = Some(Instant::now() + window);
+        }
+        true
+    }
+
+    /// Whether the shell has its guard, as far as the heartbeat tells.
+    pub(super) fn guarded(&self) -> bool {
+        lock(&self.guard.heartbeat).guarded()
     }
 
     async fn answer_guard(&mut self, ask: &Ask, approve: bool) -> Step {
+        tracing::debug!(command = %quoted(&ask.command), approve, "guard answered");
         self.target
             .data(&answer(&ask.nonce, approve)[..])
             .await
             .map_err(drop)
     }
 
-    /// Input held for the guard goes through the gate, in the order it came.
+    /// Whether keys the gate lets through wait for the guard now.
+    pub(super) fn guard_holds_keys(&self) -> bool {
+        self.guard.holding()
+    }
+
+    /// Keep keys the gate let through until the guard's question is answered.
+    pub(super) fn hold_gated_keys(&mut self, keys: &[u8]) {
+        self.guard.gated.extend_from_slice(keys);
+    }
+
+    /// Input held for the guard goes on, in the order it came: what the gate let through to
+    /// the target, the rest through the gate.
     async fn release_held(&mut self) -> Step {
+        let gated = std::mem::take(&mut self.guard.gated);
+        tracing::debug!(
+            gated = gated.len(),
+            held = self.guard.held.len(),
+            "guard releases input"
+        );
+        if !gated.is_empty() {
+            self.screen.lock().input_sent();
+            self.target.data(&gated[..]).await.map_err(drop)?;
+        }
         if self.guard.held.is_empty() {
             return Ok(());
         }

@@ -119,7 +119,8 @@ struct Bridge {
     recording: SharedRecording,
     /// The target's guard, on a shell channel.
     guard: GuardLink,
-    /// The last shell line asked about, as the approver saw it (none for a secret).
+    /// The last shell line asked about, as the approver saw it, when the shell itself reads
+    /// it (not a secret, not a line a program the shell runs reads).
     asked_line: Arc<std::sync::Mutex<Option<String>>>,
     /// Why the session must end, when a line's check found it must.
     ending: Arc<std::sync::Mutex<Option<String>>>,
@@ -225,7 +226,7 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
         ending: Arc::default(),
     };
     loop {
-        let expecting_until = bridge.guard.expecting_until();
+        let guard_deadline = bridge.guard.next_deadline();
         let result = tokio::select! {
             message = client_rx.wait(), if !bridge.input_paused => match message {
                 Some(message) => bridge.on_client_message(message).await,
@@ -236,7 +237,7 @@ async fn serve(context: ChannelContext, client: Channel<Msg>) {
             answered = next_wait(&mut bridge.deny_wait) => bridge.deny_settled(answered).await,
             Some(event) = guard_events.recv() => bridge.guard_event(event).await,
             decision = guarded::next_answer(&mut bridge.guard) => bridge.guard_decided(decision).await,
-            () = guarded::expectation_over(expecting_until) => bridge.expectation_over().await,
+            () = guarded::deadline(guard_deadline) => bridge.deadline_passed().await,
         };
         if result.is_err() || matches!(bridge.mode, Mode::Closed) {
             break;
@@ -852,7 +853,7 @@ impl Bridge {
                 None if request.command != HIDDEN => command_lines::commands(&request.command),
                 _ => Vec::new(),
             };
-            if request.command != HIDDEN {
+            if request.command != HIDDEN && !checked.program_may_read {
                 *lock(&asked_line) = Some(request.command.clone());
             }
             let decision = if parts.len() > 1 {
@@ -889,8 +890,9 @@ impl Bridge {
                     !decision.approve && (continuing || gate.pending_spans_lines())
                 };
                 if decision.approve {
-                    let line = lock(&self.asked_line).take().unwrap_or_default();
-                    self.guard.line_sent(&line, self.context.echo_wait);
+                    if let Some(line) = lock(&self.asked_line).take() {
+                        self.guard.line_sent(&line, self.context.echo_wait);
+                    }
                 }
                 let actions = gate.decided(decision.approve, &reason, drop_command);
                 if gate.holds_after_deny() {
@@ -952,6 +954,9 @@ impl Bridge {
         let Some(reason) = self.screen.lock().unprompted_run() else {
             return Ok(());
         };
+        if self.guard_vouches_for_run() {
+            return Ok(());
+        }
         self.end_session(reason).await
     }
 
@@ -981,16 +986,24 @@ impl Bridge {
     }
 
     async fn carry_out(&mut self, actions: Vec<GateAction>) -> Step {
+        // The key that ends a line is next to go, and then went: keys behind it wait while a
+        // guarded shell's first question about the line may come (its read would take them).
+        let (mut ending_key, mut line_ended) = (false, false);
         for action in actions {
             match action {
+                GateAction::ToTarget(bytes) if line_ended && self.guard_holds_keys() => {
+                    self.hold_gated_keys(&bytes);
+                }
                 GateAction::ToTarget(bytes) => {
+                    line_ended |= std::mem::take(&mut ending_key);
                     let ending = {
                         let mut screen = self.screen.lock();
                         screen.input_sent();
                         screen.unprompted_run().is_some()
                     };
-                    if ending {
+                    if ending && !self.guarded() {
                         // The target ran what no submit started: nothing more reaches it.
+                        // (A guarded shell asked first: see `guard_vouches_for_run`.)
                         return Err(());
                     }
                     self.target.data(&bytes[..]).await.map_err(drop)?
@@ -1013,7 +1026,10 @@ impl Bridge {
                 }
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),
-                GateAction::LineEnds => self.screen.lock().line_ends(),
+                GateAction::LineEnds => {
+                    ending_key = true;
+                    self.screen.lock().line_ends()
+                }
                 GateAction::Interrupted => {
                     lock(&self.command_lines).discarded();
                     self.screen.lock().interrupt_sent()

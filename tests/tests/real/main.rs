@@ -15,6 +15,7 @@ mod bulk_input;
 mod corpus;
 mod differential;
 mod guard;
+mod guarded;
 mod keys;
 mod screen;
 mod secrets;
@@ -30,6 +31,7 @@ use mock_approver::{ApproverLog, Behaviour, InProcessApprover};
 use real_target::{RealTarget, TargetOptions};
 use sshgate::approval::{ApprovalPath, InProcessApprover as ChannelApprover};
 use sshgate::credentials::generate_host_key;
+use sshgate::guard::GuardMode;
 use sshgate::{ClientAuth, Settings};
 use sshgate_tests::operator::Operator;
 use tokio::sync::oneshot;
@@ -63,6 +65,21 @@ impl Front {
         client_auth: ClientAuth,
         approver: mock_approver::Config,
     ) -> Option<Front> {
+        Self::launch(options, client_auth, approver, GuardMode::default()).await
+    }
+
+    /// [`start`](Self::start) with sshgate's `--guard` set to `guard`.
+    async fn start_guarded(options: TargetOptions, guard: GuardMode) -> Option<Front> {
+        let rule = mock_approver::Config::with_behaviour(Behaviour::Rule);
+        Self::launch(options, ClientAuth::InsecureAcceptAny, rule, guard).await
+    }
+
+    async fn launch(
+        options: TargetOptions,
+        client_auth: ClientAuth,
+        approver: mock_approver::Config,
+        guard: GuardMode,
+    ) -> Option<Front> {
         let target = sshgate_tests::skip::real_target_or_skip(options)?;
         let approver = InProcessApprover::spawn(approver);
         let approval = ApprovalPath::new(
@@ -81,7 +98,7 @@ impl Front {
             balancers: Default::default(),
             recording: None,
             audit: sshgate::audit::AuditLog::off(),
-            guard: sshgate::guard::GuardMode::default(),
+            guard,
         };
         let (proxy, stop) = sshgate_tests::stack::serve_sshgate(settings, approval).await;
         Some(Front {
