@@ -41,6 +41,15 @@ readonly __sshgate_guard_b64_digits='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 # What the debug trap and the prompt read. Readonly so that unsetting them (which drops their
 # special meaning) cannot make the guard ask about one command and run another.
 readonly BASH_COMMAND FUNCNAME SRANDOM BASH_SUBSHELL SHELLOPTS BASHOPTS
+# The audit hook (docs/guard.md): a function `sshgate_guard_hook` defined before this file is
+# called, unasked, with `ran COMMAND` after each approved command and with `prompt` at each
+# heartbeat. Only one that exists now counts; it is made read-only below.
+if builtin declare -F sshgate_guard_hook >/dev/null; then
+    readonly __sshgate_guard_hooked=1
+    readonly -f sshgate_guard_hook
+else
+    readonly __sshgate_guard_hooked=0
+fi
 
 # Base64 of $1's bytes into REPLY, in the shell (a program could be replaced by a function).
 __sshgate_guard_b64() {
@@ -88,7 +97,10 @@ __sshgate_guard_debug() {
         __sshgate_guard_phase=1
         # No heartbeat from a shell where a non-zero status no longer skips the command, or
         # where functions no longer inherit the trap.
-        [[ $BASHOPTS == *extdebug* && $2 == *functrace* ]] && __sshgate_guard_beat
+        if [[ $BASHOPTS == *extdebug* && $2 == *functrace* ]]; then
+            __sshgate_guard_beat
+            ((__sshgate_guard_hooked)) && sshgate_guard_hook prompt
+        fi
         return 0
     fi
     at=line
@@ -104,6 +116,7 @@ __sshgate_guard_debug() {
     # mode, so the answer needs no newline. Bytes typed before the answer are read and dropped.
     builtin read -r -s -d $'\a' -p "$ask" reply </dev/tty 2>/dev/tty || return 1
     [[ $reply == *$'\033]7428;1;approve;n='"$nonce" ]] || return 1
+    ((__sshgate_guard_hooked)) && IFS=$' \t\n' sshgate_guard_hook ran "$1"
     return 0
 }
 

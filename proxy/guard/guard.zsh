@@ -37,6 +37,10 @@ zmodload zsh/parameter zsh/system || return 0
 typeset -gr __sshgate_guard_version=1
 typeset -gr __sshgate_guard_b64_digits='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 typeset -g __sshgate_guard_phase=1
+# The audit hook (docs/guard.md): a function `sshgate_guard_hook` defined before this file is
+# called, unasked, with `ran COMMAND` after each approved command and with `prompt` at each
+# heartbeat. Only one that exists now counts; its body is checked with the guard's own.
+typeset -gri __sshgate_guard_hooked=${+functions[sshgate_guard_hook]}
 
 # Base64 of $1's bytes into REPLY, in the shell.
 __sshgate_guard_b64() {
@@ -88,7 +92,11 @@ __sshgate_guard_ask() {
     builtin local IFS= LC_ALL=C at=line nonce fn cmd ask reply
     # The guard's own hooks run unasked (their bodies were checked by the trap).
     case ${funcstack[2]-} in
-        __sshgate_guard_precmd) __sshgate_guard_beat; return 0 ;;
+        __sshgate_guard_precmd)
+            __sshgate_guard_beat
+            ((__sshgate_guard_hooked)) && sshgate_guard_hook prompt
+            return 0
+            ;;
         __sshgate_guard_*) return 0 ;;
     esac
     ((__sshgate_guard_phase)) && at=prompt
@@ -100,14 +108,16 @@ __sshgate_guard_ask() {
     # The ask is read's prompt: read turns echo off (-s) before it writes the prompt, so an
     # answer that comes at once is never echoed.
     builtin read -r -s -d $'\a' "reply?$ask" </dev/tty 2>/dev/tty || return 1
-    [[ $reply == *$'\e]7428;1;approve;n='$nonce ]]
+    [[ $reply == *$'\e]7428;1;approve;n='$nonce ]] || return 1
+    ((__sshgate_guard_hooked)) && IFS=$' \t\n' sshgate_guard_hook ran "$1"
+    return 0
 }
 
 precmd_functions=(__sshgate_guard_precmd $precmd_functions)
 preexec_functions+=(__sshgate_guard_preexec)
 # The bodies as defined here; the trap compares before each command.
-typeset -gr __sshgate_guard_src="${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}"
+typeset -gr __sshgate_guard_src="${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}${functions[sshgate_guard_hook]}"
 setopt debug_before_cmd
-trap '[[ -o debugbeforecmd && $__sshgate_guard_src == "${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}" && ${+functions[builtin]}${+functions[emulate]}${+functions[local]}${+functions[integer]}${+functions[sysread]}${+functions[print]}${+functions[read]} == 0000000 ]] && \__sshgate_guard_ask "$ZSH_DEBUG_CMD" || options[errexit]=on' DEBUG
+trap '[[ -o debugbeforecmd && $__sshgate_guard_src == "${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}${functions[sshgate_guard_hook]}" && ${+functions[builtin]}${+functions[emulate]}${+functions[local]}${+functions[integer]}${+functions[sysread]}${+functions[print]}${+functions[read]} == 0000000 ]] && \__sshgate_guard_ask "$ZSH_DEBUG_CMD" || options[errexit]=on' DEBUG
 
 fi

@@ -86,9 +86,17 @@ pub(crate) fn write_referee(
     };
     let files: Vec<(PathBuf, String)> = match (options.shell, &options.guard) {
         (Shell::Bash, Some(guard)) => {
-            vec![(dir.join("referee.bashrc"), guarded(GUARDED_RC, guard)?)]
+            vec![(
+                dir.join("referee.bashrc"),
+                guarded(&fill(GUARDED_RC), guard)?,
+            )]
         }
-        (Shell::Zsh, Some(guard)) => vec![(dir.join("zsh/.zshrc"), guarded(GUARDED_ZSHRC, guard)?)],
+        (Shell::Zsh, Some(guard)) => {
+            vec![(
+                dir.join("zsh/.zshrc"),
+                guarded(&fill(GUARDED_ZSHRC), guard)?,
+            )]
+        }
         (Shell::Bash, None) => vec![(dir.join("referee.bashrc"), fill(REFEREE_RC))],
         (Shell::Zsh, None) => vec![(dir.join("zsh/.zshrc"), fill(REFEREE_ZSHRC))],
         (Shell::Fish, _) => vec![(dir.join("fish-config/fish/config.fish"), fill(REFEREE_FISH))],
@@ -111,16 +119,36 @@ pub(crate) fn write_referee(
     Ok(())
 }
 
-/// bash's rcfile with the guard, which is sourced after it: the referee's settings, no hooks.
-const GUARDED_RC: &str = r#"# A guarded target (the real-target crate's RealTarget): no referee, the guard last.
+/// bash's rcfile with the guard, which is sourced after it: the referee's settings, and its
+/// records from the guard's audit hook (docs/guard.md), called unasked after each approved
+/// command and at each heartbeat; a command the guard skipped is never recorded. Records as
+/// the referee's: a line when its first command runs.
+const GUARDED_RC: &str = r#"# A guarded target (the real-target crate's RealTarget): the referee as the guard's hook.
 unset HISTFILE
 HISTSIZE=100000
+HISTCONTROL=
+HISTIGNORE=
 PS1='$ '
 PS2='> '
+__referee_fifo=@FIFO@
+__referee_last=
+sshgate_guard_hook() {
+    local LC_ALL=C entry
+    if [[ $1 == prompt ]]; then
+        printf 'P\0' >"$__referee_fifo"
+        return 0
+    fi
+    entry=$(HISTTIMEFORMAT= history 1)
+    if [[ $entry =~ ^\ *([0-9]+)\*?\ \ (.*)$ && ${BASH_REMATCH[1]} != "$__referee_last" ]]; then
+        __referee_last=${BASH_REMATCH[1]}
+        printf 'L%s\0' "${BASH_REMATCH[2]}" >"$__referee_fifo"
+    fi
+}
 "#;
 
-/// zsh's `.zshrc` with the guard, which is sourced after it.
-const GUARDED_ZSHRC: &str = r#"# A guarded target (the real-target crate's RealTarget): no referee, the guard last.
+/// zsh's `.zshrc` with the guard, which is sourced after it; records as [`GUARDED_RC`]'s, the
+/// line from `$history[$HISTCMD]`.
+const GUARDED_ZSHRC: &str = r#"# A guarded target (the real-target crate's RealTarget): the referee as the guard's hook.
 unset HISTFILE
 HISTSIZE=100000
 SAVEHIST=0
@@ -129,6 +157,17 @@ PS2='> '
 setopt zle interactive_comments
 bindkey -e
 zle_bracketed_paste=($'\e[?2004h' $'\e[?2004l')
+zmodload zsh/parameter
+typeset -g __referee_fifo=@FIFO@ __referee_last=
+sshgate_guard_hook() {
+    if [[ $1 == prompt ]]; then
+        print -rn -- $'P\0' >$__referee_fifo
+    elif [[ $HISTCMD != $__referee_last && -n ${history[$HISTCMD]-} ]]; then
+        __referee_last=$HISTCMD
+        print -rn -- "L${history[$HISTCMD]}"$'\0' >$__referee_fifo
+    fi
+    return 0
+}
 "#;
 
 /// bash's rcfile. Records: `L<line>`, `P`, NUL-terminated.

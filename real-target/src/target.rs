@@ -80,9 +80,9 @@ pub struct TargetOptions {
     /// The key sshd accepts for [`RealTarget::user`]; a new ed25519 key when `None`.
     pub client_key: Option<PrivateKey>,
     /// The shell-side guard's text (`sshgate guard print SHELL`), bash and zsh only: the
-    /// shell's rc file sources it last, in place of the referee, whose hooks the guard would
-    /// ask about at every prompt. Such a target keeps no records; tests look at what the
-    /// commands did.
+    /// shell's rc file sources it last, and the referee records through the guard's audit
+    /// hook instead of hooks of its own (which the guard would ask about): a line is recorded
+    /// when its first command the guard let run runs, a prompt at each heartbeat.
     pub guard: Option<String>,
 }
 

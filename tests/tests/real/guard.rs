@@ -35,6 +35,11 @@ impl Shell {
     /// `name` ("bash" or "zsh") on a PTY with the guard sourced from `sshgate guard print`'s
     /// output when `guarded`, or `None` (a skip) when this machine has no such shell.
     fn start(name: &'static str, guarded: bool) -> Option<Shell> {
+        Self::start_after(name, guarded, "")
+    }
+
+    /// [`start`](Self::start) with `before` in the rc file ahead of the guard.
+    fn start_after(name: &'static str, guarded: bool, before: &str) -> Option<Shell> {
         let probe = Command::new(name).args(["-c", "true"]).status();
         if !probe.is_ok_and(|status| status.success()) {
             skip(&format!("{name} not installed: apt-get install {name}"));
@@ -57,7 +62,8 @@ impl Shell {
         } else {
             String::new()
         };
-        std::fs::write(&rc, format!("PS1='$ '\nHISTFILE=/dev/null\n{source}")).unwrap();
+        let rc_text = format!("PS1='$ '\nHISTFILE=/dev/null\n{before}\n{source}");
+        std::fs::write(&rc, rc_text).unwrap();
         let mut command = Command::new(name);
         if name == "bash" {
             command.args(["--noprofile", "--rcfile"]).arg(&rc).arg("-i");
@@ -353,4 +359,31 @@ fn guard_print_refuses_a_shell_without_a_guard() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn the_audit_hook_hears_of_each_approved_command_and_each_prompt() {
+    // Defined before the guard, as a system's rc file would; it writes in the scratch folder.
+    let hook = "sshgate_guard_hook() { printf '%s\\n' \"$*\" >>hook.log; }";
+    for name in ["bash", "zsh"] {
+        let Some(mut shell) = Shell::start_after(name, true, hook) else {
+            continue;
+        };
+        shell.run_approved("touch approved", &["touch approved"]);
+        shell.session.send("touch denied\r").unwrap();
+        shell.ask_about("touch denied", false);
+        shell.expect_beat();
+        if name == "bash" {
+            // bash asks nothing about a function definition; the hook is read-only.
+            shell.session.send("sshgate_guard_hook() { :; }\r").unwrap();
+            shell.expect_beat();
+        }
+        shell.run_approved("touch later", &["touch later"]);
+        let log = std::fs::read_to_string(shell.dir.path().join("hook.log")).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert!(lines.contains(&"ran touch approved"), "{name}: {log}");
+        assert!(lines.contains(&"ran touch later"), "{name}: {log}");
+        assert!(!log.contains("denied"), "{name}: {log}");
+        assert!(lines.contains(&"prompt"), "{name}: {log}");
+    }
 }

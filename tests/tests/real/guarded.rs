@@ -23,6 +23,8 @@ struct Guarded {
     _operator: Operator,
     shell: Shell,
     dir: PathBuf,
+    /// The guard is in place, and its audit hook feeds the target's referee.
+    recorded: bool,
 }
 
 /// Spell the rule approver's marker without writing it: lines that use `$X$Y` hold no DENY.
@@ -48,6 +50,7 @@ impl Guarded {
             _operator: operator,
             shell,
             dir,
+            recorded: true,
         };
         let cd = format!("cd {}; {SPELL}", guarded.dir.display());
         guarded.line(&cd).await;
@@ -72,6 +75,18 @@ impl Guarded {
             "{file} was made; requests {:?}",
             self.front.approvals.requests()
         );
+        // The referee, fed by the guard's audit hook, saw the later line run and no line with
+        // the marker.
+        if !self.recorded {
+            return;
+        }
+        let target = &self.front.target;
+        let line = format!("touch {later}");
+        let recorded = target
+            .wait_for(|record| record.text() == Some(&line[..]))
+            .await;
+        recorded.unwrap();
+        assert!(!target.ran("DENY"), "{:?}", target.records());
     }
 
     /// The guard requests the approver saw, as (command, warnings).
@@ -295,6 +310,7 @@ async fn an_approved_removal_of_the_guard_is_asked_and_then_said(#[case] shell: 
         return;
     };
     guarded.line("trap - DEBUG").await;
+    guarded.recorded = false;
     guarded.line("touch after").await;
     assert!(guarded.exists("after"));
     let requests = guarded.front.approvals.requests();
