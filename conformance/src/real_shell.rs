@@ -22,7 +22,7 @@ use mock_target::{EventLog, TargetEvent};
 use real_target::{RealTarget, Record, Shell, TargetOptions};
 use russh::keys::{PrivateKey, PublicKey};
 use scenarios::approver::{ApprovalRouter, ScriptedApprover};
-use scenarios::format::Target;
+use scenarios::format::{Target, Tier};
 use scenarios::outcome::Failure;
 use scenarios::replay::{Environment, Harness, Launcher, ReplayOptions, Stage, StageFuture};
 use scenarios::Scenario;
@@ -55,6 +55,14 @@ pub fn shell_of(target: Target) -> Option<Shell> {
         Target::Zsh => Some(Shell::Zsh),
         Target::Fish => Some(Shell::Fish),
         Target::Dash => Some(Shell::Dash),
+    }
+}
+
+/// The guard `shell` sources in `tier` (sshgate's own, the protocol the tier grades).
+pub fn guard_for(shell: Shell, tier: Tier) -> Option<String> {
+    match tier {
+        Tier::Unguarded => None,
+        Tier::Guarded => sshgate::guard::script(shell.name()).map(str::to_string),
     }
 }
 
@@ -110,14 +118,27 @@ fn bridge(target: Arc<RealTarget>, events: EventLog) -> AbortOnDrop {
 /// after the replay.
 pub struct RealShellHarness {
     shell: Shell,
+    /// Guarded: the shell sources sshgate's guard, and the referee records through its hook.
+    tier: Tier,
     launcher: Arc<dyn Launcher>,
     events: Mutex<Option<EventLog>>,
 }
 
 impl RealShellHarness {
     pub fn new(shell: Shell, launcher: impl Launcher + 'static) -> RealShellHarness {
+        Self::in_tier(shell, Tier::Unguarded, launcher)
+    }
+
+    /// In `tier`: with the guard installed when guarded (bash and zsh only; another shell
+    /// fails each replay's setup).
+    pub fn in_tier(
+        shell: Shell,
+        tier: Tier,
+        launcher: impl Launcher + 'static,
+    ) -> RealShellHarness {
         RealShellHarness {
             shell,
+            tier,
             launcher: Arc::new(launcher),
             events: Mutex::new(None),
         }
@@ -125,6 +146,10 @@ impl RealShellHarness {
 
     pub fn shell(&self) -> Shell {
         self.shell
+    }
+
+    pub fn tier(&self) -> Tier {
+        self.tier
     }
 
     /// The target events of the last stage set.
@@ -141,6 +166,7 @@ impl Harness for RealShellHarness {
         Box::pin(async move {
             let options = TargetOptions {
                 shell: self.shell,
+                guard: guard_for(self.shell, self.tier),
                 ..TargetOptions::default()
             };
             let target = Arc::new(start_target(options).await?);

@@ -178,6 +178,12 @@ impl ShellGate {
     /// The approver's answer to the last [`GateAction::Ask`]. With `drop_command`, a deny
     /// interrupts the shell (Ctrl+C) instead of sending the discard keys: that drops the whole
     /// command it is reading, where the discard keys would clear only the last of its lines.
+    /// Input held while the decision was pending, taken back instead of being replayed by
+    /// [`decided`](Self::decided): a caller that must hold it longer feeds it back later.
+    pub fn take_held(&mut self) -> Vec<u8> {
+        self.held.drain(..).collect()
+    }
+
     pub fn decided(&mut self, approve: bool, reason: &str, drop_command: bool) -> Vec<GateAction> {
         let mut actions = Vec::new();
         let Some(pending) = self.pending.take() else {

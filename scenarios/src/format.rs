@@ -40,10 +40,37 @@ pub struct Scenario {
     pub env: Vec<(String, String)>,
     /// Terminal modes the operator's client asks for in its PTY request.
     pub pty_modes: Vec<(Pty, u32)>,
+    /// How the case stands towards the shell-side guard (the file's `guard`).
+    pub guard: GuardUse,
     pub steps: Vec<Step>,
 }
 
 impl Scenario {
+    /// Whether the case is replayed in `tier`: the unguarded tier has every case; the guarded
+    /// tier has the real-shell cases on bash or zsh (the shells with a guard) whose
+    /// expectations do not assume that no guard is there.
+    pub fn in_tier(&self, tier: Tier) -> bool {
+        match tier {
+            Tier::Unguarded => true,
+            Tier::Guarded => {
+                self.guard != GuardUse::Without
+                    && self
+                        .targets
+                        .iter()
+                        .any(|target| matches!(target, Target::Bash | Target::Zsh))
+            }
+        }
+    }
+
+    /// The grade the case counts with in `tier`: a case that needs the guard is
+    /// informational without it.
+    pub fn grade_in(&self, tier: Tier) -> Grade {
+        match (tier, self.guard) {
+            (Tier::Unguarded, GuardUse::Needed) => Grade::Informational,
+            _ => self.grade,
+        }
+    }
+
     pub fn category(&self) -> &str {
         self.id.split('/').next().unwrap_or_default()
     }
@@ -264,6 +291,40 @@ pub fn pty_mode_name(mode: Pty) -> &'static str {
         .map_or("?", |(name, _)| name)
 }
 
+/// A case's standing towards the shell-side guard (docs/guard.md), the file's `guard` key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardUse {
+    /// Replayed in both tiers (on bash and zsh), with the same expectations.
+    #[default]
+    Either,
+    /// Its expectations assume no guard on the target (a proxy ending the session over a
+    /// command that a guard would have asked about): the unguarded tier only.
+    Without,
+    /// Proxy-only gating cannot pass it (a command no keystroke shows: a key binding, a
+    /// prompt hook, an alias defined earlier): required in the guarded tier, informational in
+    /// the unguarded one.
+    Needed,
+}
+
+/// Whether the target's shell has the guard installed in a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// No guard: keystroke gating alone (the mock target, and real shells as installed).
+    Unguarded,
+    /// bash or zsh that sources the guard, which the proxy is expected to answer.
+    Guarded,
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tier::Unguarded => "unguarded",
+            Tier::Guarded => "guarded",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Grade {
@@ -388,6 +449,8 @@ struct RawScenario {
     env: BTreeMap<String, String>,
     #[serde(default)]
     pty_modes: BTreeMap<String, u32>,
+    #[serde(default)]
+    guard: GuardUse,
     steps: Vec<RawStep>,
 }
 
@@ -515,6 +578,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FormatError> {
             targets
         }
     };
+    let guarded_shell = targets
+        .iter()
+        .any(|target| matches!(target, Target::Bash | Target::Zsh));
+    if raw.guard != GuardUse::Either && !guarded_shell {
+        return Err(invalid(
+            "guard applies to cases on bash or zsh, the shells with a guard".into(),
+        ));
+    }
     if let Some(shell) = targets.iter().find(|target| target.is_real_shell()) {
         for (index, step) in steps.iter().enumerate() {
             if let Some(what) = unobservable_on_bash(step) {
@@ -541,6 +612,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FormatError> {
         targets,
         env: raw.env.into_iter().collect(),
         pty_modes,
+        guard: raw.guard,
         steps,
     })
 }

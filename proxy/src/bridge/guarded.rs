@@ -22,6 +22,11 @@ use crate::to_operator::Notice;
 
 /// Ctrl+C: the operator gives up on the question open (the guard then skips the command).
 const CTRL_C: u8 = 0x03;
+/// After an answer, input still waits this long for the line's next question (the next
+/// command of `a; b` is asked about a moment after the first is answered), unless the next
+/// question or the heartbeat comes first: a key sent in between would land in the guard's
+/// read and be lost. A program the command starts gets its keys this much later.
+const NEXT_QUESTION_WAIT: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// One shell channel's guard state.
 pub(super) struct GuardLink {
@@ -34,13 +39,14 @@ pub(super) struct GuardLink {
     queue: VecDeque<Ask>,
     /// The question the approver is deciding, with its request id.
     open: Option<(Ask, String, PendingDecision)>,
-    /// The operator's input, held while a question is open or about to come: keys the gate
-    /// let through already (`gated`), then keys it has not seen (`held`).
-    gated: Vec<u8>,
+    /// The operator's input, held (before the gate sees it) while a question is open or
+    /// about to come.
     held: Vec<u8>,
-    /// Until then, after an approved submit to a guarded shell, input is held for the
-    /// guard's first question (or its next heartbeat), which may come any moment.
+    /// Until then, input is held for the guard's next question (or its heartbeat), which may
+    /// come any moment: after an approved submit to a guarded shell, and after an answer.
     expecting_until: Option<Instant>,
+    /// A heartbeat came, and the line editor has not shown it reads since.
+    before_editor: bool,
     /// When the guard last asked.
     last_ask: Option<Instant>,
     /// The execution monitor saw the shell run what no submit started: unless the guard asks
@@ -57,12 +63,19 @@ impl GuardLink {
             heartbeat: Arc::default(),
             queue: VecDeque::new(),
             open: None,
-            gated: Vec::new(),
             held: Vec::new(),
             expecting_until: None,
+            before_editor: false,
             last_ask: None,
             run_unasked_until: None,
         }
+    }
+
+    /// Keys the gate held behind an approved line: they go through the gate again, ahead of
+    /// any held here since (they came first), once nothing holds them; while the line's first
+    /// question may come, they wait for it.
+    pub fn hold_first(&mut self, keys: Vec<u8>) {
+        self.held.splice(0..0, keys);
     }
 
     /// The operator's bytes without guard sequences.
@@ -83,9 +96,14 @@ impl GuardLink {
         self.open.is_some() || !self.queue.is_empty() || self.expecting_until.is_some()
     }
 
-    /// An approved line goes to the shell: its first question comes soon, when it is guarded.
-    pub fn line_sent(&mut self, line: &str, echo_wait: std::time::Duration) {
+    /// An approved line goes to the target. When the shell reads it (`shell_reads`, as far
+    /// as the screen tells: not a program it runs), its first question comes soon, if the
+    /// shell is guarded, and the next prompt must bring a heartbeat.
+    pub fn line_sent(&mut self, line: &str, shell_reads: bool, echo_wait: std::time::Duration) {
         lock(&self.approved).approved(line);
+        if !shell_reads {
+            return;
+        }
         let mut heartbeat = lock(&self.heartbeat);
         if heartbeat.guarded() {
             self.expecting_until = Some(Instant::now() + echo_wait);
@@ -133,11 +151,12 @@ impl GuardCheck {
         &self,
         request: &mut sshgate_wire::ApprovalRequest,
         prompt_back: bool,
+        prompt: Option<&str>,
     ) -> Option<Decision> {
         if self.mode == GuardMode::Off {
             return None;
         }
-        let state = lock(&self.heartbeat).at_submit(prompt_back);
+        let state = lock(&self.heartbeat).at_submit(prompt_back, prompt);
         let refusal = match (state, self.mode) {
             (GuardState::Present, _) => return None,
             (GuardState::Absent, GuardMode::Require) => {
@@ -233,11 +252,16 @@ impl Bridge {
             Event::Beat => {
                 lock(&self.guard.heartbeat).beat();
                 lock(&self.guard.approved).prompt();
-                self.guard.expecting_until = None;
+                // The shell draws its prompt next; keys sent before its line editor reads
+                // would be echoed by the tty, and then again by the editor. Input waits
+                // until the editor switches bracketed paste on (see `editor_reads`).
+                self.guard.expecting_until = Some(Instant::now() + NEXT_QUESTION_WAIT);
+                self.guard.before_editor = true;
                 self.next_question().await
             }
             Event::Ask(ask) => {
                 self.guard.expecting_until = None;
+                self.guard.before_editor = false;
                 self.guard.last_ask = Some(Instant::now());
                 if self.guard.run_unasked_until.take().is_some() {
                     self.screen.lock().acknowledge_run();
@@ -261,7 +285,7 @@ impl Bridge {
 
     /// Take up the next question when none is open: answered at once when an approved line
     /// covers it, else asked about. With no question left, the held input goes on.
-    async fn next_question(&mut self) -> Step {
+    pub(super) async fn next_question(&mut self) -> Step {
         while self.guard.open.is_none() {
             let Some(question) = self.guard.queue.pop_front() else {
                 if !self.guard.holding() {
@@ -346,6 +370,7 @@ impl Bridge {
         }
         if self.guard.expecting_until.is_some_and(|until| until <= now) {
             self.guard.expecting_until = None;
+            self.guard.before_editor = false;
             return self.next_question().await;
         }
         Ok(())
@@ -369,6 +394,17 @@ impl Bridge {
         true
     }
 
+    /// The target's output changed: once the line editor reads after a heartbeat (bracketed
+    /// paste switched on), the input held for the prompt goes on.
+    pub(super) async fn editor_reads(&mut self) -> Step {
+        if self.guard.before_editor && *self.bracketed_paste.borrow() {
+            self.guard.before_editor = false;
+            self.guard.expecting_until = None;
+            return self.next_question().await;
+        }
+        Ok(())
+    }
+
     /// Whether the shell has its guard, as far as the heartbeat tells.
     pub(super) fn guarded(&self) -> bool {
         lock(&self.guard.heartbeat).guarded()
@@ -376,35 +412,16 @@ impl Bridge {
 
     async fn answer_guard(&mut self, ask: &Ask, approve: bool) -> Step {
         tracing::debug!(command = %quoted(&ask.command), approve, "guard answered");
+        self.guard.expecting_until = Some(Instant::now() + NEXT_QUESTION_WAIT);
         self.target
             .data(&answer(&ask.nonce, approve)[..])
             .await
             .map_err(drop)
     }
 
-    /// Whether keys the gate lets through wait for the guard now.
-    pub(super) fn guard_holds_keys(&self) -> bool {
-        self.guard.holding()
-    }
-
-    /// Keep keys the gate let through until the guard's question is answered.
-    pub(super) fn hold_gated_keys(&mut self, keys: &[u8]) {
-        self.guard.gated.extend_from_slice(keys);
-    }
-
-    /// Input held for the guard goes on, in the order it came: what the gate let through to
-    /// the target, the rest through the gate.
+    /// Input held for the guard goes through the gate, in the order it came.
     async fn release_held(&mut self) -> Step {
-        let gated = std::mem::take(&mut self.guard.gated);
-        tracing::debug!(
-            gated = gated.len(),
-            held = self.guard.held.len(),
-            "guard releases input"
-        );
-        if !gated.is_empty() {
-            self.screen.lock().input_sent();
-            self.target.data(&gated[..]).await.map_err(drop)?;
-        }
+        tracing::debug!(held = self.guard.held.len(), "guard releases input");
         if self.guard.held.is_empty() {
             return Ok(());
         }

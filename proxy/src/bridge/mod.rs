@@ -119,9 +119,9 @@ struct Bridge {
     recording: SharedRecording,
     /// The target's guard, on a shell channel.
     guard: GuardLink,
-    /// The last shell line asked about, as the approver saw it, when the shell itself reads
-    /// it (not a secret, not a line a program the shell runs reads).
-    asked_line: Arc<std::sync::Mutex<Option<String>>>,
+    /// The last shell line asked about, as the approver saw it (none for a secret), and
+    /// whether the shell itself reads it (not a program the shell runs).
+    asked_line: Arc<std::sync::Mutex<Option<(String, bool)>>>,
     /// Why the session must end, when a line's check found it must.
     ending: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -831,7 +831,8 @@ impl Bridge {
             }
             // A prompt of the shell's own, come back since the last approved line.
             let prompt_back = !checked.program_may_read && !continuing;
-            if let Some(denied) = guard.check(&mut request, prompt_back).await {
+            let prompt = checked.prompt.as_deref();
+            if let Some(denied) = guard.check(&mut request, prompt_back, prompt).await {
                 return denied;
             }
             if request.command.contains(char::REPLACEMENT_CHARACTER) {
@@ -853,8 +854,8 @@ impl Bridge {
                 None if request.command != HIDDEN => command_lines::commands(&request.command),
                 _ => Vec::new(),
             };
-            if request.command != HIDDEN && !checked.program_may_read {
-                *lock(&asked_line) = Some(request.command.clone());
+            if request.command != HIDDEN {
+                *lock(&asked_line) = Some((request.command.clone(), !checked.program_may_read));
             }
             let decision = if parts.len() > 1 {
                 ask_each(approval, request, parts, ids, &asked).await
@@ -890,9 +891,12 @@ impl Bridge {
                     !decision.approve && (continuing || gate.pending_spans_lines())
                 };
                 if decision.approve {
-                    if let Some(line) = lock(&self.asked_line).take() {
-                        self.guard.line_sent(&line, self.context.echo_wait);
+                    if let Some((line, shell_reads)) = lock(&self.asked_line).take() {
+                        self.guard
+                            .line_sent(&line, shell_reads, self.context.echo_wait);
                     }
+                    // Keys typed behind the line wait for the guard's first question too.
+                    self.guard.hold_first(gate.take_held());
                 }
                 let actions = gate.decided(decision.approve, &reason, drop_command);
                 if gate.holds_after_deny() {
@@ -908,6 +912,8 @@ impl Bridge {
                 }
                 self.mode = Mode::Shell(gate);
                 self.carry_out(actions).await?;
+                // Keys held behind the line go on now, unless the guard holds them.
+                self.next_question().await?;
                 let ending = lock(&self.ending).take();
                 if let Some(reason) = ending {
                     return self.end_session(&reason).await;
@@ -951,6 +957,7 @@ impl Bridge {
 
     /// Ends the session once the target has run something no approved submit started.
     async fn watch_execution(&mut self) -> Step {
+        self.editor_reads().await?;
         let Some(reason) = self.screen.lock().unprompted_run() else {
             return Ok(());
         };
@@ -986,16 +993,9 @@ impl Bridge {
     }
 
     async fn carry_out(&mut self, actions: Vec<GateAction>) -> Step {
-        // The key that ends a line is next to go, and then went: keys behind it wait while a
-        // guarded shell's first question about the line may come (its read would take them).
-        let (mut ending_key, mut line_ended) = (false, false);
         for action in actions {
             match action {
-                GateAction::ToTarget(bytes) if line_ended && self.guard_holds_keys() => {
-                    self.hold_gated_keys(&bytes);
-                }
                 GateAction::ToTarget(bytes) => {
-                    line_ended |= std::mem::take(&mut ending_key);
                     let ending = {
                         let mut screen = self.screen.lock();
                         screen.input_sent();
@@ -1026,10 +1026,7 @@ impl Bridge {
                 }
                 GateAction::LineStarts => self.screen.lock().line_starts(),
                 GateAction::Submitted => self.screen.lock().submit_sent(),
-                GateAction::LineEnds => {
-                    ending_key = true;
-                    self.screen.lock().line_ends()
-                }
+                GateAction::LineEnds => self.screen.lock().line_ends(),
                 GateAction::Interrupted => {
                     lock(&self.command_lines).discarded();
                     self.screen.lock().interrupt_sent()

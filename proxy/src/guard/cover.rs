@@ -5,10 +5,11 @@
 
 use super::sequence::{Ask, Origin};
 
-/// Where a command may start in a line: after these, a word is in command position.
-const BEFORE_COMMAND: &[char] = &[';', '&', '|', '(', ')', '{', '\n'];
-/// What may follow a command in a line: its end, an operator, a comment.
-const AFTER_COMMAND: &[char] = &[';', '&', '|', ')', '}', '\n', '#'];
+/// Tokens after which a word is in command position: operators, a newline, braces.
+const BEFORE_COMMAND: &[&str] = &[";", "&", "|", "(", ")", "{", "}", "\n"];
+/// Tokens that may follow a command in a line: operators, a newline, a closing brace, a
+/// comment.
+const AFTER_COMMAND: &[&str] = &[";", "&", "|", ")", "}", "\n", "#"];
 /// Reserved words after which a word is in command position.
 const KEYWORDS: &[&str] = &["then", "do", "else", "elif", "if", "while", "until", "!"];
 
@@ -45,29 +46,110 @@ impl ApprovedLines {
     }
 }
 
-/// Whether `command` occurs in `line` with a command boundary on both sides.
+/// Whether `command` occurs in `line` as a command: its tokens, in a row, with a command
+/// boundary on both sides. Tokens, not text, because shells report a command rebuilt from
+/// its parse (bash's `>/dev/null` comes back as `> /dev/null`, zsh's `a|b` as `a | b`).
 fn written_as_command(line: &str, command: &str) -> bool {
-    if command.is_empty() {
+    let (line, command) = (separated(tokens(line)), separated(tokens(command)));
+    if command.is_empty() || command.len() > line.len() {
         return false;
     }
-    line.match_indices(command).any(|(at, _)| {
-        let after = line[at + command.len()..].trim_start_matches([' ', '\t']);
-        command_position(&line[..at]) && (after.is_empty() || after.starts_with(AFTER_COMMAND))
+    (0..=line.len() - command.len()).any(|at| {
+        line[at..at + command.len()] == command[..]
+            && command_position(&line[..at])
+            && line
+                .get(at + command.len())
+                .is_none_or(|next| AFTER_COMMAND.contains(&next.as_str()))
     })
 }
 
 /// Whether a word after `before` is in command position: at the start, after an operator, or
 /// after a reserved word that is itself in command position (`if ! cmd`, `; then cmd`).
-fn command_position(before: &str) -> bool {
-    let before = before.trim_end_matches([' ', '\t']);
-    before.is_empty()
-        || before.ends_with(BEFORE_COMMAND)
-        || KEYWORDS.iter().any(|keyword| {
-            before.strip_suffix(keyword).is_some_and(|rest| {
-                let word_ends = rest.is_empty() || rest.ends_with([' ', '\t', ';', '\n']);
-                word_ends && command_position(rest)
-            })
-        })
+fn command_position(before: &[String]) -> bool {
+    match before.split_last() {
+        None => true,
+        Some((last, rest)) => {
+            BEFORE_COMMAND.contains(&last.as_str())
+                || (KEYWORDS.contains(&last.as_str()) && command_position(rest))
+        }
+    }
+}
+
+/// `tokens` with the separators as a shell's rebuilt text may differ in them: a newline is a
+/// `;`, and a `;` that separates nothing (at the start, after another, after a reserved word
+/// or an opening brace) is dropped. zsh gives `if true; then echo; fi` as
+/// `if true\nthen\n\techo\nfi`, and a function `f() { a; }` as `f () {\n\ta\n}`.
+fn separated(tokens: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let token = if token == "\n" {
+            ";".to_string()
+        } else {
+            token
+        };
+        let redundant = token == ";"
+            && out.last().is_none_or(|last| {
+                last == ";" || last == "{" || ["then", "do", "else"].contains(&last.as_str())
+            });
+        if !redundant {
+            out.push(token);
+        }
+    }
+    out
+}
+
+/// A line's words and operators, as a shell would split them: quoted text and escaped
+/// characters stay inside their word (quotes and all), blanks separate words, each of
+/// `; & | < > ( )` and a newline is a token of its own, and a comment is one `#` token.
+fn tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut chars = text.chars();
+    let finish = |word: &mut String, tokens: &mut Vec<String>| {
+        if !word.is_empty() {
+            tokens.push(std::mem::take(word));
+        }
+    };
+    while let Some(c) = chars.next() {
+        if escaped {
+            word.push(c);
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => {
+                word.push(c);
+                quote = None;
+            }
+            (Some('"'), '\\') | (None, '\\') => {
+                word.push(c);
+                escaped = true;
+            }
+            (Some(_), _) => word.push(c),
+            (None, '\'' | '"') => {
+                word.push(c);
+                quote = Some(c);
+            }
+            (None, ' ' | '\t') => finish(&mut word, &mut tokens),
+            (None, '#') if word.is_empty() => {
+                finish(&mut word, &mut tokens);
+                tokens.push("#".into());
+                // The comment runs to the end of its line.
+                if chars.by_ref().any(|c| c == '\n') {
+                    tokens.push("\n".into());
+                }
+            }
+            (None, ';' | '&' | '|' | '<' | '>' | '(' | ')' | '\n') => {
+                finish(&mut word, &mut tokens);
+                tokens.push(c.to_string());
+            }
+            (None, _) => word.push(c),
+        }
+    }
+    finish(&mut word, &mut tokens);
+    tokens
 }
 
 #[cfg(test)]
@@ -104,6 +186,18 @@ mod tests {
             "echo a | cat && echo b "
         ));
         assert!(covered("ls # list", "ls"));
+        // Shells give the command rebuilt from its parse.
+        assert!(covered("head -n1 >/dev/null", "head -n1 > /dev/null"));
+        assert!(covered("echo a|cat&&echo b", "echo a | cat && echo b"));
+        assert!(covered("echo \"a  b\" 2>&1", "echo \"a  b\" 2>&1"));
+        assert!(covered(
+            "if true\nthen echo DE; fi",
+            "if true\nthen\n\techo DE\nfi"
+        ));
+        assert!(covered(
+            "w() { eval \"x\"; }; zle -N w",
+            "w () {\n\teval \"x\"\n}"
+        ));
     }
 
     #[test]
@@ -111,6 +205,11 @@ mod tests {
         // An alias `ls='rm -rf /'` runs text that the line holds only as an argument.
         assert!(!covered("ls; echo rm -rf /", "rm -rf /"));
         assert!(!covered("echo \"rm -rf /\"", "rm -rf /"));
+        // Operators inside quotes are text, not boundaries.
+        assert!(!covered("ls; echo \"; rm -rf / ;\"", "rm -rf /"));
+        assert!(!covered("ls; echo '; rm -rf / ;'", "rm -rf /"));
+        assert!(!covered("ls; echo \\; rm -rf /", "rm -rf /"));
+        assert!(!covered("echo \"a b\"", "echo \"a  b\""));
         assert!(!covered("mk", "touch x"));
         assert!(!covered("touch xy", "touch x"));
         assert!(!covered("echo then touch x", "touch x"));

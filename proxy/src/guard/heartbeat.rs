@@ -25,6 +25,9 @@ pub struct Heartbeat {
     ever: bool,
     /// The guard was found gone.
     lost: bool,
+    /// What stood left of the line at a submit the guard's heartbeat had come before: the
+    /// guarded shell's prompt.
+    guarded_prompt: Option<String>,
 }
 
 impl Heartbeat {
@@ -47,16 +50,26 @@ impl Heartbeat {
     }
 
     /// The state at a submit. `prompt_back`: the shell's own prompt came back since the last
-    /// approved line (not a program it runs reading the line, not the shell's continuation
-    /// prompt in the middle of a command).
-    pub fn at_submit(&mut self, prompt_back: bool) -> GuardState {
+    /// approved line, as far as the screen tells (not a program it runs reading the line, not
+    /// the shell's continuation prompt in the middle of a command); `prompt`: what stands
+    /// left of the line on its row. Only the prompt the guarded shell drew before, back with
+    /// no heartbeat, is taken for a lost guard: an empty continuation prompt (`PS2=`) or a
+    /// program's prompt looks like no prompt at all to the screen.
+    pub fn at_submit(&mut self, prompt_back: bool, prompt: Option<&str>) -> GuardState {
         if !self.ever {
             return GuardState::Absent;
         }
         if self.lost {
             return GuardState::Lost;
         }
-        if prompt_back && !self.since_submit {
+        if self.since_submit {
+            if prompt_back && prompt.is_some() {
+                self.guarded_prompt = prompt.map(str::to_string);
+            }
+            return GuardState::Present;
+        }
+        let same_prompt = prompt.is_some() && prompt == self.guarded_prompt.as_deref();
+        if prompt_back && same_prompt {
             self.lost = true;
             return GuardState::JustLost;
         }
@@ -70,19 +83,23 @@ mod tests {
 
     #[test]
     fn a_prompt_without_a_heartbeat_means_the_guard_is_gone() {
+        let prompt = Some("$ ");
         let mut heart = Heartbeat::default();
-        assert_eq!(heart.at_submit(true), GuardState::Absent);
+        assert_eq!(heart.at_submit(true, prompt), GuardState::Absent);
         heart.beat();
-        assert_eq!(heart.at_submit(true), GuardState::Present);
+        assert_eq!(heart.at_submit(true, prompt), GuardState::Present);
         heart.submitted();
         // A program reads the next line: no prompt yet, no verdict.
-        assert_eq!(heart.at_submit(false), GuardState::Present);
+        assert_eq!(heart.at_submit(false, None), GuardState::Present);
+        // A prompt of another look (an empty PS2, a program's): no verdict either.
+        assert_eq!(heart.at_submit(true, Some("")), GuardState::Present);
+        assert_eq!(heart.at_submit(true, Some(">>> ")), GuardState::Present);
         heart.beat();
-        assert_eq!(heart.at_submit(true), GuardState::Present);
+        assert_eq!(heart.at_submit(true, prompt), GuardState::Present);
         heart.submitted();
-        assert_eq!(heart.at_submit(true), GuardState::JustLost);
-        assert_eq!(heart.at_submit(true), GuardState::Lost);
+        assert_eq!(heart.at_submit(true, prompt), GuardState::JustLost);
+        assert_eq!(heart.at_submit(true, prompt), GuardState::Lost);
         heart.beat();
-        assert_eq!(heart.at_submit(true), GuardState::Present);
+        assert_eq!(heart.at_submit(true, prompt), GuardState::Present);
     }
 }

@@ -30,10 +30,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use conformance::real_shell::{client_env, shell_of, RealShellHarness, CONCURRENCY, STEP_TIMEOUT};
+use conformance::real_shell::{
+    client_env, guard_for, shell_of, RealShellHarness, CONCURRENCY, STEP_TIMEOUT,
+};
 use conformance::self_run::InProcessSshgate;
 use real_target::{Shell, TargetOptions};
-use scenarios::format::Grade;
+use scenarios::format::{Grade, GuardUse, Tier};
 use scenarios::replay::{replay, ReplayOptions};
 use scenarios::{Chunking, Outcome, Scenario, Step};
 use sshgate_tests::launchers::PassThroughLauncher;
@@ -71,21 +73,23 @@ fn shells_allowed() -> Vec<Shell> {
         .collect()
 }
 
-/// Each real-shell case (those matching the id filter, if set) with each shell it names, or
-/// None when the test is skipped (no sshd, or one of the shells, here).
-fn real_shell_cases() -> Option<Vec<(Scenario, Shell)>> {
+/// Each real-shell case of `tier` (those matching the id filter, if set) with each shell it
+/// names (bash and zsh only in the guarded tier), or None when the test is skipped (no sshd,
+/// or one of the shells, here).
+fn real_shell_cases(tier: Tier) -> Option<Vec<(Scenario, Shell)>> {
     let only = only().unwrap_or_default();
     let allowed = shells_allowed();
     let cases: Vec<(Scenario, Shell)> =
         scenarios::corpus::load_matching(&scenarios::corpus::builtin_dir(), &only)
             .expect("the corpus loads")
             .into_iter()
-            .filter(|case| case.on_bash() && case.id.starts_with(&only))
+            .filter(|case| case.on_bash() && case.in_tier(tier) && case.id.starts_with(&only))
             .flat_map(|case| {
                 case.targets
                     .iter()
                     .filter_map(|&target| shell_of(target))
                     .filter(|shell| allowed.contains(shell))
+                    .filter(|shell| tier == Tier::Unguarded || guard_for(*shell, tier).is_some())
                     .map(|shell| (case.clone(), shell))
                     .collect::<Vec<_>>()
             })
@@ -165,7 +169,19 @@ async fn run_all<T: Send + 'static>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_shell_cases_hold_through_sshgate() {
-    let Some(cases) = real_shell_cases() else {
+    hold_through_sshgate(Tier::Unguarded).await;
+}
+
+/// The guarded tier: bash and zsh source the guard, which sshgate answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_real_shell_cases_hold_through_sshgate() {
+    hold_through_sshgate(Tier::Guarded).await;
+}
+
+/// Replay every real-shell case of `tier` through sshgate, under each chunking; each required
+/// one must pass.
+async fn hold_through_sshgate(tier: Tier) {
+    let Some(cases) = real_shell_cases(tier) else {
         return;
     };
     let _alone = crate::TIMING_SENSITIVE.lock().await;
@@ -178,9 +194,10 @@ async fn real_shell_cases_hold_through_sshgate() {
         for chunking in chunkings {
             let case = case.clone();
             jobs.push(Box::pin(async move {
-                let harness = RealShellHarness::new(shell, InProcessSshgate::for_real_shell());
+                let sshgate = InProcessSshgate::for_real_shell();
+                let harness = RealShellHarness::in_tier(shell, tier, sshgate);
                 let outcome = replay(&case, chunking, &harness, &options()).await;
-                (shell, case.grade, outcome)
+                (shell, case.grade_in(tier), outcome)
             })
                 as std::pin::Pin<
                     Box<dyn std::future::Future<Output = (Shell, Grade, Outcome)> + Send>,
@@ -196,7 +213,7 @@ async fn real_shell_cases_hold_through_sshgate() {
             (false, Grade::Informational) => "fails (informational: reported, not failed)",
         };
         println!(
-            "sshgate: {} on {shell} [{}]: {verdict} ({} ms)",
+            "sshgate, {tier}: {} on {shell} [{}]: {verdict} ({} ms)",
             outcome.id,
             outcome.chunking,
             outcome.elapsed.as_millis()
@@ -218,7 +235,7 @@ async fn real_shell_cases_hold_through_sshgate() {
         }
     }
     for (shell, count, time) in per_shell {
-        println!("sshgate on {shell}: {count} replays, {time:.1?} of replay time in all");
+        println!("sshgate on {shell}, {tier}: {count} replays, {time:.1?} of replay time in all");
     }
     let failed: Vec<String> = outcomes
         .iter()
@@ -227,7 +244,7 @@ async fn real_shell_cases_hold_through_sshgate() {
         .collect();
     assert!(
         failed.is_empty(),
-        "{} of {} real-shell replays failed through sshgate:\n{}",
+        "{} of {} real-shell replays in the {tier} tier failed through sshgate:\n{}",
         failed.len(),
         outcomes.len(),
         failed.join("\n")
@@ -236,10 +253,15 @@ async fn real_shell_cases_hold_through_sshgate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_shell_cases_run_deny_behind_the_pass_through() {
-    let Some(cases) = real_shell_cases() else {
+    let Some(cases) = real_shell_cases(Tier::Unguarded) else {
         return;
     };
     let mut jobs = Vec::new();
+    // A case that needs the guard runs its DENY command where no line shows it (an alias, a
+    // hook), which the referee cannot tell: its control is the guarded tier's.
+    let cases = cases
+        .into_iter()
+        .filter(|(case, _)| case.guard != GuardUse::Needed);
     for (case, shell) in cases {
         jobs.push(Box::pin(async move { control(case, shell).await })
             as std::pin::Pin<
@@ -288,4 +310,49 @@ async fn control(case: Scenario, shell: Shell) -> Result<String, String> {
     let ran = events.executed_lines();
     let line = ran.iter().find(|line| line.contains(forbidden.as_str()));
     Ok(format!("{} [{chunking}]: {shell} ran {line:?}", case.id))
+}
+
+/// The guarded tier behind the pass-through, with the guard woken by the operator's own `env`
+/// request: every case that a gate must decide fails, because the guard's first question is
+/// never answered (the operator sees the line they typed and nothing more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_real_shell_cases_fail_behind_the_pass_through() {
+    let Some(cases) = real_shell_cases(Tier::Guarded) else {
+        return;
+    };
+    let mut jobs = Vec::new();
+    for (case, shell) in cases {
+        jobs.push(Box::pin(async move {
+            let chunking = case.chunking.unwrap_or(Chunking::OnePacket);
+            let harness = RealShellHarness::in_tier(shell, Tier::Guarded, PassThroughLauncher);
+            let mut options = options();
+            options
+                .client_env
+                .push((sshgate::guard::ENV_NAME.into(), "1".into()));
+            // Each case fails at its first wait for the approver or the shell: no need to
+            // wait the real tier's long step time for that.
+            options.step_timeout = Duration::from_secs(2);
+            let outcome = replay(&case, chunking, &harness, &options).await;
+            (shell, outcome)
+        })
+            as std::pin::Pin<
+                Box<dyn std::future::Future<Output = (Shell, Outcome)> + Send>,
+            >);
+    }
+    let results = run_all(jobs).await;
+    let mut passed = Vec::new();
+    for (shell, outcome) in &results {
+        match &outcome.failure {
+            Some(failure) => println!(
+                "pass-through, guarded: {} on {shell}: fails at step {}: expected {}",
+                outcome.id, failure.step, failure.expected
+            ),
+            None => passed.push(format!("{} on {shell}", outcome.id)),
+        }
+    }
+    assert!(
+        passed.is_empty(),
+        "these guarded cases pass behind a proxy that answers no guard question:\n{}",
+        passed.join("\n")
+    );
 }
