@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use scenarios::format::Grade;
+use scenarios::format::{Grade, GuardUse};
 use scenarios::Scenario;
 
 /// What marks a real-shell case in the lists, before the shells it runs on.
@@ -15,7 +15,21 @@ fn real_shells(case: &Scenario) -> Option<String> {
         return None;
     }
     let shells: Vec<String> = case.targets.iter().map(ToString::to_string).collect();
-    Some(format!("{REAL_SHELL}: {}", shells.join(", ")))
+    let guard = match case.guard {
+        GuardUse::Either => "",
+        GuardUse::Without => "; unguarded tier only",
+        GuardUse::Needed => "; needs the guard: required with --guarded, informational without",
+    };
+    Some(format!("{REAL_SHELL}: {}{guard}", shells.join(", ")))
+}
+
+/// The file's `guard` key, for tools.
+fn guard_use(case: &Scenario) -> &'static str {
+    match case.guard {
+        GuardUse::Either => "either",
+        GuardUse::Without => "without",
+        GuardUse::Needed => "needed",
+    }
 }
 
 /// One line per case: id, then the requirement (and the shells, for real-shell cases).
@@ -40,7 +54,10 @@ pub fn markdown(cases: &[Scenario]) -> String {
          OpenSSH's sshd to mean anything (a locale, tty modes, a line editor the mock target \
          does not have): the runner replays them with `--target-shell SHELL`, never against \
          the mock target; sshgate's own tests replay them against sshgate and against the \
-         pass-through control (`cargo test -p sshgate-tests --test real corpus`).\n",
+         pass-through control (`cargo test -p sshgate-tests --test real corpus`). Real-shell \
+         cases on bash and zsh also run in the guarded tier (`--guarded`: the shell sources \
+         sshgate's guard, docs/guard.md), except those marked *unguarded tier only*; those \
+         that *need the guard* are required there and informational without it.\n",
     );
     let mut categories: Vec<&str> = cases.iter().map(Scenario::category).collect();
     categories.dedup();
@@ -70,8 +87,9 @@ pub fn markdown(cases: &[Scenario]) -> String {
 }
 
 /// The cases as a JSON array, for tools: one object per case with its id, category,
-/// requirement, description, tags, grade (`required` or `informational`) and the targets it
-/// runs on (`mock`, or the real shells).
+/// requirement, description, tags, grade (`required` or `informational`), the targets it
+/// runs on (`mock`, or the real shells) and its standing towards the guard (`either`,
+/// `without`: unguarded tier only, `needed`: informational without the guard).
 pub fn json(cases: &[Scenario]) -> String {
     let entries: Vec<serde_json::Value> = cases
         .iter()
@@ -88,6 +106,7 @@ pub fn json(cases: &[Scenario]) -> String {
                     Grade::Informational => "informational",
                 },
                 "targets": targets,
+                "guard": guard_use(case),
             })
         })
         .collect();

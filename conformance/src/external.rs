@@ -16,6 +16,7 @@ use std::time::Duration;
 use real_target::Shell;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::{PrivateKey, PublicKey};
+use scenarios::format::Tier;
 use scenarios::replay::{Harness, Shared, SharedEnvironment};
 use scenarios::Scenario;
 
@@ -42,6 +43,8 @@ pub struct Target {
     pub approver_listen: SocketAddr,
     /// A real shell behind sshd instead of the mock target.
     pub shell: Option<Shell>,
+    /// Whether that shell sources sshgate's guard (`--guarded`).
+    pub tier: Tier,
 }
 
 /// The target and approver the proxy is started with.
@@ -65,8 +68,13 @@ impl RunEnvironment {
                 identity: sshgate::credentials::generate_host_key(),
             },
             Some(shell) => RunEnvironment::RealShell(
-                RealShellEnvironment::start(shell, target.target_listen, target.approver_listen)
-                    .await?,
+                RealShellEnvironment::start(
+                    shell,
+                    target.tier,
+                    target.target_listen,
+                    target.approver_listen,
+                )
+                .await?,
             ),
         })
     }
@@ -102,7 +110,7 @@ impl RunEnvironment {
     fn run_target(&self) -> RunTarget {
         match self {
             RunEnvironment::Mock { .. } => RunTarget::Mock,
-            RunEnvironment::RealShell(real) => RunTarget::Shell(real.shell()),
+            RunEnvironment::RealShell(real) => RunTarget::Shell(real.shell(), real.tier()),
         }
     }
 

@@ -22,6 +22,7 @@ use conformance::runner::{run, RunOptions, RunTarget, SEED};
 use conformance::self_run::InProcessSshgate;
 use conformance::suite::{self, Selection};
 use real_target::Shell;
+use scenarios::format::Tier;
 use scenarios::replay::Harness;
 use scenarios::Scenario;
 
@@ -48,6 +49,12 @@ struct Cli {
     /// could not be told apart).
     #[arg(long, value_enum, value_name = "SHELL", global = true)]
     target_shell: Option<ShellArg>,
+    /// With --target-shell bash or zsh: the guarded tier. The shell sources sshgate's guard
+    /// (docs/guard.md), which asks before every command it runs, and the proxy is expected
+    /// to answer it; cases that need the guard are required, cases whose expectations assume
+    /// no guard are left out. Reports mark each case's tier.
+    #[arg(long, global = true)]
+    guarded: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -294,6 +301,15 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let shell = cli.target_shell.map(ShellArg::shell);
+    let tier = match (cli.guarded, shell) {
+        (false, _) => Tier::Unguarded,
+        (true, Some(shell)) if real_shell::guard_for(shell, Tier::Guarded).is_some() => {
+            Tier::Guarded
+        }
+        (true, _) => {
+            return usage("--guarded needs --target-shell bash or zsh (the shells with a guard)")
+        }
+    };
     match cli.command {
         Some(Command::List { selection, format }) => {
             let cases = match select(&selection) {
@@ -303,7 +319,7 @@ fn main() -> ExitCode {
             let cases: Vec<Scenario> = match shell {
                 Some(shell) => cases
                     .into_iter()
-                    .filter(|case| real_shell::runs_on(case, shell))
+                    .filter(|case| real_shell::runs_on(case, shell) && case.in_tier(tier))
                     .collect(),
                 None => cases,
             };
@@ -315,7 +331,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Run { proxy, output }) => {
-            run_external(&cli.selection, &proxy, &output, shell)
+            run_external(&cli.selection, &proxy, &output, shell, tier)
         }
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout();
@@ -340,8 +356,16 @@ fn main() -> ExitCode {
             out,
             launch,
             replay,
-        }) => grade_matrix(&cli.selection, &proxies, &out, &launch, &replay, shell),
-        None => self_run(&cli.selection, &cli.output, shell),
+        }) => grade_matrix(
+            &cli.selection,
+            &proxies,
+            &out,
+            &launch,
+            &replay,
+            shell,
+            tier,
+        ),
+        None => self_run(&cli.selection, &cli.output, shell, tier),
     }
 }
 
@@ -393,12 +417,13 @@ fn prepare(
     selection: &SelectionArgs,
     replay: &ReplayArgs,
     shell: Option<Shell>,
+    tier: Tier,
     mode: Mode,
 ) -> Result<(Vec<Scenario>, RunOptions, tokio::runtime::Runtime), ExitCode> {
     let cases: Vec<Scenario> = select(selection)?
         .into_iter()
         .filter(|case| match shell {
-            Some(shell) => real_shell::runs_on(case, shell),
+            Some(shell) => real_shell::runs_on(case, shell) && case.in_tier(tier),
             None => !case.on_bash(),
         })
         .collect();
@@ -450,7 +475,7 @@ fn prepare(
             ..Default::default()
         },
         chunkings: replay.chunking.chunkings(),
-        target: shell.map_or(RunTarget::Mock, RunTarget::Shell),
+        target: shell.map_or(RunTarget::Mock, |shell| RunTarget::Shell(shell, tier)),
         allow_skip: replay.allow_skip,
         progress: ProgressStyle::for_stderr(replay.progress_every.unwrap_or(LOG_EVERY)),
         ..Default::default()
@@ -458,9 +483,14 @@ fn prepare(
     Ok((cases, options, runtime))
 }
 
-fn self_run(selection: &SelectionArgs, output: &OutputArgs, shell: Option<Shell>) -> ExitCode {
+fn self_run(
+    selection: &SelectionArgs,
+    output: &OutputArgs,
+    shell: Option<Shell>,
+    tier: Tier,
+) -> ExitCode {
     let (cases, mut options, runtime) =
-        match prepare(selection, &output.replay, shell, Mode::SelfRun) {
+        match prepare(selection, &output.replay, shell, tier, Mode::SelfRun) {
             Ok(prepared) => prepared,
             Err(code) => return code,
         };
@@ -477,7 +507,10 @@ fn self_run(selection: &SelectionArgs, output: &OutputArgs, shell: Option<Shell>
             let launcher = InProcessSshgate::for_real_shell();
             options.approval_timeout = Some(launcher.approval_timeout);
             let info = launcher.info();
-            (info, Arc::new(RealShellHarness::new(shell, launcher)))
+            (
+                info,
+                Arc::new(RealShellHarness::in_tier(shell, tier, launcher)),
+            )
         }
     };
     let report = runtime.block_on(run(cases, harness, info, &options));
@@ -489,12 +522,13 @@ fn run_external(
     proxy: &ProxyArgs,
     output: &OutputArgs,
     shell: Option<Shell>,
+    tier: Tier,
 ) -> ExitCode {
-    let (cases, options, runtime) = match prepare(selection, &output.replay, shell, Mode::External)
-    {
-        Ok(prepared) => prepared,
-        Err(code) => return code,
-    };
+    let (cases, options, runtime) =
+        match prepare(selection, &output.replay, shell, tier, Mode::External) {
+            Ok(prepared) => prepared,
+            Err(code) => return code,
+        };
     let address = match &proxy.proxy {
         Some(text) => match std::net::ToSocketAddrs::to_socket_addrs(text.as_str()) {
             Ok(mut addresses) => match addresses.next() {
@@ -505,7 +539,9 @@ fn run_external(
         },
         None => None,
     };
-    let target = proxy.started.target(address, proxy.launch.clone(), shell);
+    let target = proxy
+        .started
+        .target(address, proxy.launch.clone(), shell, tier);
     match runtime.block_on(run_against(cases, &target, options)) {
         Ok(report) => emit(&report, output),
         Err(StartError::Usage(message)) => usage(message),
@@ -525,6 +561,7 @@ impl LaunchArgs {
         proxy: Option<SocketAddr>,
         launch: Option<String>,
         shell: Option<Shell>,
+        tier: Tier,
     ) -> Target {
         Target {
             proxy,
@@ -534,6 +571,7 @@ impl LaunchArgs {
             target_listen: self.target_listen,
             approver_listen: self.approver_listen,
             shell,
+            tier,
         }
     }
 }
@@ -546,13 +584,14 @@ fn grade_matrix(
     launch: &LaunchArgs,
     replay: &ReplayArgs,
     shell: Option<Shell>,
+    tier: Tier,
 ) -> ExitCode {
     let mut names: Vec<&str> = proxies.iter().map(|(name, _)| name.as_str()).collect();
     names.sort_unstable();
     if let Some(twice) = names.windows(2).find(|pair| pair[0] == pair[1]) {
         return usage(format!("--proxy: {} names two columns", twice[0]));
     }
-    let (cases, options, runtime) = match prepare(selection, replay, shell, Mode::External) {
+    let (cases, options, runtime) = match prepare(selection, replay, shell, tier, Mode::External) {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
@@ -569,7 +608,7 @@ fn grade_matrix(
         .map(|(name, command)| {
             (
                 name.clone(),
-                launch.target(None, Some(command.clone()), shell),
+                launch.target(None, Some(command.clone()), shell, tier),
             )
         })
         .collect();

@@ -421,6 +421,7 @@ mod tests {
             required: grade != Grade::Informational,
             grade,
             target: "mock".into(),
+            tier: "unguarded".into(),
             held: (grade == Grade::Informational).then_some(false),
             time_ms: 7,
             chunkings: Vec::new(),

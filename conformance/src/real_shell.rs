@@ -206,6 +206,7 @@ impl Harness for RealShellHarness {
 /// approver.
 pub struct RealShellEnvironment {
     shell: Shell,
+    tier: Tier,
     host_key: PrivateKey,
     identity: PrivateKey,
     relay: TargetRelay,
@@ -216,11 +217,13 @@ impl RealShellEnvironment {
     /// The relay on `target` and the approver on `approver` (port 0 picks one).
     pub async fn start(
         shell: Shell,
+        tier: Tier,
         target: SocketAddr,
         approver: SocketAddr,
     ) -> std::io::Result<RealShellEnvironment> {
         Ok(RealShellEnvironment {
             shell,
+            tier,
             host_key: sshgate::credentials::generate_host_key(),
             identity: sshgate::credentials::generate_host_key(),
             relay: TargetRelay::bind(target).await?,
@@ -230,6 +233,10 @@ impl RealShellEnvironment {
 
     pub fn shell(&self) -> Shell {
         self.shell
+    }
+
+    pub fn tier(&self) -> Tier {
+        self.tier
     }
 
     /// The proxy's target: the relay.
@@ -301,6 +308,7 @@ impl Harness for RelayedRealShell {
             let environment = &self.environment;
             let options = TargetOptions {
                 shell: environment.shell,
+                guard: guard_for(environment.shell, environment.tier),
                 host_key: Some(environment.host_key.clone()),
                 client_key: Some(environment.identity.clone()),
                 ..TargetOptions::default()

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use real_target::Shell;
+use scenarios::format::Tier;
 use scenarios::replay::{replay, Harness, ReplayOptions};
 use scenarios::{Chunking, Outcome, Scenario};
 use tokio::sync::Semaphore;
@@ -66,16 +67,29 @@ pub enum RunTarget {
     /// The mock target (`mock-target`).
     #[default]
     Mock,
-    /// A real shell behind a private OpenSSH sshd (`--target-shell`).
-    Shell(Shell),
+    /// A real shell behind a private OpenSSH sshd (`--target-shell`), with sshgate's guard
+    /// installed in the guarded tier (`--guarded`).
+    Shell(Shell, Tier),
 }
 
 impl RunTarget {
+    /// Whether the shell behind the proxy has the guard installed.
+    pub fn tier(self) -> Tier {
+        match self {
+            RunTarget::Mock => Tier::Unguarded,
+            RunTarget::Shell(_, tier) => tier,
+        }
+    }
+
     /// Why `case` is not replayed against this target, if it is not.
     fn refuses(self, case: &Scenario) -> Option<String> {
         match self {
             RunTarget::Mock if case.on_bash() => Some(REAL_SHELL_ONLY.into()),
-            RunTarget::Shell(shell) if !runs_on(case, shell) => {
+            RunTarget::Shell(_, Tier::Guarded) if !case.in_tier(Tier::Guarded) => Some(
+                "a case whose expectations assume no guard on the target (guard = \"without\")"
+                    .into(),
+            ),
+            RunTarget::Shell(shell, _) if !runs_on(case, shell) => {
                 let targets: Vec<String> = case.targets.iter().map(|t| t.to_string()).collect();
                 Some(format!(
                     "a case for {}, not {shell} (see `conformance list`)",
@@ -91,7 +105,10 @@ impl std::fmt::Display for RunTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunTarget::Mock => f.write_str("mock"),
-            RunTarget::Shell(shell) => write!(f, "{shell} behind OpenSSH sshd"),
+            RunTarget::Shell(shell, Tier::Unguarded) => write!(f, "{shell} behind OpenSSH sshd"),
+            RunTarget::Shell(shell, Tier::Guarded) => {
+                write!(f, "{shell} with sshgate's guard behind OpenSSH sshd")
+            }
         }
     }
 }
@@ -206,6 +223,7 @@ pub async fn run(
     }
     progress.finish();
     let target = options.target.to_string();
+    let tier = options.target.tier();
     Report {
         suite_version: SUITE_VERSION.to_string(),
         proxy,
@@ -218,8 +236,8 @@ pub async fn run(
             .zip(outcomes)
             .zip(skips)
             .map(|((case, outcomes), skip)| match skip {
-                Some(reason) => skipped(case, reason, &target),
-                None => grade(case, &outcomes, &target),
+                Some(reason) => skipped(case, reason, &target, tier),
+                None => grade(case, &outcomes, &target, tier),
             })
             .collect(),
     }

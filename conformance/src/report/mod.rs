@@ -16,7 +16,7 @@ mod junit;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use scenarios::format::Grade as CaseKind;
+use scenarios::format::{Grade as CaseKind, Tier};
 use scenarios::outcome::Moment;
 use scenarios::{Outcome, Scenario};
 use serde::Serialize;
@@ -55,6 +55,9 @@ pub struct CaseResult {
     pub grade: Grade,
     /// What the proxy had behind it: `mock`, or e.g. `bash behind OpenSSH sshd`.
     pub target: String,
+    /// `guarded` when the target's shell had sshgate's guard installed (docs/guard.md), else
+    /// `unguarded`: a case can be required in one tier and informational in the other.
+    pub tier: String,
     /// For informational cases: whether the behaviour described held.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<bool>,
@@ -195,10 +198,10 @@ impl Verdict {
 }
 
 /// Grade one case from its replays (one per chunking) against `target`.
-pub fn grade(scenario: &Scenario, outcomes: &[Outcome], target: &str) -> CaseResult {
+pub fn grade(scenario: &Scenario, outcomes: &[Outcome], target: &str, tier: Tier) -> CaseResult {
     let failed = outcomes.iter().find(|outcome| !outcome.passed());
     let time: Duration = outcomes.iter().map(|outcome| outcome.elapsed).sum();
-    let informational = scenario.grade == CaseKind::Informational;
+    let informational = scenario.grade_in(tier) == CaseKind::Informational;
     let grade = match (informational, failed) {
         (true, _) => Grade::Informational,
         (false, None) => Grade::Pass,
@@ -225,6 +228,7 @@ pub fn grade(scenario: &Scenario, outcomes: &[Outcome], target: &str) -> CaseRes
         required: !informational,
         grade,
         target: target.to_string(),
+        tier: tier.to_string(),
         held: informational.then_some(failed.is_none()),
         time_ms: time.as_millis(),
         chunkings: outcomes
@@ -242,14 +246,15 @@ pub fn grade(scenario: &Scenario, outcomes: &[Outcome], target: &str) -> CaseRes
 
 /// A case not run against `target`: the proxy lacks what it needs, or the case is for another
 /// target.
-pub fn skipped(scenario: &Scenario, reason: String, target: &str) -> CaseResult {
+pub fn skipped(scenario: &Scenario, reason: String, target: &str, tier: Tier) -> CaseResult {
     CaseResult {
         id: scenario.id.clone(),
         category: scenario.category().to_string(),
         requirement: scenario.requirement.clone(),
-        required: scenario.grade != CaseKind::Informational,
+        required: scenario.grade_in(tier) != CaseKind::Informational,
         grade: Grade::Skip,
         target: target.to_string(),
+        tier: tier.to_string(),
         held: None,
         time_ms: 0,
         chunkings: Vec::new(),
@@ -345,6 +350,7 @@ pub(crate) mod tests {
             required,
             grade,
             target: "mock".into(),
+            tier: "unguarded".into(),
             held: (!required).then_some(true),
             time_ms: 3,
             chunkings: Vec::new(),
