@@ -125,3 +125,58 @@ fn the_pass_through_launched_in_front_of_bash_fails() {
     }
     assert_eq!(code, Some(1));
 }
+
+/// The guarded tier, as a third party runs it: sshgate launched in front of bash with the
+/// guard installed answers it and passes the guard cases; each case says its tier.
+#[test]
+fn sshgate_launched_in_front_of_guarded_bash_passes_the_guard_cases() {
+    if !real_shell_or_skip(Shell::Bash) {
+        return;
+    }
+    let sshgate = launch(
+        &binary("sshgate"),
+        "--authorized-keys {authorized_keys} --target-known-hosts {target_known_hosts} \
+         --host-key {dir}/host_key",
+    );
+    let (code, report) = conformance(&[
+        "run",
+        "--target-shell",
+        "bash",
+        "--guarded",
+        "--cases",
+        "guard/alias-defined-earlier",
+        "--chunking",
+        "one-packet",
+        "--launch",
+        &sshgate,
+    ]);
+    for case in cases(&report, "bash with sshgate's guard behind OpenSSH sshd") {
+        assert_eq!(case["grade"], "pass", "{case:#}");
+        assert_eq!(case["tier"], "guarded", "{case:#}");
+        assert_eq!(case["required"], true, "{case:#}");
+    }
+    assert_eq!(code, Some(0));
+}
+
+/// The same case without the guard is informational: keystroke gating cannot pass it.
+#[test]
+fn a_guard_case_is_informational_without_the_guard() {
+    if !real_shell_or_skip(Shell::Bash) {
+        return;
+    }
+    let (_, report) = conformance(&[
+        "--target-shell",
+        "bash",
+        "--cases",
+        "guard/alias-defined-earlier",
+        "--chunking",
+        "one-packet",
+        "--timeout",
+        "2",
+    ]);
+    for case in cases(&report, "bash behind OpenSSH sshd") {
+        assert_eq!(case["grade"], "informational", "{case:#}");
+        assert_eq!(case["tier"], "unguarded", "{case:#}");
+        assert_eq!(case["held"], false, "{case:#}");
+    }
+}
