@@ -315,3 +315,113 @@ async fn a_command_that_occurs_only_in_a_comment_is_answered_unasked() {
         "{questions:?}"
     );
 }
+
+/// HOLE (zsh), the most direct: the trap skips a command by setting `options[errexit]=on`,
+/// an assignment to the special parameter `options`. Inside a function, `local -hA options`
+/// hides that parameter behind a plain local one (`-h`: "a local parameter with the name of
+/// a special one does not keep its special effect"), and the trap's assignment lands there:
+/// the approver is asked about `touch DENY20` and denies it, and it runs all the same.
+/// Fix: skip by an error no parameter can hide, `: ${:?...}` (a parameter expansion of the
+/// empty name, which aborts the command line; `$((1/0))` is no error under FORCE_FLOAT), when
+/// `${(t)options}` is not the special parameter's own type; see the next tests for the rest.
+#[tokio::test]
+async fn zsh_a_local_options_lets_a_denied_command_run() {
+    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+        return;
+    };
+    guarded
+        .line("g() { local -hA options; eval \"touch $X${Y}20\" }")
+        .await;
+    guarded.line("g").await;
+    guarded.never_made("DENY20").await;
+}
+
+/// HOLE (zsh). The same hiding on `funcstack`, which the guard reads to tell its own hooks'
+/// commands (run unasked) from the operator's: a function that sets a local `funcstack`
+/// whose second entry is `__sshgate_guard_preexec` has every later command of it run
+/// unasked. Fix: check in the trap that `${(t)funcstack}` (and `${(t)functions}`,
+/// `${(t)options}`) is the special parameter's type, as the guard found it when sourced.
+#[tokio::test]
+async fn zsh_a_local_funcstack_makes_any_command_the_guards_own() {
+    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+        return;
+    };
+    guarded
+        .line("h() { local -ha funcstack=(h __sshgate_guard_preexec); eval \"touch $X${Y}21\" }")
+        .await;
+    guarded.line("h").await;
+    guarded.never_made("DENY21").await;
+}
+
+/// HOLE (zsh). The trap checks that the guard's functions are the ones it defined by
+/// comparing `${functions[...]}` with `$__sshgate_guard_src`: both are parameters a
+/// function's locals can hide. A function saves the real `__sshgate_guard_ask`, hides
+/// `functions` behind a local one that matches `$__sshgate_guard_src`, replaces
+/// `__sshgate_guard_ask` with `return 0` (asked about once, as a definition, and approved:
+/// it holds no DENY), runs what it likes unasked, and puts the real one back with `eval`,
+/// which makes the very same text: the next prompt's heartbeat comes as always, and sshgate
+/// never hears the guard was away. Fix: compare against text embedded in the trap string
+/// itself when the guard is sourced (no parameter), after checking `${(t)functions}`.
+#[tokio::test]
+async fn zsh_a_local_functions_hides_a_replaced_guard() {
+    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+        return;
+    };
+    guarded
+        .line(concat!(
+            "g() { local orig=${functions[__sshgate_guard_ask]}; ",
+            "local -hA functions=([__sshgate_guard_b64]=$__sshgate_guard_src); ",
+            "__sshgate_guard_ask() { return 0 }; eval \"touch $X${Y}22\"; ",
+            "eval \"__sshgate_guard_ask() { $orig }\" }"
+        ))
+        .await;
+    guarded.line("g").await;
+    guarded.never_made("DENY22").await;
+    // The guard came back whole: the heartbeat went on, and no line was told it was gone.
+    let warned = guarded.front.approvals.requests().into_iter().any(|request| {
+        request
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("guard is gone"))
+    });
+    assert!(!warned);
+}
+
+/// HOLE (zsh). The base64 helper reads its alphabet from the global
+/// `__sshgate_guard_b64_digits`, read-only, but zsh lets a function's `local` hide a
+/// read-only global (bash does not): with a shuffled alphabet every question asked inside
+/// that function reaches the approver garbled. (The function is named `ggg` and the
+/// commands are 21 and 12 bytes, so that the base64, `fn=(eval)ggg` included, has no
+/// padding that a shuffled alphabet would make non-canonical.) Fix: the alphabet as a
+/// literal inside `__sshgate_guard_b64`.
+#[tokio::test]
+async fn zsh_a_local_base64_alphabet_garbles_the_question() {
+    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+        return;
+    };
+    let shuffled = "BADCFEHGJILKNMPORQTSVUXWZYbadcfehgjilknmporqtsvuxwzy1032547698/+";
+    guarded
+        .line(&format!(
+            "ggg() {{ local __sshgate_guard_b64_digits={shuffled}; eval \"touch $X${{Y}}11\" }}"
+        ))
+        .await;
+    guarded.line("ggg").await;
+    guarded.never_made("DENY11").await;
+}
+
+/// HOLE (zsh). zsh sets `$ZSH_DEBUG_CMD` before each trap in the current scope: a local of
+/// that name with an attribute (here lowercase, from inside an `eval`, so that it holds for
+/// the eval's next command) changes the text the guard asks about: the approver is asked
+/// about `touch deny14`, and zsh runs `touch DENY14`. `-L 5` would cut every question to
+/// its first five characters. Fix: check in the trap that `${(t)ZSH_DEBUG_CMD}` is `scalar`.
+#[tokio::test]
+async fn zsh_a_local_attribute_on_the_debug_command_changes_what_is_asked() {
+    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+        return;
+    };
+    guarded
+        .line("g() { eval \"local -l ZSH_DEBUG_CMD; touch $X${Y}14\" }")
+        .await;
+    guarded.line("g").await;
+    guarded.never_made("DENY14").await;
+}
