@@ -56,7 +56,8 @@ impl Guarded {
         Some(guarded)
     }
 
-    /// Type `line` and Enter, and wait for the prompt after the line's echo.
+    /// Type `line` and Enter, and wait for the prompt after the line's echo (found by the
+    /// line's last four characters: a shorter line's tail may match a terminal sequence).
     async fn line(&mut self, line: &str) {
         let mark = self.shell.mark();
         self.shell
@@ -330,9 +331,9 @@ async fn zsh_a_local_options_lets_a_denied_command_run() {
         return;
     };
     guarded
-        .line("g() { local -hA options; eval \"touch $X${Y}20\" }")
+        .line("hide_options() { local -hA options; eval \"touch $X${Y}20\" }")
         .await;
-    guarded.line("g").await;
+    guarded.line("hide_options").await;
     guarded.never_made("DENY20").await;
 }
 
@@ -347,9 +348,12 @@ async fn zsh_a_local_funcstack_makes_any_command_the_guards_own() {
         return;
     };
     guarded
-        .line("h() { local -ha funcstack=(h __sshgate_guard_preexec); eval \"touch $X${Y}21\" }")
+        .line(concat!(
+            "hide_funcstack() { local -ha funcstack=(hide_funcstack __sshgate_guard_preexec); ",
+            "eval \"touch $X${Y}21\" }"
+        ))
         .await;
-    guarded.line("h").await;
+    guarded.line("hide_funcstack").await;
     guarded.never_made("DENY21").await;
 }
 
@@ -369,13 +373,13 @@ async fn zsh_a_local_functions_hides_a_replaced_guard() {
     };
     guarded
         .line(concat!(
-            "g() { local orig=${functions[__sshgate_guard_ask]}; ",
+            "hide_functions() { local orig=${functions[__sshgate_guard_ask]}; ",
             "local -hA functions=([__sshgate_guard_b64]=$__sshgate_guard_src); ",
             "__sshgate_guard_ask() { return 0 }; eval \"touch $X${Y}22\"; ",
             "eval \"__sshgate_guard_ask() { $orig }\" }"
         ))
         .await;
-    guarded.line("g").await;
+    guarded.line("hide_functions").await;
     guarded.never_made("DENY22").await;
     // The guard came back whole: the heartbeat went on, and no line was told it was gone.
     let warned = guarded.front.approvals.requests().into_iter().any(|request| {
@@ -390,8 +394,8 @@ async fn zsh_a_local_functions_hides_a_replaced_guard() {
 /// HOLE (zsh). The base64 helper reads its alphabet from the global
 /// `__sshgate_guard_b64_digits`, read-only, but zsh lets a function's `local` hide a
 /// read-only global (bash does not): with a shuffled alphabet every question asked inside
-/// that function reaches the approver garbled. (The function is named `ggg` and the
-/// commands are 21 and 12 bytes, so that the base64, `fn=(eval)ggg` included, has no
+/// that function reaches the approver garbled. (The function's name has 6 letters and the
+/// commands are 21 and 12 bytes, so that the base64, `fn=(eval)gggggg` included, has no
 /// padding that a shuffled alphabet would make non-canonical.) Fix: the alphabet as a
 /// literal inside `__sshgate_guard_b64`.
 #[tokio::test]
@@ -402,10 +406,10 @@ async fn zsh_a_local_base64_alphabet_garbles_the_question() {
     let shuffled = "BADCFEHGJILKNMPORQTSVUXWZYbadcfehgjilknmporqtsvuxwzy1032547698/+";
     guarded
         .line(&format!(
-            "ggg() {{ local __sshgate_guard_b64_digits={shuffled}; eval \"touch $X${{Y}}11\" }}"
+            "gggggg() {{ local __sshgate_guard_b64_digits={shuffled}; eval \"touch $X${{Y}}11\" }}"
         ))
         .await;
-    guarded.line("ggg").await;
+    guarded.line("gggggg").await;
     guarded.never_made("DENY11").await;
 }
 
@@ -420,8 +424,8 @@ async fn zsh_a_local_attribute_on_the_debug_command_changes_what_is_asked() {
         return;
     };
     guarded
-        .line("g() { eval \"local -l ZSH_DEBUG_CMD; touch $X${Y}14\" }")
+        .line("lower_cmd() { eval \"local -l ZSH_DEBUG_CMD; touch $X${Y}14\" }")
         .await;
-    guarded.line("g").await;
+    guarded.line("lower_cmd").await;
     guarded.never_made("DENY14").await;
 }
