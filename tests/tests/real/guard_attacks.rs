@@ -232,7 +232,10 @@ async fn bash_nocasematch_makes_an_upper_case_name_the_guards_own() {
 #[case::bash("bash", "declare -l REPLY")]
 #[case::zsh("zsh", "typeset -gl REPLY")]
 #[tokio::test]
-async fn an_attribute_on_reply_garbles_every_question(#[case] shell: &str, #[case] attribute: &str) {
+async fn an_attribute_on_reply_garbles_every_question(
+    #[case] shell: &str,
+    #[case] attribute: &str,
+) {
     let Some(mut guarded) = Guarded::start(case_shell(shell)).await else {
         return;
     };
@@ -382,12 +385,17 @@ async fn zsh_a_local_functions_hides_a_replaced_guard() {
     guarded.line("hide_functions").await;
     guarded.never_made("DENY22").await;
     // The guard came back whole: the heartbeat went on, and no line was told it was gone.
-    let warned = guarded.front.approvals.requests().into_iter().any(|request| {
-        request
-            .warnings
-            .iter()
-            .any(|warning| warning.contains("guard is gone"))
-    });
+    let warned = guarded
+        .front
+        .approvals
+        .requests()
+        .into_iter()
+        .any(|request| {
+            request
+                .warnings
+                .iter()
+                .any(|warning| warning.contains("guard is gone"))
+        });
     assert!(!warned);
 }
 
