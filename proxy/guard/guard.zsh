@@ -38,10 +38,11 @@ typeset -gr __sshgate_guard_version=1
 typeset -gr __sshgate_guard_b64_digits='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 typeset -g __sshgate_guard_phase=1
 
-# Base64 of $1's bytes into REPLY, in the shell.
+# Base64 of $1's bytes into REPLY, in the shell. The alphabet is written here, not read from
+# the global: a function's local of that name would hide even a read-only global.
 __sshgate_guard_b64() {
     builtin emulate -L zsh
-    builtin local LC_ALL=C in=$1 out= d=$__sshgate_guard_b64_digits
+    builtin local LC_ALL=C in=$1 out= d='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
     builtin local c0 c1 c2
     builtin integer i n=${#in} b0 b1 b2 k0 k1 k2 k3
     for ((i = 1; i <= n; i += 3)); do
@@ -85,11 +86,14 @@ __sshgate_guard_preexec() { __sshgate_guard_phase=0; }
 # Asks about $1; returns 0 to run it.
 __sshgate_guard_ask() {
     builtin emulate -L zsh
-    builtin local IFS= LC_ALL=C at=line nonce fn cmd ask reply
-    # The guard's own hooks run unasked (their bodies were checked by the trap).
+    # REPLY is local, so that the helpers' results land in a fresh parameter: a global REPLY
+    # may carry an attribute of the operator's (lowercase, integer).
+    builtin local IFS= LC_ALL=C at=line nonce fn cmd ask reply REPLY
+    # The guard's own hooks run unasked (their bodies were checked by the trap), named
+    # exactly: any function whose name starts like theirs is the operator's.
     case ${funcstack[2]-} in
         __sshgate_guard_precmd) __sshgate_guard_beat; return 0 ;;
-        __sshgate_guard_*) return 0 ;;
+        __sshgate_guard_preexec) return 0 ;;
     esac
     ((__sshgate_guard_phase)) && at=prompt
     [[ -n ${WIDGET-} ]] && at=bind
@@ -108,6 +112,15 @@ preexec_functions+=(__sshgate_guard_preexec)
 # The bodies as defined here; the trap compares before each command.
 typeset -gr __sshgate_guard_src="${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}"
 setopt debug_before_cmd
-trap '[[ -o debugbeforecmd && $__sshgate_guard_src == "${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}" && ${+functions[builtin]}${+functions[emulate]}${+functions[local]}${+functions[integer]}${+functions[sysread]}${+functions[print]}${+functions[read]} == 0000000 ]] && \__sshgate_guard_ask "$ZSH_DEBUG_CMD" || options[errexit]=on' DEBUG
+# The trap runs in the scope of the command it asks about, where a function's `local -h`
+# hides any parameter, special or read-only, behind a plain one of its own: `options` (then
+# `options[errexit]=on` skips nothing), `functions` (then the bodies compared are the
+# operator's), `funcstack` (then any command is the guard's own), and a local
+# `ZSH_DEBUG_CMD` with an attribute (lowercase, a width) changes the text asked about. So the
+# trap first checks each one's type against what it was when the guard was sourced, and
+# otherwise aborts the command line with an expansion error, which no parameter or function
+# can stop (`${:?}`, the empty name; `$((1/0))` is Inf under FORCE_FLOAT); and it compares
+# the bodies with text written into the trap itself, not held in a parameter.
+trap "[[ \${(t)options} == ${(qq)${(t)options}} && \${(t)functions} == ${(qq)${(t)functions}} && \${(t)funcstack} == ${(qq)${(t)funcstack}} && ( \${(t)ZSH_DEBUG_CMD} == scalar || \${(t)ZSH_DEBUG_CMD} == scalar-export ) ]] || : \${:?sshgate guard: a local parameter hides one the guard reads; command skipped}; [[ -o debugbeforecmd && \"\${functions[__sshgate_guard_b64]}\${functions[__sshgate_guard_nonce]}\${functions[__sshgate_guard_precmd]}\${functions[__sshgate_guard_beat]}\${functions[__sshgate_guard_preexec]}\${functions[__sshgate_guard_ask]}\" == ${(qq)__sshgate_guard_src} && \${+functions[builtin]}\${+functions[emulate]}\${+functions[local]}\${+functions[integer]}\${+functions[sysread]}\${+functions[print]}\${+functions[read]} == 0000000 ]] && \\__sshgate_guard_ask \"\$ZSH_DEBUG_CMD\" || options[errexit]=on" DEBUG
 
 fi

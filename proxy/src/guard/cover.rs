@@ -3,14 +3,12 @@
 //! whole when it was submitted. An ask is answered from that approval only when the approver
 //! saw its command, as written, as a command of the line; anything else is a request of its own.
 
+use sshgate_keystroke::command_starts;
+
 use super::sequence::{Ask, Origin};
 
-/// Where a command may start in a line: after these, a word is in command position.
-const BEFORE_COMMAND: &[char] = &[';', '&', '|', '(', ')', '{', '\n'];
 /// What may follow a command in a line: its end, an operator, a comment.
 const AFTER_COMMAND: &[char] = &[';', '&', '|', ')', '}', '\n', '#'];
-/// Reserved words after which a word is in command position.
-const KEYWORDS: &[&str] = &["then", "do", "else", "elif", "if", "while", "until", "!"];
 
 /// The lines approved since the shell last drew a prompt (its heartbeat): the commands the
 /// approver has seen as the operator's.
@@ -45,29 +43,19 @@ impl ApprovedLines {
     }
 }
 
-/// Whether `command` occurs in `line` with a command boundary on both sides.
+/// Whether `command` occurs in `line`, as the shell reads it, starting where the shell starts
+/// a command it runs itself (not in a comment, quotes, a here-document's body, `$( )` or a
+/// function's body: see [`command_starts`]) and ending where that command may end.
 fn written_as_command(line: &str, command: &str) -> bool {
     if command.is_empty() {
         return false;
     }
-    line.match_indices(command).any(|(at, _)| {
-        let after = line[at + command.len()..].trim_start_matches([' ', '\t']);
-        command_position(&line[..at]) && (after.is_empty() || after.starts_with(AFTER_COMMAND))
+    let line = command_starts(line);
+    let read = &line.read;
+    read.match_indices(command).any(|(at, _)| {
+        let after = read[at + command.len()..].trim_start_matches([' ', '\t']);
+        line.starts.contains(&at) && (after.is_empty() || after.starts_with(AFTER_COMMAND))
     })
-}
-
-/// Whether a word after `before` is in command position: at the start, after an operator, or
-/// after a reserved word that is itself in command position (`if ! cmd`, `; then cmd`).
-fn command_position(before: &str) -> bool {
-    let before = before.trim_end_matches([' ', '\t']);
-    before.is_empty()
-        || before.ends_with(BEFORE_COMMAND)
-        || KEYWORDS.iter().any(|keyword| {
-            before.strip_suffix(keyword).is_some_and(|rest| {
-                let word_ends = rest.is_empty() || rest.ends_with([' ', '\t', ';', '\n']);
-                word_ends && command_position(rest)
-            })
-        })
 }
 
 #[cfg(test)]
@@ -117,6 +105,14 @@ mod tests {
         assert!(!covered("echo if ! touch x", "touch x"));
         assert!(covered("if ! touch x; then :; fi", "touch x"));
         assert!(!covered("anything", ""));
+        // Text where the shell reads no command: a comment, quotes, a here-document's body,
+        // a function's body (run later, and asked about then with fn= its name).
+        assert!(!covered("eval \"$(cat f)\" # checked; touch x", "touch x"));
+        assert!(!covered("echo '\ntouch x\n'", "touch x"));
+        assert!(!covered("cat <<E\ntouch x\nE", "touch x"));
+        assert!(!covered("f() { touch x; }", "touch x"));
+        // A line joined by backslash-newline is the command the shell runs.
+        assert!(covered("touch \\\nx", "touch x"));
     }
 
     #[test]
