@@ -437,3 +437,26 @@ async fn zsh_a_local_attribute_on_the_debug_command_changes_what_is_asked() {
     guarded.line("lower_cmd").await;
     guarded.never_made("DENY14").await;
 }
+
+/// HOLE (zsh, also after the guard names its hooks exactly). The guard tells its own hooks'
+/// commands by `funcstack[2]`, but zsh puts a sourced file's name on funcstack too, as it was
+/// given to `source`: the commands of a file named `__sshgate_guard_preexec` in the current
+/// directory run unasked (`touch DENY30`), where another file's are asked about (`touch
+/// DENY31`, denied). Fix: exempt a hook's commands only when the context before the trap is a
+/// function (`${zsh_eval_context[-3]} == shfunc`; a sourced file's is `file`), and check
+/// `zsh_eval_context`'s type in the trap like the others.
+#[tokio::test]
+async fn zsh_a_sourced_file_named_like_a_guard_hook_runs_unasked() {
+    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+        return;
+    };
+    guarded
+        .line("print -r -- \"touch $X${Y}31\" > f31; source f31")
+        .await;
+    assert!(!guarded.exists("DENY31"));
+    guarded
+        .line("print -r -- \"touch $X${Y}30\" > __sshgate_guard_preexec")
+        .await;
+    guarded.line("source __sshgate_guard_preexec").await;
+    guarded.never_made("DENY30").await;
+}
