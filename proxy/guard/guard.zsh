@@ -90,11 +90,16 @@ __sshgate_guard_ask() {
     # may carry an attribute of the operator's (lowercase, integer).
     builtin local IFS= LC_ALL=C at=line nonce fn cmd ask reply REPLY
     # The guard's own hooks run unasked (their bodies were checked by the trap), named
-    # exactly: any function whose name starts like theirs is the operator's.
-    case ${funcstack[2]-} in
-        __sshgate_guard_precmd) __sshgate_guard_beat; return 0 ;;
-        __sshgate_guard_preexec) return 0 ;;
-    esac
+    # exactly: any function whose name starts like theirs is the operator's. And only as
+    # functions: funcstack holds a sourced file's name too (`source __sshgate_guard_preexec`),
+    # which zsh_eval_context tells apart (`file`, where a function is `shfunc`; then come the
+    # trap and this function).
+    if [[ ${zsh_eval_context[-3]-} == shfunc ]]; then
+        case ${funcstack[2]-} in
+            __sshgate_guard_precmd) __sshgate_guard_beat; return 0 ;;
+            __sshgate_guard_preexec) return 0 ;;
+        esac
+    fi
     ((__sshgate_guard_phase)) && at=prompt
     [[ -n ${WIDGET-} ]] && at=bind
     __sshgate_guard_nonce || return 1; nonce=$REPLY
@@ -115,12 +120,12 @@ setopt debug_before_cmd
 # The trap runs in the scope of the command it asks about, where a function's `local -h`
 # hides any parameter, special or read-only, behind a plain one of its own: `options` (then
 # `options[errexit]=on` skips nothing), `functions` (then the bodies compared are the
-# operator's), `funcstack` (then any command is the guard's own), and a local
+# operator's), `funcstack` or `zsh_eval_context` (then any command is the guard's own), and a local
 # `ZSH_DEBUG_CMD` with an attribute (lowercase, a width) changes the text asked about. So the
 # trap first checks each one's type against what it was when the guard was sourced, and
 # otherwise aborts the command line with an expansion error, which no parameter or function
 # can stop (`${:?}`, the empty name; `$((1/0))` is Inf under FORCE_FLOAT); and it compares
 # the bodies with text written into the trap itself, not held in a parameter.
-trap "[[ \${(t)options} == ${(qq)${(t)options}} && \${(t)functions} == ${(qq)${(t)functions}} && \${(t)funcstack} == ${(qq)${(t)funcstack}} && ( \${(t)ZSH_DEBUG_CMD} == scalar || \${(t)ZSH_DEBUG_CMD} == scalar-export ) ]] || : \${:?sshgate guard: a local parameter hides one the guard reads; command skipped}; [[ -o debugbeforecmd && \"\${functions[__sshgate_guard_b64]}\${functions[__sshgate_guard_nonce]}\${functions[__sshgate_guard_precmd]}\${functions[__sshgate_guard_beat]}\${functions[__sshgate_guard_preexec]}\${functions[__sshgate_guard_ask]}\" == ${(qq)__sshgate_guard_src} && \${+functions[builtin]}\${+functions[emulate]}\${+functions[local]}\${+functions[integer]}\${+functions[sysread]}\${+functions[print]}\${+functions[read]} == 0000000 ]] && \\__sshgate_guard_ask \"\$ZSH_DEBUG_CMD\" || options[errexit]=on" DEBUG
+trap "[[ \${(t)options} == ${(qq)${(t)options}} && \${(t)functions} == ${(qq)${(t)functions}} && \${(t)funcstack} == ${(qq)${(t)funcstack}} && \${(t)zsh_eval_context} == ${(qq)${(t)zsh_eval_context}} && ( \${(t)ZSH_DEBUG_CMD} == scalar || \${(t)ZSH_DEBUG_CMD} == scalar-export ) ]] || : \${:?sshgate guard: a local parameter hides one the guard reads; command skipped}; [[ -o debugbeforecmd && \"\${functions[__sshgate_guard_b64]}\${functions[__sshgate_guard_nonce]}\${functions[__sshgate_guard_precmd]}\${functions[__sshgate_guard_beat]}\${functions[__sshgate_guard_preexec]}\${functions[__sshgate_guard_ask]}\" == ${(qq)__sshgate_guard_src} && \${+functions[builtin]}\${+functions[emulate]}\${+functions[local]}\${+functions[integer]}\${+functions[sysread]}\${+functions[print]}\${+functions[read]} == 0000000 ]] && \\__sshgate_guard_ask \"\$ZSH_DEBUG_CMD\" || options[errexit]=on" DEBUG
 
 fi
