@@ -29,5 +29,5 @@ pub use history_expansion::{expand, expand_from, Expansion, LineStart};
 pub use key::{KeyEvent, Modifiers, NamedKey, NotKey};
 pub use line_model::LineModel;
 pub use reconstructor::{ByteAction, Reconstructor, Submit, SubmitKey};
-pub use shell_syntax::{as_read, open_construct, Open};
+pub use shell_syntax::{as_read, command_starts, open_construct, CommandStarts, Open};
 pub use tokenizer::Tokenizer;

@@ -60,9 +60,32 @@ pub fn as_read(source: &str) -> String {
     Scanner::run(source).read
 }
 
+/// Where the commands of a command line start, for telling a command of the line from the same
+/// text in a comment, in quotes, in a here-document's body or inside `$( )`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandStarts {
+    /// The line as the shell reads it ([`as_read`]).
+    pub read: String,
+    /// Byte offsets into `read` of each word in command position that the shell itself runs:
+    /// at the top level, or in a `{ }` group, `if`, loop or `case` body; not inside a subshell,
+    /// a command or process substitution, a function's body, quotes, a comment or a
+    /// here-document. Reserved words (`if`, `!`) in command position are among them.
+    pub starts: Vec<usize>,
+}
+
+/// The commands of `source`, as [`CommandStarts`].
+pub fn command_starts(source: &str) -> CommandStarts {
+    let outcome = Scanner::run(source);
+    CommandStarts {
+        read: outcome.read,
+        starts: outcome.starts,
+    }
+}
+
 struct Outcome {
     open: Option<Open>,
     read: String,
+    starts: Vec<usize>,
 }
 
 /// What the scanner is inside. A `List` marker stands for the innermost entry of
@@ -149,6 +172,8 @@ struct List {
     delimiter_next: Option<bool>,
     /// Inside `[[ ]]`, where `(`, `)`, `<`, `>` and `|` are parts of words.
     condition: bool,
+    /// A function's body (which took the place of its head): defined, not run, here.
+    function_body: bool,
 }
 
 impl List {
@@ -165,6 +190,7 @@ impl List {
             pending: None,
             delimiter_next: None,
             condition: false,
+            function_body: false,
         }
     }
 }
@@ -189,6 +215,8 @@ struct Scanner {
     open_heredoc: Option<String>,
     /// The input ended in a backslash-newline the shell removes: it reads another line.
     continued: bool,
+    /// See [`CommandStarts::starts`].
+    starts: Vec<usize>,
 }
 
 impl Scanner {
@@ -207,6 +235,7 @@ impl Scanner {
             heredocs: Vec::new(),
             open_heredoc: None,
             continued: false,
+            starts: Vec::new(),
         };
         while let Some(c) = scanner.next() {
             scanner.step(c);
@@ -229,6 +258,7 @@ impl Scanner {
         Outcome {
             open,
             read: self.read,
+            starts: self.starts,
         }
     }
 
@@ -436,6 +466,20 @@ impl Scanner {
     // ---- words -------------------------------------------------------------------------------
 
     fn begin_word(&mut self) {
+        // Called with the word's first character read last.
+        let shell_level = self.frames.iter().all(|frame| *frame == Frame::List)
+            && self.nested.iter().all(|list| {
+                !list.function_body
+                    && matches!(
+                        list.kind,
+                        Kind::Brace | Kind::If(_) | Kind::Loop { .. } | Kind::Case(_)
+                    )
+            });
+        let list = self.list();
+        if shell_level && !list.word.started && list.position == Position::Command {
+            let first = self.read.chars().next_back().map_or(0, char::len_utf8);
+            self.starts.push(self.read.len() - first);
+        }
         let list = self.list();
         list.word.started = true;
         list.pending = None;
@@ -752,14 +796,17 @@ impl Scanner {
         let outer = self.list();
         outer.pending = None;
         // A function's body takes the place of its head, so the body's end ends the definition.
-        if matches!(outer.kind, Kind::Function(_)) && kind != Kind::CommandSub {
+        let function_body = matches!(outer.kind, Kind::Function(_)) && kind != Kind::CommandSub;
+        if function_body {
             self.nested.pop();
             self.frames.pop();
         }
         if kind == Kind::CommandSub {
             self.level += 1;
         }
-        self.nested.push(List::new(kind));
+        let mut list = List::new(kind);
+        list.function_body = function_body;
+        self.nested.push(list);
         self.frames.push(Frame::List);
     }
 
@@ -1038,6 +1085,21 @@ mod tests {
     #[case::case_pattern_newline("echo $(case a in a")]
     fn syntax_errors_lean_open(#[case] source: &str) {
         assert!(open_construct(source).is_some(), "{source:?}");
+    }
+
+    #[rstest]
+    #[case::plain("a; b && c | d", &[0, 3, 8, 12])]
+    #[case::reserved_words("if ! a; then b; fi", &[0, 3, 5, 8, 13, 16])]
+    #[case::group_and_loop("{ a; }; for x in 1; do b; done", &[0, 2, 5, 8, 20, 23, 26])]
+    #[case::not_in_comments_or_quotes("a # ; b\necho 'x; c' \"; d\"", &[0, 8])]
+    #[case::not_in_a_here_document("cat <<E\nb\nE\nc", &[0, 12])]
+    #[case::not_in_substitutions_or_subshells("x $(a; b) (c; d) <(e)", &[0])]
+    #[case::not_in_a_function_body("f() { a; }; g", &[0, 12])]
+    fn command_starts_are_the_commands_the_shell_runs(
+        #[case] source: &str,
+        #[case] expected: &[usize],
+    ) {
+        assert_eq!(command_starts(source).starts, expected, "{source:?}");
     }
 
     #[rstest]

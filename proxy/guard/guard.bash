@@ -52,8 +52,11 @@ else
 fi
 
 # Base64 of $1's bytes into REPLY, in the shell (a program could be replaced by a function).
+# The values are quoted: behind `builtin`, `local`'s arguments are ordinary words, which an
+# unquoted `in=$1` would have globbed (a file named `in=...` matching the command, or the word
+# gone under nullglob, would have been asked about in its place).
 __sshgate_guard_b64() {
-    builtin local LC_ALL=C in=$1 out= i n b0 b1 b2 d=$__sshgate_guard_b64_digits
+    builtin local LC_ALL=C in="$1" out= i n b0 b1 b2 d="$__sshgate_guard_b64_digits"
     n=${#in}
     for ((i = 0; i < n; i += 3)); do
         builtin printf -v b0 '%d' "'${in:i:1}"
@@ -90,10 +93,17 @@ __sshgate_guard_debug() {
     [[ -o posix ]] || return 1
     unset -f builtin local read printf unset return
     [[ $2 == *posix* ]] || unset POSIXLY_CORRECT
-    builtin local IFS= LC_ALL=C at nonce fn cmd ask reply || return 1
-    # The guard's own functions run unasked (they are readonly).
-    case ${FUNCNAME[1]-} in __sshgate_guard_*) return 0 ;; esac
-    if [[ $1 == __sshgate_guard_prompt && ${#FUNCNAME[@]} -eq 1 ]]; then
+    # With localvar_inherit a local starts with the attributes of the variable it hides (a
+    # lowercase `cmd` would garble the question): the guard's locals need it off.
+    builtin shopt -u localvar_inherit 2>/dev/null
+    # REPLY is local here, so that the helpers' results land in a fresh variable: a global
+    # REPLY may carry an attribute of the operator's (lowercase, integer).
+    builtin local IFS= LC_ALL=C at nonce fn cmd ask reply want REPLY || return 1
+    # The guard's prompt marker runs unasked (its body is `:`; the guard's functions are
+    # read-only). Named exactly, and compared with `test`, which nocasematch does not touch:
+    # a `case` on `__sshgate_guard_*` let any function so named run unasked.
+    builtin test "${FUNCNAME[1]-}" = __sshgate_guard_prompt && return 0
+    if builtin test "$1" = __sshgate_guard_prompt && ((${#FUNCNAME[@]} == 1)); then
         __sshgate_guard_phase=1
         # No heartbeat from a shell where a non-zero status no longer skips the command, or
         # where functions no longer inherit the trap.
@@ -115,7 +125,8 @@ __sshgate_guard_debug() {
     # answer that comes at once is never echoed. -d BEL also puts the terminal in cbreak
     # mode, so the answer needs no newline. Bytes typed before the answer are read and dropped.
     builtin read -r -s -d $'\a' -p "$ask" reply </dev/tty 2>/dev/tty || return 1
-    [[ $reply == *$'\033]7428;1;approve;n='"$nonce" ]] || return 1
+    want=$'\033]7428;1;approve;n='$nonce
+    ((${#reply} >= ${#want})) && builtin test "${reply:${#reply}-${#want}}" = "$want" || return 1
     ((__sshgate_guard_hooked)) && IFS=$' \t\n' sshgate_guard_hook ran "$1"
     return 0
 }

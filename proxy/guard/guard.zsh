@@ -42,10 +42,11 @@ typeset -g __sshgate_guard_phase=1
 # heartbeat. Only one that exists now counts; its body is checked with the guard's own.
 typeset -gri __sshgate_guard_hooked=${+functions[sshgate_guard_hook]}
 
-# Base64 of $1's bytes into REPLY, in the shell.
+# Base64 of $1's bytes into REPLY, in the shell. The alphabet is written here, not read from
+# the global: a function's local of that name would hide even a read-only global.
 __sshgate_guard_b64() {
     builtin emulate -L zsh
-    builtin local LC_ALL=C in=$1 out= d=$__sshgate_guard_b64_digits
+    builtin local LC_ALL=C in=$1 out= d='ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
     builtin local c0 c1 c2
     builtin integer i n=${#in} b0 b1 b2 k0 k1 k2 k3
     for ((i = 1; i <= n; i += 3)); do
@@ -89,16 +90,24 @@ __sshgate_guard_preexec() { __sshgate_guard_phase=0; }
 # Asks about $1; returns 0 to run it.
 __sshgate_guard_ask() {
     builtin emulate -L zsh
-    builtin local IFS= LC_ALL=C at=line nonce fn cmd ask reply
-    # The guard's own hooks run unasked (their bodies were checked by the trap).
-    case ${funcstack[2]-} in
-        __sshgate_guard_precmd)
-            __sshgate_guard_beat
-            ((__sshgate_guard_hooked)) && sshgate_guard_hook prompt
-            return 0
-            ;;
-        __sshgate_guard_*) return 0 ;;
-    esac
+    # REPLY is local, so that the helpers' results land in a fresh parameter: a global REPLY
+    # may carry an attribute of the operator's (lowercase, integer).
+    builtin local IFS= LC_ALL=C at=line nonce fn cmd ask reply REPLY
+    # The guard's own hooks run unasked (their bodies were checked by the trap), named
+    # exactly: any function whose name starts like theirs is the operator's. And only as
+    # functions: funcstack holds a sourced file's name too (`source __sshgate_guard_preexec`),
+    # which zsh_eval_context tells apart (`file`, where a function is `shfunc`; then come the
+    # trap and this function).
+    if [[ ${zsh_eval_context[-3]-} == shfunc ]]; then
+        case ${funcstack[2]-} in
+            __sshgate_guard_precmd)
+                __sshgate_guard_beat
+                ((__sshgate_guard_hooked)) && sshgate_guard_hook prompt
+                return 0
+                ;;
+            __sshgate_guard_preexec) return 0 ;;
+        esac
+    fi
     ((__sshgate_guard_phase)) && at=prompt
     [[ -n ${WIDGET-} ]] && at=bind
     __sshgate_guard_nonce || return 1; nonce=$REPLY
@@ -118,6 +127,15 @@ preexec_functions+=(__sshgate_guard_preexec)
 # The bodies as defined here; the trap compares before each command.
 typeset -gr __sshgate_guard_src="${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}${functions[sshgate_guard_hook]}"
 setopt debug_before_cmd
-trap '[[ -o debugbeforecmd && $__sshgate_guard_src == "${functions[__sshgate_guard_b64]}${functions[__sshgate_guard_nonce]}${functions[__sshgate_guard_precmd]}${functions[__sshgate_guard_beat]}${functions[__sshgate_guard_preexec]}${functions[__sshgate_guard_ask]}${functions[sshgate_guard_hook]}" && ${+functions[builtin]}${+functions[emulate]}${+functions[local]}${+functions[integer]}${+functions[sysread]}${+functions[print]}${+functions[read]} == 0000000 ]] && \__sshgate_guard_ask "$ZSH_DEBUG_CMD" || options[errexit]=on' DEBUG
+# The trap runs in the scope of the command it asks about, where a function's `local -h`
+# hides any parameter, special or read-only, behind a plain one of its own: `options` (then
+# `options[errexit]=on` skips nothing), `functions` (then the bodies compared are the
+# operator's), `funcstack` or `zsh_eval_context` (then any command is the guard's own), and a local
+# `ZSH_DEBUG_CMD` with an attribute (lowercase, a width) changes the text asked about. So the
+# trap first checks each one's type against what it was when the guard was sourced, and
+# otherwise aborts the command line with an expansion error, which no parameter or function
+# can stop (`${:?}`, the empty name; `$((1/0))` is Inf under FORCE_FLOAT); and it compares
+# the bodies with text written into the trap itself, not held in a parameter.
+trap "[[ \${(t)options} == ${(qq)${(t)options}} && \${(t)functions} == ${(qq)${(t)functions}} && \${(t)funcstack} == ${(qq)${(t)funcstack}} && \${(t)zsh_eval_context} == ${(qq)${(t)zsh_eval_context}} && ( \${(t)ZSH_DEBUG_CMD} == scalar || \${(t)ZSH_DEBUG_CMD} == scalar-export ) ]] || : \${:?sshgate guard: a local parameter hides one the guard reads; command skipped}; [[ -o debugbeforecmd && \"\${functions[__sshgate_guard_b64]}\${functions[__sshgate_guard_nonce]}\${functions[__sshgate_guard_precmd]}\${functions[__sshgate_guard_beat]}\${functions[__sshgate_guard_preexec]}\${functions[__sshgate_guard_ask]}\${functions[sshgate_guard_hook]}\" == ${(qq)__sshgate_guard_src} && \${+functions[builtin]}\${+functions[emulate]}\${+functions[local]}\${+functions[integer]}\${+functions[sysread]}\${+functions[print]}\${+functions[read]} == 0000000 ]] && \\__sshgate_guard_ask \"\$ZSH_DEBUG_CMD\" || options[errexit]=on" DEBUG
 
 fi

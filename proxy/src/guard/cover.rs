@@ -3,15 +3,13 @@
 //! whole when it was submitted. An ask is answered from that approval only when the approver
 //! saw its command, as written, as a command of the line; anything else is a request of its own.
 
+use sshgate_keystroke::command_starts;
+
 use super::sequence::{Ask, Origin};
 
-/// Tokens after which a word is in command position: operators, a newline, braces.
-const BEFORE_COMMAND: &[&str] = &[";", "&", "|", "(", ")", "{", "}", "\n"];
 /// Tokens that may follow a command in a line: operators, a newline, a closing brace, a
 /// comment.
-const AFTER_COMMAND: &[&str] = &[";", "&", "|", ")", "}", "\n", "#"];
-/// Reserved words after which a word is in command position.
-const KEYWORDS: &[&str] = &["then", "do", "else", "elif", "if", "while", "until", "!"];
+const AFTER_COMMAND: &[&str] = &[";", "&", "|", ")", "}", "#"];
 
 /// The lines approved since the shell last drew a prompt (its heartbeat): the commands the
 /// approver has seen as the operator's.
@@ -46,73 +44,76 @@ impl ApprovedLines {
     }
 }
 
-/// Whether `command` occurs in `line` as a command: its tokens, in a row, with a command
-/// boundary on both sides. Tokens, not text, because shells report a command rebuilt from
-/// its parse (bash's `>/dev/null` comes back as `> /dev/null`, zsh's `a|b` as `a | b`).
+/// Whether `command` occurs in `line` as a command of it: its tokens in a row, the first where
+/// the shell itself starts a command (not in a comment, quotes, a here-document's body, `$( )`
+/// or a function's body: see [`command_starts`]), and up to where that command may end.
+/// Tokens, not text, because shells report a command rebuilt from its parse (bash's
+/// `>/dev/null` comes back as `> /dev/null`, zsh's `a|b` as `a | b`).
 fn written_as_command(line: &str, command: &str) -> bool {
-    let (line, command) = (separated(tokens(line)), separated(tokens(command)));
+    let starts = command_starts(line);
+    let line = separated(tokens(&starts.read));
+    let command: Vec<String> = separated(tokens(command))
+        .into_iter()
+        .map(|(_, token)| token)
+        .collect();
     if command.is_empty() || command.len() > line.len() {
         return false;
     }
     (0..=line.len() - command.len()).any(|at| {
-        line[at..at + command.len()] == command[..]
-            && command_position(&line[..at])
+        starts.starts.contains(&line[at].0)
+            && line[at..at + command.len()]
+                .iter()
+                .map(|(_, token)| token)
+                .eq(command.iter())
             && line
                 .get(at + command.len())
-                .is_none_or(|next| AFTER_COMMAND.contains(&next.as_str()))
+                .is_none_or(|(_, next)| AFTER_COMMAND.contains(&next.as_str()))
     })
-}
-
-/// Whether a word after `before` is in command position: at the start, after an operator, or
-/// after a reserved word that is itself in command position (`if ! cmd`, `; then cmd`).
-fn command_position(before: &[String]) -> bool {
-    match before.split_last() {
-        None => true,
-        Some((last, rest)) => {
-            BEFORE_COMMAND.contains(&last.as_str())
-                || (KEYWORDS.contains(&last.as_str()) && command_position(rest))
-        }
-    }
 }
 
 /// `tokens` with the separators as a shell's rebuilt text may differ in them: a newline is a
 /// `;`, and a `;` that separates nothing (at the start, after another, after a reserved word
 /// or an opening brace) is dropped. zsh gives `if true; then echo; fi` as
 /// `if true\nthen\n\techo\nfi`, and a function `f() { a; }` as `f () {\n\ta\n}`.
-fn separated(tokens: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
-    for token in tokens {
+fn separated(tokens: Vec<(usize, String)>) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::with_capacity(tokens.len());
+    for (at, token) in tokens {
         let token = if token == "\n" {
             ";".to_string()
         } else {
             token
         };
         let redundant = token == ";"
-            && out.last().is_none_or(|last| {
+            && out.last().is_none_or(|(_, last)| {
                 last == ";" || last == "{" || ["then", "do", "else"].contains(&last.as_str())
             });
         if !redundant {
-            out.push(token);
+            out.push((at, token));
         }
     }
     out
 }
 
-/// A line's words and operators, as a shell would split them: quoted text and escaped
-/// characters stay inside their word (quotes and all), blanks separate words, each of
-/// `; & | < > ( )` and a newline is a token of its own, and a comment is one `#` token.
-fn tokens(text: &str) -> Vec<String> {
+/// A line's words and operators with the byte offset each starts at, as a shell would split
+/// them: quoted text and escaped characters stay inside their word (quotes and all), blanks
+/// separate words, each of `; & | < > ( )` and a newline is a token of its own, and a comment
+/// is one `#` token.
+fn tokens(text: &str) -> Vec<(usize, String)> {
     let mut tokens = Vec::new();
     let mut word = String::new();
+    let mut word_at = 0;
     let mut quote: Option<char> = None;
     let mut escaped = false;
-    let mut chars = text.chars();
-    let finish = |word: &mut String, tokens: &mut Vec<String>| {
+    let mut chars = text.char_indices();
+    let finish = |word: &mut String, at: usize, tokens: &mut Vec<(usize, String)>| {
         if !word.is_empty() {
-            tokens.push(std::mem::take(word));
+            tokens.push((at, std::mem::take(word)));
         }
     };
-    while let Some(c) = chars.next() {
+    while let Some((at, c)) = chars.next() {
+        if word.is_empty() {
+            word_at = at;
+        }
         if escaped {
             word.push(c);
             escaped = false;
@@ -132,23 +133,22 @@ fn tokens(text: &str) -> Vec<String> {
                 word.push(c);
                 quote = Some(c);
             }
-            (None, ' ' | '\t') => finish(&mut word, &mut tokens),
+            (None, ' ' | '\t') => finish(&mut word, word_at, &mut tokens),
             (None, '#') if word.is_empty() => {
-                finish(&mut word, &mut tokens);
-                tokens.push("#".into());
+                tokens.push((at, "#".into()));
                 // The comment runs to the end of its line.
-                if chars.by_ref().any(|c| c == '\n') {
-                    tokens.push("\n".into());
+                if let Some((end, _)) = chars.by_ref().find(|(_, c)| *c == '\n') {
+                    tokens.push((end, "\n".into()));
                 }
             }
             (None, ';' | '&' | '|' | '<' | '>' | '(' | ')' | '\n') => {
-                finish(&mut word, &mut tokens);
-                tokens.push(c.to_string());
+                finish(&mut word, word_at, &mut tokens);
+                tokens.push((at, c.to_string()));
             }
             (None, _) => word.push(c),
         }
     }
-    finish(&mut word, &mut tokens);
+    finish(&mut word, word_at, &mut tokens);
     tokens
 }
 
@@ -216,6 +216,14 @@ mod tests {
         assert!(!covered("echo if ! touch x", "touch x"));
         assert!(covered("if ! touch x; then :; fi", "touch x"));
         assert!(!covered("anything", ""));
+        // Text where the shell reads no command: a comment, quotes, a here-document's body,
+        // a function's body (run later, and asked about then with fn= its name).
+        assert!(!covered("eval \"$(cat f)\" # checked; touch x", "touch x"));
+        assert!(!covered("echo '\ntouch x\n'", "touch x"));
+        assert!(!covered("cat <<E\ntouch x\nE", "touch x"));
+        assert!(!covered("f() { touch x; }", "touch x"));
+        // A line joined by backslash-newline is the command the shell runs.
+        assert!(covered("touch \\\nx", "touch x"));
     }
 
     #[test]

@@ -227,6 +227,20 @@ pub struct InputFilter {
     dropping: bool,
 }
 
+/// A byte of the operator's as the terminal's line discipline on the target may hand it to a
+/// reader, such as the guard's `read` (non-canonical, echo off): `None` for a byte it may
+/// swallow, the low seven bits for the others. With IXON (on by default) Ctrl+Q and Ctrl+S
+/// never reach a reader, with ISIG neither do the signal keys, with IGNCR a CR does not, and
+/// `stty` can make any C0 control one of these; with ISTRIP (`stty istrip`) 0x9b reaches it as
+/// ESC. A filter that matched raw bytes let `ESC ] 7 4 Ctrl+Q 2 8 ;` through, which the
+/// reader gets as the guard's prefix. (`stty start X` makes a printable X such a byte too: the
+/// nonce, never the filter, is what a forged answer cannot get past.)
+fn as_read(byte: u8) -> Option<u8> {
+    let low = byte & 0x7f;
+    let swallowed = (low < 0x20 && low != ESC && low != BEL) || low == 0x7f;
+    (!swallowed).then_some(low)
+}
+
 impl InputFilter {
     /// The operator's bytes without any guard sequence.
     pub fn filter(&mut self, data: &[u8]) -> Vec<u8> {
@@ -234,22 +248,30 @@ impl InputFilter {
         // Where the sequence being matched began in `out` (0: in an earlier packet).
         let mut start = (self.matched > 0).then_some(0);
         for &byte in data {
+            // As a reader on the target may get it: see [`as_read`].
+            let Some(seen) = as_read(byte) else {
+                // Passes, and leaves the match where it was.
+                if !self.dropping {
+                    out.push(byte);
+                }
+                continue;
+            };
             if self.dropping {
-                if byte == BEL {
+                if seen == BEL {
                     self.dropping = false;
                     continue;
                 }
-                if in_sequence(byte) {
+                if in_sequence(seen) {
                     continue;
                 }
                 self.dropping = false;
             }
-            if byte == PREFIX[self.matched] {
+            if seen == PREFIX[self.matched] {
                 if self.matched == 0 {
                     start = Some(out.len());
                 }
                 self.matched += 1;
-            } else if byte == ESC {
+            } else if seen == ESC {
                 start = Some(out.len());
                 self.matched = 1;
             } else {
@@ -361,11 +383,28 @@ mod tests {
         assert_eq!(InputFilter::default().filter(keys), keys);
     }
 
+    #[test]
+    fn an_answer_with_bytes_the_tty_swallows_or_strips_is_stripped_too() {
+        let answer = format!("\x1b]74\x1128;1;approve;n={NONCE}\x07");
+        let mut typed = b"ls".to_vec();
+        typed.extend(answer.as_bytes());
+        assert_eq!(InputFilter::default().filter(&typed), b"ls");
+        // ISTRIP: 0x9b is ESC to the reader, 0xb7 is 7.
+        let mut stripped = b"\x9b]\xb7428;\x13".to_vec();
+        stripped.extend(format!("1;approve;n={NONCE}").as_bytes());
+        stripped.extend(b"\x87x");
+        assert_eq!(InputFilter::default().filter(&stripped), b"x");
+        // Control keys on their own pass as they are.
+        let keys = b"\x11\x13\x03\x7f";
+        assert_eq!(InputFilter::default().filter(keys), keys);
+    }
+
     /// The guard runs a command only when what it read up to a BEL ends with this.
     fn reaches_the_guard_as_an_answer(passed: &[u8]) -> bool {
         let tail = format!("\x1b]7428;1;approve;n={NONCE}");
-        passed
-            .split(|&byte| byte == BEL)
+        // Through the terminal's line discipline: bytes it swallows gone, the eighth bit off.
+        let read: Vec<u8> = passed.iter().filter_map(|&byte| as_read(byte)).collect();
+        read.split(|&byte| byte == BEL)
             .any(|read| read.ends_with(tail.as_bytes()))
     }
 
@@ -377,9 +416,27 @@ mod tests {
             before in proptest::collection::vec(any::<u8>(), 0..12),
             after in proptest::collection::vec(any::<u8>(), 0..12),
             cuts in proptest::collection::vec(0usize..80, 0..6),
+            swallowed in proptest::collection::vec((0usize..60, prop_oneof![Just(0x11u8), Just(0x13), Just(0x0d), Just(0x80)]), 0..3),
+            high in any::<bool>(),
         ) {
+            // The answer, with bytes the tty swallows put in it, or its eighth bits set
+            // (ISTRIP takes them off again).
+            let mut forged = answer(NONCE, true);
+            if high {
+                forged.iter_mut().for_each(|byte| *byte |= 0x80);
+            }
+            for (at, byte) in swallowed {
+                let at = at % (forged.len() + 1);
+                if byte == 0x80 {
+                    if let Some(one) = forged.get_mut(at) {
+                        *one |= 0x80;
+                    }
+                } else {
+                    forged.insert(at, byte);
+                }
+            }
             let mut stream = before.clone();
-            stream.extend(answer(NONCE, true));
+            stream.extend(forged);
             stream.extend(&after);
             let mut cuts: Vec<usize> = cuts.into_iter().map(|cut| cut % (stream.len() + 1)).collect();
             cuts.sort_unstable();
@@ -394,7 +451,7 @@ mod tests {
 
         #[test]
         fn input_without_escape_passes_unchanged(data in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let data: Vec<u8> = data.into_iter().filter(|&byte| byte != ESC).collect();
+            let data: Vec<u8> = data.into_iter().filter(|&byte| byte & 0x7f != ESC).collect();
             prop_assert_eq!(InputFilter::default().filter(&data), data);
         }
 

@@ -15,6 +15,7 @@ mod bulk_input;
 mod corpus;
 mod differential;
 mod guard;
+mod guard_attacks;
 mod guarded;
 mod keys;
 mod screen;
