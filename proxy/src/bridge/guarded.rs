@@ -334,6 +334,15 @@ impl Bridge {
              expanded only when it runs"
                 .into(),
         );
+        if ask.command.contains(char::REPLACEMENT_CHARACTER) {
+            // The guard sends bytes; U+FFFD stands for those that are not UTF-8.
+            request.certain = false;
+            request.warnings.push(
+                "the command holds bytes that are not UTF-8 (shown as U+FFFD): what runs is \
+                 not what is shown"
+                    .into(),
+            );
+        }
         request
     }
 

@@ -475,3 +475,30 @@ impl Control {
         self.dir.join(file).exists()
     }
 }
+
+#[rstest]
+#[case::bash("bash")]
+#[case::zsh("zsh")]
+#[tokio::test]
+async fn a_command_with_bytes_that_are_not_utf8_is_asked_as_uncertain(#[case] shell: &str) {
+    let Some(mut guarded) = Guarded::start(case_shell(shell), GuardMode::Prefer).await else {
+        return;
+    };
+    // The alias's text holds the byte 0xff, which no key typed.
+    guarded.line("alias nb=\"$(printf 'true \\377')\"").await;
+    guarded.line("nb").await;
+    let requests = guarded.front.approvals.requests();
+    let asked = requests
+        .iter()
+        .find(|request| request.kind == RequestKind::Guard && request.command.starts_with("true"));
+    let asked = asked.unwrap_or_else(|| panic!("no guard request: {requests:?}"));
+    assert_eq!(asked.command, "true \u{fffd}");
+    assert!(!asked.certain, "{asked:?}");
+    assert!(
+        asked
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("not UTF-8")),
+        "{asked:?}"
+    );
+}
