@@ -11,7 +11,8 @@
 //! - [`server`]: the SSH server the operator connects to, its authentication, and one
 //!   [`bridge`] task per channel.
 //! - [`bridge`]: joins an operator channel to a target channel; exec and subsystem requests
-//!   wait there for their decision, shell input goes through the [`gate`]. Its twin,
+//!   wait there for their decision, shell input goes through the [`gate`], and the target
+//!   shell's guard is answered (`bridge::guarded`). Its twin,
 //!   [`to_operator`], carries the target's output back; both feed the channel's
 //!   [`recording`].
 //! - [`exec_input`]: input that reaches an exec or subsystem before its decision: held, then
@@ -28,7 +29,9 @@
 //!   monitor follow.
 //! - [`semantic_prompt`]: OSC 133 marks from the target (used only to fail closed), none from
 //!   the operator.
-//! - [`guard`]: the shell-side guard's files for bash and zsh, printed by `sshgate guard print`.
+//! - [`guard`]: the shell-side guard (docs/guard.md): its files for bash and zsh, printed by
+//!   `sshgate guard print`, and sshgate's half of its protocol: the sequences in both
+//!   directions, which questions an approved line answers, the heartbeat.
 //! - [`shell_state`]: recognises commands that change how the shell reads later input, which
 //!   the approver is warned of.
 //! - [`approval`]: the approver trait, its in-process and WebSocket implementations, and the
