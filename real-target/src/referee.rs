@@ -132,6 +132,8 @@ PS1='$ '
 PS2='> '
 __referee_fifo=@FIFO@
 __referee_last=
+# As the referee's: a case's bound command may write a record of its own.
+__referee_record() { printf '%s\0' "$1" >"$__referee_fifo"; }
 sshgate_guard_hook() {
     local LC_ALL=C entry
     if [[ $1 == prompt ]]; then
@@ -159,6 +161,8 @@ bindkey -e
 zle_bracketed_paste=($'\e[?2004h' $'\e[?2004l')
 zmodload zsh/parameter
 typeset -g __referee_fifo=@FIFO@ __referee_last=
+# As the referee's: a case's bound command may write a record of its own.
+__referee_record() { print -rn -- "$1"$'\0' >$__referee_fifo }
 sshgate_guard_hook() {
     if [[ $1 == prompt ]]; then
         print -rn -- $'P\0' >$__referee_fifo

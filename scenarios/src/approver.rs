@@ -115,6 +115,9 @@ pub struct ScriptedApprover {
     alerts: Vec<Alert>,
     /// After a `drop` answer the approver is gone: every later request is dropped too.
     gone: bool,
+    /// Every request is answered by the rule as it arrives, no step claiming it (see
+    /// [`ReplayOptions::rule_for_every_request`](crate::ReplayOptions)).
+    rule_for_every_request: bool,
     pub events: Vec<ApprovalEvent>,
 }
 
@@ -176,6 +179,7 @@ impl ScriptedApprover {
             withdrawn: Vec::new(),
             alerts: Vec::new(),
             gone: false,
+            rule_for_every_request: false,
             events: Vec::new(),
         }
     }
@@ -192,6 +196,10 @@ impl ScriptedApprover {
                 self.events.push(ApprovalEvent::Request(request.clone()));
                 if self.gone {
                     reply.hang_up();
+                    return;
+                }
+                if self.rule_for_every_request {
+                    self.answer(Pending { request, reply }, &Answer::Rule);
                     return;
                 }
                 if request.certain && request.command.trim().is_empty() {
@@ -216,6 +224,11 @@ impl ScriptedApprover {
                 self.alerts.push(alert);
             }
         }
+    }
+
+    /// From now on, answer every request by the rule as it arrives.
+    pub fn answer_every_request_by_rule(&mut self) {
+        self.rule_for_every_request = true;
     }
 
     /// The oldest request no step has claimed yet.

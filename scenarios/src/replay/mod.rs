@@ -109,6 +109,9 @@ pub struct ReplayOptions {
     /// Environment variables every shell sends before the scenario's own `env` (which wins
     /// for the same name), as OpenSSH's `SendEnv` does: the real-bash tier sends `LANG`.
     pub client_env: Vec<(String, String)>,
+    /// Answer every request by the mock rule as it arrives, instead of as `request` steps
+    /// say: for a replay that checks only that no DENY line runs, whatever the proxy asks.
+    pub rule_for_every_request: bool,
 }
 
 impl Default for ReplayOptions {
@@ -118,6 +121,7 @@ impl Default for ReplayOptions {
             key: None,
             step_timeout: Duration::from_secs(5),
             client_env: Vec::new(),
+            rule_for_every_request: false,
         }
     }
 }

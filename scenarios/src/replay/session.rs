@@ -99,7 +99,13 @@ impl Session {
             env: client_env(&options.client_env, &scenario.env),
             pty_modes: scenario.pty_modes.clone(),
             events: stage.events,
-            approver: stage.approver,
+            approver: {
+                let mut approver = stage.approver;
+                if options.rule_for_every_request {
+                    approver.answer_every_request_by_rule();
+                }
+                approver
+            },
             _stage: stage.guard,
             operator,
             shell: None,

@@ -356,3 +356,82 @@ async fn guarded_real_shell_cases_fail_behind_the_pass_through() {
         passed.join("\n")
     );
 }
+
+/// The cases the guarded tier leaves out (`guard = "without"`: their scripts expect what a
+/// proxy without a guard does, such as a session ended over a bound command) still must not
+/// run DENY with the guard installed: replayed through sshgate to a guarded shell with every
+/// request answered by the rule as it comes, their `request`, `alerted` and `cancelled` steps
+/// dropped and every other step kept (keys, waits, `executed`, `never_executed`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_shells_run_no_deny_in_the_cases_the_tier_leaves_out() {
+    let Some(cases) = real_shell_cases(Tier::Unguarded) else {
+        return;
+    };
+    let cases: Vec<(Scenario, Shell)> = cases
+        .into_iter()
+        .filter(|(case, shell)| {
+            case.guard == GuardUse::Without && guard_for(*shell, Tier::Guarded).is_some()
+        })
+        .collect();
+    let _alone = crate::TIMING_SENSITIVE.lock().await;
+    let mut jobs = Vec::new();
+    for (case, shell) in cases {
+        jobs.push(Box::pin(async move {
+            let mut relaxed = case.clone();
+            relaxed.steps.retain(|step| {
+                !matches!(
+                    step,
+                    Step::Request { .. } | Step::Alerted(_) | Step::Cancelled
+                )
+            });
+            let chunking = case.chunking.unwrap_or(Chunking::OnePacket);
+            let sshgate = InProcessSshgate::for_real_shell();
+            let harness = RealShellHarness::in_tier(shell, Tier::Guarded, sshgate);
+            let options = ReplayOptions {
+                rule_for_every_request: true,
+                ..options()
+            };
+            let outcome = replay(&relaxed, chunking, &harness, &options).await;
+            let ran = harness
+                .events()
+                .expect("the stage was set")
+                .executed_lines();
+            // A script may approve a line the rule denies (a line that only shows DENY): the
+            // replay then stops at the wait for that line to run, and only the DENY check
+            // stands. Any other failure is one.
+            let stopped_where_the_rule_denied = outcome.failure.as_ref().is_some_and(|failure| {
+                matches!(relaxed.steps.get(failure.step - 1), Some(Step::Executed(_)))
+            });
+            let forbidden = never_executed(&case);
+            let deny_ran: Vec<String> = ran
+                .into_iter()
+                .filter(|line| forbidden.iter().any(|text| line.contains(text.as_str())))
+                .collect();
+            let verdict = match (outcome.passed(), stopped_where_the_rule_denied) {
+                _ if !deny_ran.is_empty() => Err(format!("ran {deny_ran:?}")),
+                (true, _) => Ok("pass"),
+                (false, true) => Ok("no DENY ran; stopped where the rule denied the script's line"),
+                (false, false) => Err(outcome.to_string()),
+            };
+            (shell, case.id.clone(), verdict)
+        })
+            as std::pin::Pin<
+                Box<
+                    dyn std::future::Future<Output = (Shell, String, Result<&'static str, String>)>
+                        + Send,
+                >,
+            >);
+    }
+    let results = run_all(jobs).await;
+    assert!(!results.is_empty(), "no case leaves the guarded tier");
+    let mut failed = Vec::new();
+    for (shell, id, verdict) in &results {
+        match verdict {
+            Ok(how) => {
+                println!("sshgate, guarded, every request by the rule: {id} on {shell}: {how}")
+            }
+            Err(problem) => failed.push(format!("{id} on {shell}: {problem}")),
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
