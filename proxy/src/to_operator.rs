@@ -70,7 +70,7 @@ impl OutboundPump {
                             // The inbound pump gone, the channel is closing anyway.
                             let _ = guard.send(event);
                         }
-                        if passed.len() != data.len() {
+                        if let std::borrow::Cow::Owned(passed) = passed {
                             *data = passed.into();
                         }
                         if data.is_empty() {

@@ -79,7 +79,7 @@ impl GuardLink {
     }
 
     /// The operator's bytes without guard sequences.
-    pub fn filter(&mut self, data: &[u8]) -> Vec<u8> {
+    pub fn filter<'a>(&mut self, data: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         self.input.filter(data)
     }
 

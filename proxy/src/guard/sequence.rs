@@ -3,6 +3,8 @@
 //! the operator's input ([`InputFilter`]), so that neither a nonce reaches the operator nor a
 //! typed or pasted answer reaches the shell.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 
 use super::PROTOCOL;
@@ -94,13 +96,17 @@ pub struct OutputScanner {
 impl OutputScanner {
     /// Feed the target's next bytes: returns what passes to the operator, and the sequences
     /// that ended in them.
-    pub fn feed(&mut self, data: &[u8]) -> (Vec<u8>, Vec<Event>) {
+    pub fn feed<'a>(&mut self, data: &'a [u8]) -> (Cow<'a, [u8]>, Vec<Event>) {
+        // Most output holds no ESC and starts no sequence: it passes as it is, uncopied.
+        if self.held.is_empty() && !self.dropping && !data.contains(&ESC) {
+            return (Cow::Borrowed(data), Vec::new());
+        }
         let mut out = Vec::with_capacity(data.len());
         let mut events = Vec::new();
         for &byte in data {
             self.byte(byte, &mut out, &mut events);
         }
-        (out, events)
+        (Cow::Owned(out), events)
     }
 
     fn byte(&mut self, byte: u8, out: &mut Vec<u8>, events: &mut Vec<Event>) {
@@ -243,7 +249,12 @@ fn as_read(byte: u8) -> Option<u8> {
 
 impl InputFilter {
     /// The operator's bytes without any guard sequence.
-    pub fn filter(&mut self, data: &[u8]) -> Vec<u8> {
+    pub fn filter<'a>(&mut self, data: &'a [u8]) -> Cow<'a, [u8]> {
+        // Keys with no byte a reader could take for ESC, and no sequence under way, pass as
+        // they are, uncopied.
+        if self.matched == 0 && !self.dropping && !data.iter().any(|&byte| byte & 0x7f == ESC) {
+            return Cow::Borrowed(data);
+        }
         let mut out = Vec::with_capacity(data.len());
         // Where the sequence being matched began in `out` (0: in an earlier packet).
         let mut start = (self.matched > 0).then_some(0);
@@ -285,7 +296,7 @@ impl InputFilter {
                 self.dropping = true;
             }
         }
-        out
+        Cow::Owned(out)
     }
 }
 
@@ -309,7 +320,7 @@ mod tests {
         stream.extend(ask_bytes(NONCE, "touch x"));
         stream.extend(b"after\x1b]7428;1;beat;n=00;sh=bash;pid=7\x07$ ");
         let (out, events) = OutputScanner::default().feed(&stream);
-        assert_eq!(out, b"beforeafter$ ");
+        assert_eq!(&out[..], b"beforeafter$ ");
         assert_eq!(
             events,
             [
@@ -331,10 +342,10 @@ mod tests {
         let stream = b"\x1b[1m\x1b]0;title\x07\x1b]7428;2;ask;n=1\x07\x1b]742x\x1b";
         let mut scanner = OutputScanner::default();
         let (out, events) = scanner.feed(stream);
-        assert_eq!(out, b"\x1b[1m\x1b]0;title\x07\x1b]742x");
+        assert_eq!(&out[..], b"\x1b[1m\x1b]0;title\x07\x1b]742x");
         assert!(matches!(&events[..], [Event::Unreadable(why)] if why.contains("protocol \"2\"")));
         // The trailing ESC is held: the next packet tells whether it starts a sequence.
-        assert_eq!(scanner.feed(b"[0m").0, b"\x1b[0m");
+        assert_eq!(&scanner.feed(b"[0m").0[..], b"\x1b[0m");
     }
 
     #[test]
@@ -357,7 +368,7 @@ mod tests {
         stream.resize(LONGEST + 10, b'a');
         stream.extend(b"\x07visible");
         let (out, events) = scanner.feed(&stream);
-        assert_eq!(out, b"visible");
+        assert_eq!(&out[..], b"visible");
         assert!(matches!(&events[..], [Event::Unreadable(_)]));
     }
 
@@ -377,10 +388,10 @@ mod tests {
         let mut typed = b"ls".to_vec();
         typed.extend(answer(NONCE, true));
         typed.extend(b"\r");
-        assert_eq!(InputFilter::default().filter(&typed), b"ls\r");
+        assert_eq!(&InputFilter::default().filter(&typed)[..], b"ls\r");
         // ESC ] alone and other escapes are keys like any other.
         let keys = b"\x1b]x\x1b[A\x1b";
-        assert_eq!(InputFilter::default().filter(keys), keys);
+        assert_eq!(&InputFilter::default().filter(keys)[..], keys);
     }
 
     #[test]
@@ -388,15 +399,15 @@ mod tests {
         let answer = format!("\x1b]74\x1128;1;approve;n={NONCE}\x07");
         let mut typed = b"ls".to_vec();
         typed.extend(answer.as_bytes());
-        assert_eq!(InputFilter::default().filter(&typed), b"ls");
+        assert_eq!(&InputFilter::default().filter(&typed)[..], b"ls");
         // ISTRIP: 0x9b is ESC to the reader, 0xb7 is 7.
         let mut stripped = b"\x9b]\xb7428;\x13".to_vec();
         stripped.extend(format!("1;approve;n={NONCE}").as_bytes());
         stripped.extend(b"\x87x");
-        assert_eq!(InputFilter::default().filter(&stripped), b"x");
+        assert_eq!(&InputFilter::default().filter(&stripped)[..], b"x");
         // Control keys on their own pass as they are.
         let keys = b"\x11\x13\x03\x7f";
-        assert_eq!(InputFilter::default().filter(keys), keys);
+        assert_eq!(&InputFilter::default().filter(keys)[..], keys);
     }
 
     /// The guard runs a command only when what it read up to a BEL ends with this.
@@ -443,7 +454,7 @@ mod tests {
             let mut filter = InputFilter::default();
             let (mut passed, mut from) = (Vec::new(), 0);
             for cut in cuts.into_iter().chain([stream.len()]) {
-                passed.extend(filter.filter(&stream[from..cut]));
+                passed.extend_from_slice(&filter.filter(&stream[from..cut]));
                 from = cut;
             }
             prop_assert!(!reaches_the_guard_as_an_answer(&passed), "{:?}", passed);
@@ -452,7 +463,7 @@ mod tests {
         #[test]
         fn input_without_escape_passes_unchanged(data in proptest::collection::vec(any::<u8>(), 0..64)) {
             let data: Vec<u8> = data.into_iter().filter(|&byte| byte & 0x7f != ESC).collect();
-            prop_assert_eq!(InputFilter::default().filter(&data), data);
+            prop_assert_eq!(&InputFilter::default().filter(&data)[..], &data[..]);
         }
 
         /// The scanner finds the same events and passes the same bytes at every packet split.
@@ -467,9 +478,10 @@ mod tests {
             let whole = OutputScanner::default().feed(&stream);
             let cut = cut % (stream.len() + 1);
             let mut scanner = OutputScanner::default();
-            let (mut out, mut events) = scanner.feed(&stream[..cut]);
+            let (first, mut events) = scanner.feed(&stream[..cut]);
+            let mut out = first.into_owned();
             let (rest, more) = scanner.feed(&stream[cut..]);
-            out.extend(rest);
+            out.extend_from_slice(&rest);
             events.extend(more);
             // What a split leaves held at the very end is the only difference allowed.
             prop_assert_eq!(&out[..], &whole.0[..]);
