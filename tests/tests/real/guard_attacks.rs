@@ -11,87 +11,22 @@
 //! approver sees holds DENY; the guard's question about the command that runs does, once the
 //! shell has expanded the line (an `eval`'s argument, a history entry).
 
-use std::path::PathBuf;
-
-use real_target::{Shell as TargetShell, TargetOptions};
+use real_target::Shell as TargetShell;
 use rstest::rstest;
 use sshgate::guard::GuardMode;
-use sshgate_tests::operator::{Operator, Shell};
 use sshgate_wire::RequestKind;
 
-use crate::Front;
+use crate::guarded::{case_shell, Guarded};
 
-/// A shell through sshgate to a guarded target, in a scratch folder of the target's (the
-/// pattern of `guarded.rs`).
-struct Guarded {
-    front: Front,
-    _operator: Operator,
-    shell: Shell,
-    dir: PathBuf,
+/// A guarded shell to attack (`guarded::Guarded`). Its referee's records are not looked at:
+/// the attacks tamper with the shell state that the guard's hook runs in.
+async fn attacked(shell: TargetShell) -> Option<Guarded> {
+    let mut guarded = Guarded::start(shell, GuardMode::Prefer).await?;
+    guarded.recorded = false;
+    Some(guarded)
 }
 
 impl Guarded {
-    /// None when this machine lacks sshd or the shell (a skip).
-    async fn start(shell: TargetShell) -> Option<Guarded> {
-        let text = sshgate::guard::script(shell.name()).expect("a guard for the shell");
-        let options = TargetOptions {
-            shell,
-            guard: Some(text.to_string()),
-            ..TargetOptions::default()
-        };
-        let front = Front::start_guarded(options, GuardMode::Prefer).await?;
-        let dir = front.target.dir().join("work");
-        std::fs::create_dir(&dir).unwrap();
-        let operator = front.operator().await;
-        let mut shell = operator.shell().await.unwrap();
-        shell.expect("$ ").await.unwrap();
-        let mut guarded = Guarded {
-            front,
-            _operator: operator,
-            shell,
-            dir,
-        };
-        let cd = format!("cd {}; X=DE; Y=NY", guarded.dir.display());
-        guarded.line(&cd).await;
-        Some(guarded)
-    }
-
-    /// Type `line` and Enter, and wait for the prompt after the line's echo (found by the
-    /// line's last four characters: a shorter line's tail may match a terminal sequence).
-    async fn line(&mut self, line: &str) {
-        let mark = self.shell.mark();
-        self.shell
-            .send(format!("{line}\r").as_bytes())
-            .await
-            .unwrap();
-        let tail = &line[line.len().saturating_sub(4)..];
-        let prompt_after = |output: &[u8]| {
-            let text = String::from_utf8_lossy(output);
-            text.rfind(tail).is_some_and(|at| text[at..].contains("$ "))
-        };
-        let wait = sshgate_tests::operator::WAIT;
-        self.shell
-            .wait_until(mark, wait, "the prompt after the line", prompt_after)
-            .await
-            .unwrap();
-    }
-
-    fn exists(&self, file: &str) -> bool {
-        self.dir.join(file).exists()
-    }
-
-    /// After `touch` of a later file shows the shell went on: `file` was never made.
-    async fn never_made(&mut self, file: &str) {
-        let later = format!("{}-later", file.replace("DENY", "ok").replace('*', "x"));
-        self.line(&format!("touch {later}")).await;
-        assert!(self.exists(&later), "{:?}", self.shell.text());
-        assert!(
-            !self.exists(file),
-            "{file} was made; the approver saw {:#?}",
-            self.requested()
-        );
-    }
-
     /// The prompt after the line that would make `file` is back: `file` was not made. (For
     /// attacks after which a later line may not get through.)
     fn not_made(&self, file: &str) {
@@ -122,13 +57,6 @@ impl Guarded {
     }
 }
 
-fn case_shell(name: &str) -> TargetShell {
-    match name {
-        "bash" => TargetShell::Bash,
-        _ => TargetShell::Zsh,
-    }
-}
-
 /// HOLE (bash). The bash guard's base64 function starts `builtin local LC_ALL=C in=$1 ...`.
 /// Behind `builtin`, `local`'s arguments are ordinary words: `in=$1` is not an assignment
 /// word, so the command text in it goes through pathname expansion (IFS is empty there, so
@@ -141,7 +69,7 @@ fn case_shell(name: &str) -> TargetShell {
 /// Fix: quote it, `in="$1"` (guard.bash, `__sshgate_guard_b64`).
 #[tokio::test]
 async fn bash_a_file_named_like_the_question_replaces_its_command() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Bash).await else {
+    let Some(mut guarded) = attacked(TargetShell::Bash).await else {
         return;
     };
     guarded.line("touch 'in=touch \"E\"'").await;
@@ -156,7 +84,7 @@ async fn bash_a_file_named_like_the_question_replaces_its_command() {
 /// the value of `$in` (`true`) instead of the command.
 #[tokio::test]
 async fn bash_nullglob_makes_the_question_show_a_variable_of_the_operators() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Bash).await else {
+    let Some(mut guarded) = attacked(TargetShell::Bash).await else {
         return;
     };
     guarded.line("in=true; shopt -s nullglob").await;
@@ -190,7 +118,7 @@ async fn a_function_named_like_the_guards_own_runs_unasked(
     #[case] shell: &str,
     #[case] lines: &[&str],
 ) {
-    let Some(mut guarded) = Guarded::start(case_shell(shell)).await else {
+    let Some(mut guarded) = attacked(case_shell(shell)).await else {
         return;
     };
     for line in lines {
@@ -204,7 +132,7 @@ async fn a_function_named_like_the_guards_own_runs_unasked(
 /// that a fix naming the functions exactly is also checked against it.
 #[tokio::test]
 async fn bash_nocasematch_makes_an_upper_case_name_the_guards_own() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Bash).await else {
+    let Some(mut guarded) = attacked(TargetShell::Bash).await else {
         return;
     };
     guarded.line("shopt -s nocasematch").await;
@@ -236,7 +164,7 @@ async fn an_attribute_on_reply_garbles_every_question(
     #[case] shell: &str,
     #[case] attribute: &str,
 ) {
-    let Some(mut guarded) = Guarded::start(case_shell(shell)).await else {
+    let Some(mut guarded) = attacked(case_shell(shell)).await else {
         return;
     };
     guarded.line(attribute).await;
@@ -249,7 +177,7 @@ async fn an_attribute_on_reply_garbles_every_question(
 /// the guard's own `local ... cmd` lowercase, and the question garbled, as above.
 #[tokio::test]
 async fn bash_localvar_inherit_garbles_the_guards_own_locals() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Bash).await else {
+    let Some(mut guarded) = attacked(TargetShell::Bash).await else {
         return;
     };
     guarded
@@ -272,7 +200,7 @@ async fn bash_localvar_inherit_garbles_the_guards_own_locals() {
 /// swallow (C0 controls other than ESC and BEL, at least ^Q and ^S), and drop the ESC too.
 #[tokio::test]
 async fn a_typed_answer_with_a_byte_the_tty_swallows_reaches_the_reader() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Bash).await else {
+    let Some(mut guarded) = attacked(TargetShell::Bash).await else {
         return;
     };
     let mark = guarded.shell.mark();
@@ -305,7 +233,7 @@ async fn a_typed_answer_with_a_byte_the_tty_swallows_reaches_the_reader() {
 /// (bash: zsh reads `#` as a comment only with INTERACTIVE_COMMENTS.)
 #[tokio::test]
 async fn a_command_that_occurs_only_in_a_comment_is_answered_unasked() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Bash).await else {
+    let Some(mut guarded) = attacked(TargetShell::Bash).await else {
         return;
     };
     guarded.line("echo 'touch pwned' > f").await;
@@ -330,7 +258,7 @@ async fn a_command_that_occurs_only_in_a_comment_is_answered_unasked() {
 /// `${(t)options}` is not the special parameter's own type; see the next tests for the rest.
 #[tokio::test]
 async fn zsh_a_local_options_lets_a_denied_command_run() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+    let Some(mut guarded) = attacked(TargetShell::Zsh).await else {
         return;
     };
     guarded
@@ -347,7 +275,7 @@ async fn zsh_a_local_options_lets_a_denied_command_run() {
 /// `${(t)options}`) is the special parameter's type, as the guard found it when sourced.
 #[tokio::test]
 async fn zsh_a_local_funcstack_makes_any_command_the_guards_own() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+    let Some(mut guarded) = attacked(TargetShell::Zsh).await else {
         return;
     };
     guarded
@@ -371,7 +299,7 @@ async fn zsh_a_local_funcstack_makes_any_command_the_guards_own() {
 /// itself when the guard is sourced (no parameter), after checking `${(t)functions}`.
 #[tokio::test]
 async fn zsh_a_local_functions_hides_a_replaced_guard() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+    let Some(mut guarded) = attacked(TargetShell::Zsh).await else {
         return;
     };
     guarded
@@ -408,7 +336,7 @@ async fn zsh_a_local_functions_hides_a_replaced_guard() {
 /// literal inside `__sshgate_guard_b64`.
 #[tokio::test]
 async fn zsh_a_local_base64_alphabet_garbles_the_question() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+    let Some(mut guarded) = attacked(TargetShell::Zsh).await else {
         return;
     };
     let shuffled = "BADCFEHGJILKNMPORQTSVUXWZYbadcfehgjilknmporqtsvuxwzy1032547698/+";
@@ -428,7 +356,7 @@ async fn zsh_a_local_base64_alphabet_garbles_the_question() {
 /// its first five characters. Fix: check in the trap that `${(t)ZSH_DEBUG_CMD}` is `scalar`.
 #[tokio::test]
 async fn zsh_a_local_attribute_on_the_debug_command_changes_what_is_asked() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+    let Some(mut guarded) = attacked(TargetShell::Zsh).await else {
         return;
     };
     guarded
@@ -447,7 +375,7 @@ async fn zsh_a_local_attribute_on_the_debug_command_changes_what_is_asked() {
 /// `zsh_eval_context`'s type in the trap like the others.
 #[tokio::test]
 async fn zsh_a_sourced_file_named_like_a_guard_hook_runs_unasked() {
-    let Some(mut guarded) = Guarded::start(TargetShell::Zsh).await else {
+    let Some(mut guarded) = attacked(TargetShell::Zsh).await else {
         return;
     };
     guarded

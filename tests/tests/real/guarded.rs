@@ -17,14 +17,15 @@ use sshgate_wire::RequestKind;
 
 use crate::Front;
 
-/// A shell through sshgate to a guarded target, in a scratch folder of the target's.
-struct Guarded {
-    front: Front,
+/// A shell through sshgate to a guarded target, in a scratch folder of the target's (the
+/// attacks in `guard_attacks` use it too).
+pub(super) struct Guarded {
+    pub(super) front: Front,
     _operator: Operator,
-    shell: Shell,
-    dir: PathBuf,
+    pub(super) shell: Shell,
+    pub(super) dir: PathBuf,
     /// The guard is in place, and its audit hook feeds the target's referee.
-    recorded: bool,
+    pub(super) recorded: bool,
 }
 
 /// Spell the rule approver's marker without writing it: lines that use `$X$Y` hold no DENY.
@@ -32,7 +33,7 @@ const SPELL: &str = "X=DE; Y=NY";
 
 impl Guarded {
     /// None when this machine lacks sshd or the shell (a skip).
-    async fn start(shell: TargetShell, guard: GuardMode) -> Option<Guarded> {
+    pub(super) async fn start(shell: TargetShell, guard: GuardMode) -> Option<Guarded> {
         let text = sshgate::guard::script(shell.name()).expect("a guard for the shell");
         let options = TargetOptions {
             shell,
@@ -57,17 +58,17 @@ impl Guarded {
         Some(guarded)
     }
 
-    async fn line(&mut self, line: &str) {
+    pub(super) async fn line(&mut self, line: &str) {
         type_line(&mut self.shell, line).await
     }
 
-    fn exists(&self, file: &str) -> bool {
+    pub(super) fn exists(&self, file: &str) -> bool {
         self.dir.join(file).exists()
     }
 
     /// After `touch` of a later file shows the shell went on: `file` was never made.
-    async fn never_made(&mut self, file: &str) {
-        let later = format!("{}-later", file.replace("DENY", "ok"));
+    pub(super) async fn never_made(&mut self, file: &str) {
+        let later = format!("{}-later", file.replace("DENY", "ok").replace('*', "x"));
         self.line(&format!("touch {later}")).await;
         assert!(self.exists(&later), "{:?}", self.shell.text());
         assert!(
@@ -133,7 +134,7 @@ async fn type_line(shell: &mut Shell, line: &str) {
 }
 
 /// The shells with a guard.
-fn case_shell(name: &str) -> TargetShell {
+pub(super) fn case_shell(name: &str) -> TargetShell {
     match name {
         "bash" => TargetShell::Bash,
         _ => TargetShell::Zsh,
