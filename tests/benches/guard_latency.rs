@@ -109,7 +109,13 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--commands" => commands = args.next().and_then(|n| n.parse().ok()).unwrap(),
+            "--commands" => {
+                commands = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .expect("--commands needs a number above 0")
+            }
             "--shell" => {
                 let name = args.next().unwrap_or_default();
                 shell = TargetShell::from_name(&name).expect("--shell bash or zsh");
